@@ -1,0 +1,52 @@
+use super::{App, AppError};
+use crate::domain::{parse_settings_update, FieldError, SettingsDoc, UserId, WorkspaceId};
+use crate::ports::StoreError;
+use serde_json::Value;
+
+impl App {
+    /// The workspace's settings, or the defaults (version 0) if it never saved.
+    pub async fn get_settings(&self, ws: &WorkspaceId) -> Result<SettingsDoc, AppError> {
+        Ok(self.store.get_settings(ws).await?.unwrap_or_else(|| SettingsDoc::defaults(ws.clone())))
+    }
+
+    /// Replaces the settings. `if_match` is the version from the `If-Match` header, if sent; the
+    /// body's `version` field is the alternative. A stale version is a conflict carrying the
+    /// current document.
+    pub async fn put_settings(
+        &self,
+        ws: &WorkspaceId,
+        body: &Value,
+        if_match: Option<u64>,
+        by: &UserId,
+    ) -> Result<SettingsDoc, AppError> {
+        let update = parse_settings_update(body, ws).map_err(AppError::Invalid)?;
+        let expected = match (if_match, update.version) {
+            (Some(h), Some(b)) if h != b => {
+                return Err(AppError::Invalid(vec![FieldError::new(
+                    "version",
+                    format!("is {b} but the If-Match header says {h}"),
+                )]))
+            }
+            (Some(v), _) | (None, Some(v)) => v,
+            (None, None) => {
+                return Err(AppError::Invalid(vec![FieldError::new(
+                    "version",
+                    "is required: send the version the change is based on (field `version` or header If-Match)",
+                )]))
+            }
+        };
+        let current = self.get_settings(ws).await?;
+        if current.version != expected {
+            return Err(AppError::SettingsVersionConflict { expected, current: Box::new(current) });
+        }
+        let next = current.saved(update.settings, by.clone(), self.clock.now());
+        match self.store.put_settings(&next, expected).await {
+            Ok(()) => Ok(next),
+            Err(StoreError::VersionConflict) => {
+                let current = self.get_settings(ws).await?;
+                Err(AppError::SettingsVersionConflict { expected, current: Box::new(current) })
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}

@@ -1,0 +1,51 @@
+use super::{App, AppError};
+use crate::domain::{decide, Command, Outcome, TimerKind, TimerMessage};
+use crate::ports::StoreError;
+use tracing::info;
+
+/// What a timer callback did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimerResult {
+    /// The handoff changed (stall message sent, or the ring timeout applied).
+    Acted,
+    /// The handoff had moved on (or is gone): nothing to do.
+    Ignored,
+}
+
+impl App {
+    /// A stall or ring timer fired. Checks the current state before acting; acts at most once
+    /// however often the timer is delivered.
+    pub async fn on_timer(&self, timer: &TimerMessage) -> Result<TimerResult, AppError> {
+        let cmd = match timer.kind {
+            TimerKind::Stall => Command::StallTimerFired { set_at_version: timer.set_at_version },
+            TimerKind::Ring => Command::RingTimerFired { set_at_version: timer.set_at_version },
+        };
+        for _ in 0..3 {
+            let Some(h) = self.store.get_handoff(&timer.workspace_id, &timer.handoff_id).await? else {
+                info!(timer_id = %timer.timer_id, handoff_id = %timer.handoff_id, "timer for an unknown handoff ignored");
+                return Ok(TimerResult::Ignored);
+            };
+            let now = self.clock.now();
+            let decision = match decide(&h, &cmd, now) {
+                Ok(Outcome::Changed(d)) => d,
+                Ok(Outcome::Unchanged) | Err(_) => {
+                    info!(timer_id = %timer.timer_id, handoff_id = %timer.handoff_id, state = %h.state,
+                          "timer found the handoff moved on; nothing to do");
+                    return Ok(TimerResult::Ignored);
+                }
+            };
+            match self.store.commit_transition(&decision.handoff, h.version, &decision.effects).await {
+                Ok(()) => {
+                    let late_ms = (now - timer.due_at).num_milliseconds();
+                    info!(timer_id = %timer.timer_id, handoff_id = %timer.handoff_id, kind = timer.kind.as_str(),
+                          to = %decision.handoff.state, late_ms, "timer acted");
+                    self.dispatch(&decision.effects).await;
+                    return Ok(TimerResult::Acted);
+                }
+                Err(StoreError::VersionConflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(AppError::Contended)
+    }
+}

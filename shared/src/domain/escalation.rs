@@ -1,0 +1,290 @@
+//! Escalations (spec §4): the request parser and the decision of its outcome.
+
+use super::handoff::{
+    Channel, Customer, Effect, EffectBuilder, Handoff, HandoffPolicy, MessagePurpose, OutboundEvent,
+    OutboundType, Priority, Reason, State, TimelineEvent, TimerKind,
+};
+use super::ids::{Actor, ConversationId, EventId, HandoffId, WorkspaceId};
+use super::settings::{Routing, Settings};
+use super::validation::{as_str, one_of, reject_unknown, Errors, FieldError};
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub const MAX_SUMMARY_CHARS: usize = 4000;
+pub const MAX_CUSTOMER_FIELD_CHARS: usize = 256;
+/// How long a processed `event_id` is remembered (the spec asks for at least 24 hours).
+pub const IDEMPOTENCY_WINDOW_HOURS: i64 = 72;
+
+/// A validated escalation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EscalationRequest {
+    pub event_id: EventId,
+    pub workspace_id: WorkspaceId,
+    pub conversation_id: ConversationId,
+    pub channel: Channel,
+    pub reason: Reason,
+    pub summary: Option<String>,
+    pub customer: Option<Customer>,
+    pub priority: Priority,
+}
+
+/// Where an escalation came from: over HTTP the workspace and conversation come from the path.
+#[derive(Debug, Clone)]
+pub enum Source<'a> {
+    Http { workspace_id: &'a WorkspaceId, conversation_id: &'a ConversationId },
+    Queue,
+}
+
+const FIELDS: [&str; 8] =
+    ["event_id", "workspace_id", "conversation_id", "channel", "reason", "summary", "customer", "priority"];
+
+fn path_bound<T: Clone>(
+    errs: &mut Errors,
+    field: &str,
+    body: Option<&Value>,
+    from_path: Option<&T>,
+    parse: impl Fn(String) -> Result<T, String>,
+    as_string: impl Fn(&T) -> &str,
+) -> Option<T> {
+    match (body, from_path) {
+        (None, Some(p)) => Some(p.clone()),
+        (Some(v), Some(p)) => {
+            if v.as_str() == Some(as_string(p)) {
+                Some(p.clone())
+            } else {
+                errs.push(field, "must match the path (or be left out)");
+                None
+            }
+        }
+        (None, None) => {
+            errs.push(field, "is required");
+            None
+        }
+        (Some(v), None) => errs.take(field, as_str(v).map(str::to_owned).and_then(&parse)),
+    }
+}
+
+fn optional_text(errs: &mut Errors, field: &str, v: Option<&Value>, max: usize) -> Option<String> {
+    match v {
+        None | Some(Value::Null) => None,
+        Some(v) => errs.take(
+            field,
+            as_str(v).and_then(|s| {
+                let n = s.chars().count();
+                if n > max {
+                    Err(format!("must be at most {max} characters (got {n})"))
+                } else if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+                    Err("must not contain control characters".into())
+                } else {
+                    Ok(s.to_string())
+                }
+            }),
+        ),
+    }
+}
+
+/// Reads an escalation body, reporting every failing field.
+pub fn parse_escalation(doc: &Value, source: Source<'_>) -> Result<EscalationRequest, Vec<FieldError>> {
+    let Some(obj) = doc.as_object() else {
+        return Err(vec![FieldError::new("", "the escalation must be a JSON object")]);
+    };
+    let mut errs = Errors::default();
+    reject_unknown(obj, &FIELDS, "", &mut errs);
+    let (path_ws, path_conv) = match &source {
+        Source::Http { workspace_id, conversation_id } => (Some(*workspace_id), Some(*conversation_id)),
+        Source::Queue => (None, None),
+    };
+    let event_id = match obj.get("event_id") {
+        None => {
+            errs.push("event_id", "is required");
+            None
+        }
+        Some(v) => errs.take("event_id", as_str(v).and_then(|s| EventId::parse(s))),
+    };
+    let workspace_id =
+        path_bound(&mut errs, "workspace_id", obj.get("workspace_id"), path_ws, WorkspaceId::parse, |w| w.as_str());
+    let conversation_id = path_bound(
+        &mut errs,
+        "conversation_id",
+        obj.get("conversation_id"),
+        path_conv,
+        ConversationId::parse,
+        |c| c.as_str(),
+    );
+    let channel = match obj.get("channel") {
+        None => {
+            errs.push("channel", "is required");
+            None
+        }
+        Some(v) => errs.take("channel", one_of(v, &Channel::ALL)),
+    };
+    let reason = match obj.get("reason") {
+        None => {
+            errs.push("reason", "is required");
+            None
+        }
+        Some(v) => errs.take("reason", one_of(v, &Reason::ALL)),
+    };
+    let summary = optional_text(&mut errs, "summary", obj.get("summary"), MAX_SUMMARY_CHARS);
+    let priority = match obj.get("priority") {
+        None | Some(Value::Null) => Some(Priority::Normal),
+        Some(v) => errs.take("priority", one_of(v, &Priority::ALL)),
+    };
+    let customer = match obj.get("customer") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(c)) => {
+            reject_unknown(c, &["id", "name", "email"], "customer.", &mut errs);
+            let id = optional_text(&mut errs, "customer.id", c.get("id"), MAX_CUSTOMER_FIELD_CHARS);
+            let name = optional_text(&mut errs, "customer.name", c.get("name"), MAX_CUSTOMER_FIELD_CHARS);
+            let email = optional_text(&mut errs, "customer.email", c.get("email"), MAX_CUSTOMER_FIELD_CHARS);
+            if let Some(e) = &email {
+                if !e.contains('@') || e.contains(char::is_whitespace) {
+                    errs.push("customer.email", "must be an email address");
+                }
+            }
+            Some(Customer { id, name, email })
+        }
+        Some(other) => {
+            errs.push("customer", format!("must be an object, got {}", super::validation::json_type(other)));
+            None
+        }
+    };
+    errs.finish(|| EscalationRequest {
+        event_id: event_id.unwrap(),
+        workspace_id: workspace_id.unwrap(),
+        conversation_id: conversation_id.unwrap(),
+        channel: channel.unwrap(),
+        reason: reason.unwrap(),
+        summary,
+        customer,
+        priority: priority.unwrap(),
+    })
+}
+
+/// The five outcomes of an escalation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EscalationOutcome {
+    Disabled,
+    RoutedToAi,
+    Queued,
+    Ringing,
+    AlreadyActive,
+}
+
+/// What is remembered of a processed `event_id`, so a redelivery returns the first outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EscalationRecord {
+    pub workspace_id: WorkspaceId,
+    pub event_id: EventId,
+    pub conversation_id: ConversationId,
+    pub outcome: EscalationOutcome,
+    pub handoff_id: Option<HandoffId>,
+    pub created_at: DateTime<Utc>,
+    /// After this the record may be forgotten (DynamoDB TTL).
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The decision on an escalation: its outcome, the handoff it creates (if any), and the effects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EscalationDecision {
+    pub record: EscalationRecord,
+    /// The new handoff, when this escalation creates one.
+    pub created: Option<Handoff>,
+    pub effects: Vec<Effect>,
+}
+
+/// Decides an escalation from the workspace's settings at this moment and the conversation's
+/// active handoff (if any). Pure: ids and time come in as arguments.
+pub fn decide_escalation(
+    settings: &Settings,
+    req: &EscalationRequest,
+    actor: Actor,
+    active: Option<&Handoff>,
+    new_id: HandoffId,
+    now: DateTime<Utc>,
+) -> EscalationDecision {
+    let record = |outcome, handoff_id| EscalationRecord {
+        workspace_id: req.workspace_id.clone(),
+        event_id: req.event_id.clone(),
+        conversation_id: req.conversation_id.clone(),
+        outcome,
+        handoff_id,
+        created_at: now,
+        expires_at: now + Duration::hours(IDEMPOTENCY_WINDOW_HOURS),
+    };
+    if let Some(h) = active {
+        return EscalationDecision {
+            record: record(EscalationOutcome::AlreadyActive, Some(h.handoff_id.clone())),
+            created: None,
+            effects: vec![],
+        };
+    }
+    if !settings.enabled {
+        let ev = OutboundEvent {
+            event_id: format!("{}:{}:declined", req.workspace_id, req.event_id),
+            event_type: OutboundType::HandoffDeclined,
+            workspace_id: req.workspace_id.clone(),
+            conversation_id: req.conversation_id.clone(),
+            handoff_id: None,
+            channel: req.channel,
+            text: None,
+            occurred_at: now,
+        };
+        return EscalationDecision {
+            record: record(EscalationOutcome::Disabled, None),
+            created: None,
+            effects: vec![Effect::Outbound(ev)],
+        };
+    }
+    let (outcome, state) = match (settings.routing, req.channel) {
+        (Routing::Ai, _) => (EscalationOutcome::RoutedToAi, State::RoutedToAi),
+        (Routing::Human, Channel::Chat) => (EscalationOutcome::Queued, State::Waiting),
+        (Routing::Human, Channel::Voice) => (EscalationOutcome::Ringing, State::Ringing),
+    };
+    let mut h = Handoff {
+        handoff_id: new_id.clone(),
+        workspace_id: req.workspace_id.clone(),
+        conversation_id: req.conversation_id.clone(),
+        channel: req.channel,
+        reason: req.reason,
+        priority: req.priority,
+        summary: req.summary.clone(),
+        customer: req.customer.clone(),
+        state,
+        assignee: None,
+        stall_notified: false,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+        origin_event_id: req.event_id.clone(),
+        policy: HandoffPolicy {
+            confirmation_message: settings.confirmation_message.clone(),
+            stall_message: settings.stall_message.clone(),
+            stalling_time_seconds: settings.stalling_time_seconds.seconds(),
+            voice_ring_timeout_seconds: settings.voice_ring_timeout_seconds.seconds(),
+            voice_timeout_action: settings.voice_timeout_action,
+        },
+        timeline: vec![],
+    };
+    let mut b = EffectBuilder { handoff: &mut h, effects: Vec::new(), now, actor };
+    b.note(TimelineEvent::Escalated {
+        event_id: req.event_id.clone(),
+        state,
+        reason: req.reason,
+        channel: req.channel,
+    });
+    let confirmation = settings.confirmation_message.clone();
+    if outcome == EscalationOutcome::RoutedToAi {
+        b.outbound(OutboundType::RouteToAi, None);
+    }
+    b.outbound(OutboundType::CustomerMessage, Some((MessagePurpose::Confirmation, &confirmation)));
+    match outcome {
+        EscalationOutcome::Queued => b.timer(TimerKind::Stall, settings.stalling_time_seconds.seconds()),
+        EscalationOutcome::Ringing => b.timer(TimerKind::Ring, settings.voice_ring_timeout_seconds.seconds()),
+        _ => {}
+    }
+    let effects = b.effects;
+    EscalationDecision { record: record(outcome, Some(new_id)), created: Some(h), effects }
+}

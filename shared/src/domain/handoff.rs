@@ -1,0 +1,511 @@
+//! The handoff lifecycle (spec §5): states, commands, the pure `decide` function, the timeline,
+//! and the effects a decision asks the outside world to carry out.
+
+use super::ids::{Actor, ConversationId, EventId, HandoffId, UserId, WorkspaceId};
+use super::settings::{Message, VoiceTimeoutAction};
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    Waiting,
+    Ringing,
+    Assigned,
+    Resolved,
+    ReturnedToAi,
+    Ended,
+    RoutedToAi,
+}
+
+impl State {
+    pub const ALL: [State; 7] = [
+        State::Waiting,
+        State::Ringing,
+        State::Assigned,
+        State::Resolved,
+        State::ReturnedToAi,
+        State::Ended,
+        State::RoutedToAi,
+    ];
+    /// Active handoffs are in the Inbox's default view and block a second handoff of the same
+    /// conversation.
+    pub fn is_active(self) -> bool {
+        matches!(self, State::Waiting | State::Ringing | State::Assigned)
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Waiting => "waiting",
+            State::Ringing => "ringing",
+            State::Assigned => "assigned",
+            State::Resolved => "resolved",
+            State::ReturnedToAi => "returned_to_ai",
+            State::Ended => "ended",
+            State::RoutedToAi => "routed_to_ai",
+        }
+    }
+    pub fn parse(s: &str) -> Option<State> {
+        State::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Chat,
+    Voice,
+}
+
+impl Channel {
+    pub const ALL: [(&'static str, Channel); 2] = [("chat", Channel::Chat), ("voice", Channel::Voice)];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Chat => "chat",
+            Channel::Voice => "voice",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    RefundRequest,
+    BillingIssue,
+    DeliveryProblem,
+    AccountAccess,
+    SensitiveSituation,
+    ComplexTroubleshooting,
+    CustomerRequest,
+    Other,
+}
+
+impl Reason {
+    pub const ALL: [(&'static str, Reason); 8] = [
+        ("refund_request", Reason::RefundRequest),
+        ("billing_issue", Reason::BillingIssue),
+        ("delivery_problem", Reason::DeliveryProblem),
+        ("account_access", Reason::AccountAccess),
+        ("sensitive_situation", Reason::SensitiveSituation),
+        ("complex_troubleshooting", Reason::ComplexTroubleshooting),
+        ("customer_request", Reason::CustomerRequest),
+        ("other", Reason::Other),
+    ];
+    pub fn as_str(self) -> &'static str {
+        Self::ALL.iter().find(|(_, r)| *r == self).map(|(n, _)| *n).unwrap_or("other")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Priority {
+    Low,
+    #[default]
+    Normal,
+    High,
+    Urgent,
+}
+
+impl Priority {
+    pub const ALL: [(&'static str, Priority); 4] = [
+        ("low", Priority::Low),
+        ("normal", Priority::Normal),
+        ("high", Priority::High),
+        ("urgent", Priority::Urgent),
+    ];
+}
+
+/// The customer, as the AI runtime describes them (optional; never logged).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Customer {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+/// The settings a handoff was started with. A saved settings change affects only escalations that
+/// start after the save, so each handoff keeps what it needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandoffPolicy {
+    pub confirmation_message: Message,
+    pub stall_message: Message,
+    pub stalling_time_seconds: u32,
+    pub voice_ring_timeout_seconds: u32,
+    pub voice_timeout_action: VoiceTimeoutAction,
+}
+
+/// What an agent (or the system) does to a handoff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Escalate,
+    Accept,
+    Assign,
+    Resolve,
+    ReturnToAi,
+    StallTimer,
+    RingTimer,
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = serde_json::to_value(self).ok().and_then(|v| v.as_str().map(str::to_owned));
+        f.write_str(s.as_deref().unwrap_or("?"))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessagePurpose {
+    Confirmation,
+    Stall,
+}
+
+/// Outbound event types (spec §8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutboundType {
+    CustomerMessage,
+    AgentJoined,
+    RouteToAi,
+    ReturnToAi,
+    EndCall,
+    HandoffDeclined,
+    HandoffResolved,
+}
+
+impl OutboundType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutboundType::CustomerMessage => "customer_message",
+            OutboundType::AgentJoined => "agent_joined",
+            OutboundType::RouteToAi => "route_to_ai",
+            OutboundType::ReturnToAi => "return_to_ai",
+            OutboundType::EndCall => "end_call",
+            OutboundType::HandoffDeclined => "handoff_declined",
+            OutboundType::HandoffResolved => "handoff_resolved",
+        }
+    }
+}
+
+/// An event for the AI runtime and channels (spec §8). Its `event_id` is stable across retries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboundEvent {
+    pub event_id: String,
+    #[serde(rename = "type")]
+    pub event_type: OutboundType,
+    pub workspace_id: WorkspaceId,
+    pub conversation_id: ConversationId,
+    pub handoff_id: Option<HandoffId>,
+    pub channel: Channel,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    pub occurred_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimerKind {
+    Stall,
+    Ring,
+}
+
+impl TimerKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimerKind::Stall => "stall",
+            TimerKind::Ring => "ring",
+        }
+    }
+}
+
+/// A timer and what it was set for. Timers are never trusted to be cancelled: the callback
+/// compares `set_at_version` with the handoff's current version before acting.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimerMessage {
+    pub timer_id: String,
+    pub kind: TimerKind,
+    pub workspace_id: WorkspaceId,
+    pub handoff_id: HandoffId,
+    pub set_at_version: u64,
+    pub due_at: DateTime<Utc>,
+}
+
+/// Something a decision asks the world to do after the state change is committed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "effect", rename_all = "snake_case")]
+pub enum Effect {
+    Outbound(OutboundEvent),
+    SetTimer(TimerMessage),
+}
+
+impl Effect {
+    /// The stable id of this effect (the outbound event id or the timer id).
+    pub fn id(&self) -> &str {
+        match self {
+            Effect::Outbound(e) => &e.event_id,
+            Effect::SetTimer(t) => &t.timer_id,
+        }
+    }
+}
+
+/// One line of a handoff's timeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    pub at: DateTime<Utc>,
+    pub actor: Actor,
+    #[serde(flatten)]
+    pub event: TimelineEvent,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum TimelineEvent {
+    /// The handoff was created by an escalation.
+    Escalated { event_id: EventId, state: State, reason: Reason, channel: Channel },
+    /// A state transition (or a noted stall, which keeps the state).
+    Transition {
+        action: Action,
+        from: State,
+        to: State,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        assignee: Option<UserId>,
+    },
+    /// A message sent to the customer.
+    MessageSent { purpose: MessagePurpose, event_id: String, text: String },
+    /// An outbound event for the AI runtime.
+    EventSent { event_type: OutboundType, event_id: String },
+    /// A timer was set.
+    TimerSet { timer_id: String, kind: TimerKind, due_at: DateTime<Utc> },
+}
+
+/// A conversation handed from the AI to people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Handoff {
+    pub handoff_id: HandoffId,
+    pub workspace_id: WorkspaceId,
+    pub conversation_id: ConversationId,
+    pub channel: Channel,
+    pub reason: Reason,
+    pub priority: Priority,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer: Option<Customer>,
+    pub state: State,
+    pub assignee: Option<UserId>,
+    pub stall_notified: bool,
+    /// 1 when created; +1 on every change. Every write is conditional on it.
+    pub version: u64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub origin_event_id: EventId,
+    pub policy: HandoffPolicy,
+    pub timeline: Vec<TimelineEntry>,
+}
+
+/// A command applied to a handoff.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// An agent accepts (or the voice platform reports the agent answered).
+    Accept { by: UserId },
+    /// Reassign an assigned handoff to a teammate.
+    Assign { by: UserId, assignee: UserId },
+    Resolve { by: UserId },
+    ReturnToAi { by: UserId },
+    /// The stall timer set at `set_at_version` fired.
+    StallTimerFired { set_at_version: u64 },
+    /// The ring timer set at `set_at_version` fired.
+    RingTimerFired { set_at_version: u64 },
+}
+
+impl Command {
+    pub fn action(&self) -> Action {
+        match self {
+            Command::Accept { .. } => Action::Accept,
+            Command::Assign { .. } => Action::Assign,
+            Command::Resolve { .. } => Action::Resolve,
+            Command::ReturnToAi { .. } => Action::ReturnToAi,
+            Command::StallTimerFired { .. } => Action::StallTimer,
+            Command::RingTimerFired { .. } => Action::RingTimer,
+        }
+    }
+}
+
+/// The result of a command that changes the handoff: its new state (version + 1, timeline
+/// extended) and the effects to carry out once that state is committed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub handoff: Handoff,
+    pub effects: Vec<Effect>,
+}
+
+/// Why a command does not apply.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    #[error("cannot {action} a handoff that is {state}")]
+    IllegalTransition { state: State, action: Action },
+    #[error("the handoff is assigned to someone else")]
+    AssignedToSomeoneElse,
+}
+
+/// What a command leads to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The handoff changes.
+    Changed(Decision),
+    /// Nothing to do: a repeated request already applied (same agent accepting again), or a timer
+    /// that finds the handoff moved on.
+    Unchanged,
+}
+
+/// Builds the effects and timeline lines of one decision with stable ids:
+/// `<handoff_id>:v<version>:<n>` where `version` is the version the decision produces.
+pub(crate) struct EffectBuilder<'a> {
+    pub handoff: &'a mut Handoff,
+    pub effects: Vec<Effect>,
+    pub now: DateTime<Utc>,
+    pub actor: Actor,
+}
+
+impl<'a> EffectBuilder<'a> {
+    fn next_id(&self) -> String {
+        format!("{}:v{}:{}", self.handoff.handoff_id, self.handoff.version, self.effects.len())
+    }
+
+    pub fn note(&mut self, event: TimelineEvent) {
+        self.handoff.timeline.push(TimelineEntry { at: self.now, actor: self.actor.clone(), event });
+    }
+
+    pub fn outbound(&mut self, event_type: OutboundType, text: Option<(MessagePurpose, &Message)>) {
+        let event_id = self.next_id();
+        let h = &*self.handoff;
+        let ev = OutboundEvent {
+            event_id: event_id.clone(),
+            event_type,
+            workspace_id: h.workspace_id.clone(),
+            conversation_id: h.conversation_id.clone(),
+            handoff_id: Some(h.handoff_id.clone()),
+            channel: h.channel,
+            text: text.map(|(_, m)| m.as_str().to_string()),
+            occurred_at: self.now,
+        };
+        self.effects.push(Effect::Outbound(ev));
+        match text {
+            Some((purpose, m)) => self.note(TimelineEvent::MessageSent {
+                purpose,
+                event_id,
+                text: m.as_str().to_string(),
+            }),
+            None => self.note(TimelineEvent::EventSent { event_type, event_id }),
+        }
+    }
+
+    pub fn timer(&mut self, kind: TimerKind, after_seconds: u32) {
+        let h = &*self.handoff;
+        let timer_id = format!("{}:{}:v{}", kind.as_str(), h.handoff_id, h.version);
+        let due_at = self.now + Duration::seconds(after_seconds as i64);
+        let t = TimerMessage {
+            timer_id: timer_id.clone(),
+            kind,
+            workspace_id: h.workspace_id.clone(),
+            handoff_id: h.handoff_id.clone(),
+            set_at_version: h.version,
+            due_at,
+        };
+        self.effects.push(Effect::SetTimer(t));
+        self.note(TimelineEvent::TimerSet { timer_id, kind, due_at });
+    }
+}
+
+fn actor_of(cmd: &Command) -> Actor {
+    match cmd {
+        Command::Accept { by }
+        | Command::Assign { by, .. }
+        | Command::Resolve { by }
+        | Command::ReturnToAi { by } => Actor::Agent(by.clone()),
+        Command::StallTimerFired { .. } | Command::RingTimerFired { .. } => Actor::System,
+    }
+}
+
+/// The handoff state machine: every rule of spec §5 lives here.
+pub fn decide(h: &Handoff, cmd: &Command, now: DateTime<Utc>) -> Result<Outcome, Rejection> {
+    use State::*;
+    let illegal = || Rejection::IllegalTransition { state: h.state, action: cmd.action() };
+
+    // What the command does, before any change is made.
+    enum Plan {
+        To(State, Option<UserId>),
+        Stall,
+    }
+    let plan = match (cmd, h.state) {
+        (Command::Accept { by }, Waiting | Ringing) => Plan::To(Assigned, Some(by.clone())),
+        (Command::Accept { by }, Assigned) if h.assignee.as_ref() == Some(by) => {
+            return Ok(Outcome::Unchanged)
+        }
+        (Command::Accept { .. }, Assigned) => return Err(Rejection::AssignedToSomeoneElse),
+        (Command::Assign { assignee, .. }, Assigned) => {
+            if h.assignee.as_ref() == Some(assignee) {
+                return Ok(Outcome::Unchanged);
+            }
+            Plan::To(Assigned, Some(assignee.clone()))
+        }
+        (Command::Resolve { .. }, Assigned) => Plan::To(Resolved, h.assignee.clone()),
+        (Command::ReturnToAi { .. }, Waiting | Ringing | Assigned) => {
+            Plan::To(ReturnedToAi, h.assignee.clone())
+        }
+        (Command::StallTimerFired { set_at_version }, Waiting)
+            if *set_at_version == h.version && !h.stall_notified =>
+        {
+            Plan::Stall
+        }
+        (Command::RingTimerFired { set_at_version }, Ringing) if *set_at_version == h.version => {
+            match h.policy.voice_timeout_action {
+                VoiceTimeoutAction::ReturnToAi => Plan::To(ReturnedToAi, None),
+                VoiceTimeoutAction::EndCall => Plan::To(Ended, None),
+            }
+        }
+        // A timer that finds the handoff moved on does nothing.
+        (Command::StallTimerFired { .. } | Command::RingTimerFired { .. }, _) => {
+            return Ok(Outcome::Unchanged)
+        }
+        _ => return Err(illegal()),
+    };
+
+    let mut next = h.clone();
+    next.version = h.version + 1;
+    next.updated_at = now;
+    let from = h.state;
+    let mut b = EffectBuilder { handoff: &mut next, effects: Vec::new(), now, actor: actor_of(cmd) };
+    match plan {
+        Plan::Stall => {
+            b.handoff.stall_notified = true;
+            b.note(TimelineEvent::Transition { action: Action::StallTimer, from, to: from, assignee: None });
+            let msg = b.handoff.policy.stall_message.clone();
+            b.outbound(OutboundType::CustomerMessage, Some((MessagePurpose::Stall, &msg)));
+        }
+        Plan::To(to, assignee) => {
+            b.handoff.state = to;
+            b.handoff.assignee = assignee.clone();
+            b.note(TimelineEvent::Transition { action: cmd.action(), from, to, assignee });
+            match (cmd, to) {
+                (Command::Accept { .. }, _) => b.outbound(OutboundType::AgentJoined, None),
+                (Command::Resolve { .. }, _) => b.outbound(OutboundType::HandoffResolved, None),
+                (_, ReturnedToAi) => b.outbound(OutboundType::ReturnToAi, None),
+                (_, Ended) => b.outbound(OutboundType::EndCall, None),
+                _ => {}
+            }
+        }
+    }
+    let effects = b.effects;
+    Ok(Outcome::Changed(Decision { handoff: next, effects }))
+}

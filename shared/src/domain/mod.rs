@@ -1,0 +1,16 @@
+//! The pure domain: no I/O, no AWS types. Every product rule lives here.
+
+pub mod escalation;
+pub mod handoff;
+pub mod ids;
+pub mod settings;
+pub mod validation;
+
+#[cfg(test)]
+mod tests;
+
+pub use escalation::*;
+pub use handoff::*;
+pub use ids::*;
+pub use settings::*;
+pub use validation::FieldError;

@@ -1,0 +1,381 @@
+//! Workspace settings (spec §3): validated types, defaults and the parser of a settings document.
+
+use super::ids::{UserId, WorkspaceId};
+use super::validation::{as_bool, as_str, as_u64, one_of, reject_unknown, Errors, FieldError};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub const DEFAULT_CONFIRMATION: &str =
+    "Your message has been forwarded to a human assistant. They will respond shortly.";
+pub const DEFAULT_STALL: &str =
+    "No human agent is available right now. We'll reply here as soon as someone is free.";
+
+/// A message shown or spoken to the customer: 1–1000 characters after trimming, no control
+/// characters except newline. Stored trimmed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Message(String);
+
+impl Message {
+    pub const MAX_CHARS: usize = 1000;
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let t = s.trim();
+        let n = t.chars().count();
+        if n == 0 {
+            return Err("must not be empty".into());
+        }
+        if n > Self::MAX_CHARS {
+            return Err(format!("must be at most {} characters (got {n})", Self::MAX_CHARS));
+        }
+        if t.chars().any(|c| c.is_control() && c != '\n') {
+            return Err("must not contain control characters other than newline".into());
+        }
+        Ok(Self(t.to_string()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+impl TryFrom<String> for Message {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        Self::parse(&s)
+    }
+}
+impl From<Message> for String {
+    fn from(m: Message) -> String {
+        m.0
+    }
+}
+
+macro_rules! bounded_secs {
+    ($(#[$doc:meta])* $name:ident, $min:expr, $max:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(try_from = "u64", into = "u64")]
+        pub struct $name(u32);
+        impl $name {
+            pub const MIN: u32 = $min;
+            pub const MAX: u32 = $max;
+            pub fn parse(v: u64) -> Result<Self, String> {
+                if v < Self::MIN as u64 || v > Self::MAX as u64 {
+                    Err(format!("must be between {} and {} seconds (got {v})", Self::MIN, Self::MAX))
+                } else {
+                    Ok(Self(v as u32))
+                }
+            }
+            pub fn seconds(self) -> u32 {
+                self.0
+            }
+        }
+        impl TryFrom<u64> for $name {
+            type Error = String;
+            fn try_from(v: u64) -> Result<Self, String> {
+                Self::parse(v)
+            }
+        }
+        impl From<$name> for u64 {
+            fn from(v: $name) -> u64 {
+                v.0 as u64
+            }
+        }
+    };
+}
+
+bounded_secs!(
+    /// How long to wait for an agent before telling the customer none is available (10–86400 s).
+    StallingTime, 10, 86_400
+);
+bounded_secs!(
+    /// How long a voice call rings for an agent (5–600 s).
+    RingTimeout, 5, 600
+);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Routing {
+    Human,
+    Ai,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VoiceTimeoutAction {
+    ReturnToAi,
+    EndCall,
+}
+
+/// The admin-editable settings; every value in it is valid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settings {
+    pub enabled: bool,
+    pub routing: Routing,
+    pub confirmation_message: Message,
+    pub stalling_time_seconds: StallingTime,
+    pub stall_message: Message,
+    pub voice_ring_timeout_seconds: RingTimeout,
+    pub voice_timeout_action: VoiceTimeoutAction,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            routing: Routing::Human,
+            confirmation_message: Message::parse(DEFAULT_CONFIRMATION).expect("valid default"),
+            stalling_time_seconds: StallingTime(120),
+            stall_message: Message::parse(DEFAULT_STALL).expect("valid default"),
+            voice_ring_timeout_seconds: RingTimeout(30),
+            voice_timeout_action: VoiceTimeoutAction::ReturnToAi,
+        }
+    }
+}
+
+/// The stored settings document of one workspace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettingsDoc {
+    pub workspace_id: WorkspaceId,
+    #[serde(flatten)]
+    pub settings: Settings,
+    /// 0 for a workspace that never saved; +1 on every save.
+    pub version: u64,
+    pub updated_at: Option<DateTime<Utc>>,
+    pub updated_by: Option<UserId>,
+}
+
+impl SettingsDoc {
+    /// What a workspace that never saved sees.
+    pub fn defaults(workspace_id: WorkspaceId) -> Self {
+        Self { workspace_id, settings: Settings::default(), version: 0, updated_at: None, updated_by: None }
+    }
+
+    /// The document after a save based on this one.
+    pub fn saved(&self, settings: Settings, by: UserId, at: DateTime<Utc>) -> Self {
+        Self {
+            workspace_id: self.workspace_id.clone(),
+            settings,
+            version: self.version + 1,
+            updated_at: Some(at),
+            updated_by: Some(by),
+        }
+    }
+}
+
+/// A parsed settings replacement: the new settings and the version it was based on (if the
+/// body named one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingsUpdate {
+    pub settings: Settings,
+    pub version: Option<u64>,
+}
+
+const SETTINGS_FIELDS: [&str; 7] = [
+    "enabled",
+    "routing",
+    "confirmation_message",
+    "stalling_time_seconds",
+    "stall_message",
+    "voice_ring_timeout_seconds",
+    "voice_timeout_action",
+];
+/// Fields the server sets; accepted (and ignored) so a document read with GET can be sent back.
+const SERVER_FIELDS: [&str; 3] = ["updated_at", "updated_by", "workspace_id"];
+
+/// Reads a settings replacement document. Every settings field is required (PUT replaces the
+/// whole document); unknown fields are rejected; every failing field is reported.
+pub fn parse_settings_update(doc: &Value, workspace: &WorkspaceId) -> Result<SettingsUpdate, Vec<FieldError>> {
+    let Some(obj) = doc.as_object() else {
+        return Err(vec![FieldError::new("", "the settings document must be a JSON object")]);
+    };
+    let mut errs = Errors::default();
+    let mut allowed: Vec<&str> = SETTINGS_FIELDS.to_vec();
+    allowed.extend(SERVER_FIELDS);
+    allowed.push("version");
+    reject_unknown(obj, &allowed, "", &mut errs);
+
+    let mut req = |name: &str| -> Option<&Value> {
+        match obj.get(name) {
+            Some(v) => Some(v),
+            None => {
+                errs.push(name, "is required");
+                None
+            }
+        }
+    };
+    let enabled = req("enabled");
+    let routing = req("routing");
+    let confirmation = req("confirmation_message");
+    let stalling = req("stalling_time_seconds");
+    let stall_msg = req("stall_message");
+    let ring = req("voice_ring_timeout_seconds");
+    let action = req("voice_timeout_action");
+
+    let enabled = enabled.and_then(|v| errs.take("enabled", as_bool(v)));
+    let routing = routing
+        .and_then(|v| errs.take("routing", one_of(v, &[("human", Routing::Human), ("ai", Routing::Ai)])));
+    let confirmation = confirmation
+        .and_then(|v| errs.take("confirmation_message", as_str(v).and_then(Message::parse)));
+    let stalling = stalling
+        .and_then(|v| errs.take("stalling_time_seconds", as_u64(v).and_then(StallingTime::parse)));
+    let stall_msg =
+        stall_msg.and_then(|v| errs.take("stall_message", as_str(v).and_then(Message::parse)));
+    let ring = ring
+        .and_then(|v| errs.take("voice_ring_timeout_seconds", as_u64(v).and_then(RingTimeout::parse)));
+    let action = action.and_then(|v| {
+        errs.take(
+            "voice_timeout_action",
+            one_of(v, &[("return_to_ai", VoiceTimeoutAction::ReturnToAi), ("end_call", VoiceTimeoutAction::EndCall)]),
+        )
+    });
+    let version = match obj.get("version") {
+        None | Some(Value::Null) => None,
+        Some(v) => errs.take("version", as_u64(v)),
+    };
+    if let Some(ws) = obj.get("workspace_id") {
+        if ws.as_str() != Some(workspace.as_str()) {
+            errs.push("workspace_id", "must be the workspace of the path (or be left out)");
+        }
+    }
+    errs.finish(|| SettingsUpdate {
+        settings: Settings {
+            enabled: enabled.unwrap(),
+            routing: routing.unwrap(),
+            confirmation_message: confirmation.unwrap(),
+            stalling_time_seconds: stalling.unwrap(),
+            stall_message: stall_msg.unwrap(),
+            voice_ring_timeout_seconds: ring.unwrap(),
+            voice_timeout_action: action.unwrap(),
+        },
+        version,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    fn ws() -> WorkspaceId {
+        WorkspaceId::parse("ws_1").unwrap()
+    }
+
+    fn valid() -> Value {
+        json!({
+            "enabled": true, "routing": "human", "confirmation_message": "  Hi there  ",
+            "stalling_time_seconds": 10, "stall_message": "Nobody\nyet",
+            "voice_ring_timeout_seconds": 600, "voice_timeout_action": "end_call", "version": 3
+        })
+    }
+
+    #[test]
+    fn defaults_match_the_spec() {
+        let d = SettingsDoc::defaults(ws());
+        assert!(!d.settings.enabled);
+        assert_eq!(d.settings.routing, Routing::Human);
+        assert_eq!(d.settings.confirmation_message.as_str(), DEFAULT_CONFIRMATION);
+        assert_eq!(d.settings.stalling_time_seconds.seconds(), 120);
+        assert_eq!(d.settings.stall_message.as_str(), DEFAULT_STALL);
+        assert_eq!(d.settings.voice_ring_timeout_seconds.seconds(), 30);
+        assert_eq!(d.settings.voice_timeout_action, VoiceTimeoutAction::ReturnToAi);
+        assert_eq!(d.version, 0);
+        let j = serde_json::to_value(&d).unwrap();
+        assert_eq!(j["voice_timeout_action"], "return_to_ai");
+        assert_eq!(j["stalling_time_seconds"], 120);
+    }
+
+    #[test]
+    fn a_valid_document_parses_and_is_trimmed() {
+        let u = parse_settings_update(&valid(), &ws()).unwrap();
+        assert_eq!(u.version, Some(3));
+        assert_eq!(u.settings.confirmation_message.as_str(), "Hi there");
+        assert_eq!(u.settings.stall_message.as_str(), "Nobody\nyet");
+        assert_eq!(u.settings.voice_timeout_action, VoiceTimeoutAction::EndCall);
+    }
+
+    #[test]
+    fn every_failing_field_is_listed() {
+        let doc = json!({
+            "enabled": "yes", "routing": "robots", "confirmation_message": "   ",
+            "stalling_time_seconds": 9, "stall_message": "tab\there",
+            "voice_ring_timeout_seconds": 601, "voice_timeout_action": 3, "colour": "red",
+            "version": -1
+        });
+        let errs = parse_settings_update(&doc, &ws()).unwrap_err();
+        let mut fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
+        fields.sort();
+        assert_eq!(
+            fields,
+            vec!["colour", "confirmation_message", "enabled", "routing", "stall_message",
+                 "stalling_time_seconds", "version", "voice_ring_timeout_seconds", "voice_timeout_action"]
+        );
+    }
+
+    #[test]
+    fn missing_fields_are_required() {
+        let errs = parse_settings_update(&json!({"enabled": true}), &ws()).unwrap_err();
+        assert_eq!(errs.len(), 6);
+        assert!(errs.iter().all(|e| e.problem == "is required"));
+    }
+
+    #[test]
+    fn a_document_read_with_get_can_be_sent_back() {
+        let d = SettingsDoc::defaults(ws());
+        let u = parse_settings_update(&serde_json::to_value(&d).unwrap(), &ws()).unwrap();
+        assert_eq!(u.settings, d.settings);
+        assert_eq!(u.version, Some(0));
+        let errs = parse_settings_update(&serde_json::to_value(&d).unwrap(), &WorkspaceId::parse("other").unwrap()).unwrap_err();
+        assert_eq!(errs[0].field, "workspace_id");
+    }
+
+    #[test]
+    fn non_objects_are_rejected() {
+        assert!(parse_settings_update(&json!([1]), &ws()).is_err());
+        assert!(parse_settings_update(&json!(null), &ws()).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn stalling_time_range(v in 0u64..200_000) {
+            let doc = { let mut d = valid(); d["stalling_time_seconds"] = json!(v); d };
+            let ok = (10..=86_400).contains(&v);
+            prop_assert_eq!(parse_settings_update(&doc, &ws()).is_ok(), ok);
+        }
+
+        #[test]
+        fn ring_timeout_range(v in 0u64..2_000) {
+            let doc = { let mut d = valid(); d["voice_ring_timeout_seconds"] = json!(v); d };
+            prop_assert_eq!(parse_settings_update(&doc, &ws()).is_ok(), (5..=600).contains(&v));
+        }
+
+        #[test]
+        fn message_rule(s in "\\PC{0,1100}|[ \\t\\n\\r\\u{0}-\\u{1f}a-z]{0,20}") {
+            let t = s.trim();
+            let n = t.chars().count();
+            let ok = (1..=1000).contains(&n) && !t.chars().any(|c| c.is_control() && c != '\n');
+            let r = Message::parse(&s);
+            prop_assert_eq!(r.is_ok(), ok);
+            if let Ok(m) = r { prop_assert_eq!(m.as_str(), t); }
+        }
+
+        #[test]
+        fn arbitrary_json_never_panics_and_valid_ones_round_trip(
+            enabled in any::<bool>(), ai in any::<bool>(), end in any::<bool>(),
+            st in 10u32..=86_400, rt in 5u32..=600, msg in "[a-zA-Z0-9 .,!?]{1,50}",
+        ) {
+            let s = Settings {
+                enabled,
+                routing: if ai { Routing::Ai } else { Routing::Human },
+                confirmation_message: Message::parse(&format!("x{msg}")).unwrap(),
+                stalling_time_seconds: StallingTime::parse(st as u64).unwrap(),
+                stall_message: Message::parse(&format!("y{msg}")).unwrap(),
+                voice_ring_timeout_seconds: RingTimeout::parse(rt as u64).unwrap(),
+                voice_timeout_action: if end { VoiceTimeoutAction::EndCall } else { VoiceTimeoutAction::ReturnToAi },
+            };
+            let doc = serde_json::to_value(&s).unwrap();
+            let u = parse_settings_update(&doc, &ws()).unwrap();
+            prop_assert_eq!(u.settings, s);
+        }
+    }
+}

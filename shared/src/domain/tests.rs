@@ -1,0 +1,391 @@
+//! Exhaustive tests of the lifecycle and the escalation outcomes, and property tests over
+//! command sequences and the escalation parser.
+
+use super::*;
+use chrono::{TimeZone, Utc};
+use proptest::prelude::*;
+use serde_json::json;
+
+fn t0() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 24, 10, 0, 0).unwrap()
+}
+fn uid(s: &str) -> UserId {
+    UserId::parse(s).unwrap()
+}
+fn settings(enabled: bool, routing: Routing, action: VoiceTimeoutAction) -> Settings {
+    Settings { enabled, routing, voice_timeout_action: action, ..Settings::default() }
+}
+fn request(channel: Channel) -> EscalationRequest {
+    EscalationRequest {
+        event_id: EventId::parse("evt_1").unwrap(),
+        workspace_id: WorkspaceId::parse("ws_1").unwrap(),
+        conversation_id: ConversationId::parse("conv_1").unwrap(),
+        channel,
+        reason: Reason::RefundRequest,
+        summary: Some("wants a refund".into()),
+        customer: None,
+        priority: Priority::High,
+    }
+}
+fn escalate(s: &Settings, channel: Channel) -> EscalationDecision {
+    decide_escalation(s, &request(channel), Actor::Ai, None, HandoffId::parse("hnd_1").unwrap(), t0())
+}
+fn handoff_in(state: State, action: VoiceTimeoutAction) -> Handoff {
+    let channel = if state == State::Ringing { Channel::Voice } else { Channel::Chat };
+    let mut h = escalate(&settings(true, Routing::Human, action), channel).created.unwrap();
+    h.state = state;
+    if state == State::Assigned || state == State::Resolved {
+        h.assignee = Some(uid("alice"));
+    }
+    h
+}
+fn outbound_types(effects: &[Effect]) -> Vec<OutboundType> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Outbound(o) => Some(o.event_type),
+            _ => None,
+        })
+        .collect()
+}
+fn changed(o: Result<Outcome, Rejection>) -> Decision {
+    match o {
+        Ok(Outcome::Changed(d)) => d,
+        other => panic!("expected a change, got {other:?}"),
+    }
+}
+
+#[test]
+fn escalation_disabled_declines_and_creates_nothing() {
+    let d = escalate(&settings(false, Routing::Human, VoiceTimeoutAction::ReturnToAi), Channel::Chat);
+    assert_eq!(d.record.outcome, EscalationOutcome::Disabled);
+    assert!(d.created.is_none());
+    assert_eq!(outbound_types(&d.effects), vec![OutboundType::HandoffDeclined]);
+}
+
+#[test]
+fn escalation_routed_to_ai_sends_route_and_confirmation_without_timer() {
+    let s = settings(true, Routing::Ai, VoiceTimeoutAction::ReturnToAi);
+    let d = escalate(&s, Channel::Chat);
+    assert_eq!(d.record.outcome, EscalationOutcome::RoutedToAi);
+    let h = d.created.unwrap();
+    assert_eq!(h.state, State::RoutedToAi);
+    assert!(!h.state.is_active());
+    assert_eq!(outbound_types(&d.effects), vec![OutboundType::RouteToAi, OutboundType::CustomerMessage]);
+    assert!(!d.effects.iter().any(|e| matches!(e, Effect::SetTimer(_))));
+}
+
+#[test]
+fn chat_escalation_queues_with_confirmation_and_stall_timer() {
+    let mut s = settings(true, Routing::Human, VoiceTimeoutAction::ReturnToAi);
+    s.confirmation_message = Message::parse("Hang on!").unwrap();
+    s.stalling_time_seconds = StallingTime::parse(45).unwrap();
+    let d = escalate(&s, Channel::Chat);
+    assert_eq!(d.record.outcome, EscalationOutcome::Queued);
+    let h = d.created.unwrap();
+    assert_eq!((h.state, h.version), (State::Waiting, 1));
+    let msg = d.effects.iter().find_map(|e| match e {
+        Effect::Outbound(o) if o.event_type == OutboundType::CustomerMessage => o.text.clone(),
+        _ => None,
+    });
+    assert_eq!(msg.as_deref(), Some("Hang on!"));
+    let timer = d.effects.iter().find_map(|e| match e { Effect::SetTimer(t) => Some(t.clone()), _ => None }).unwrap();
+    assert_eq!(timer.kind, TimerKind::Stall);
+    assert_eq!(timer.due_at, t0() + chrono::Duration::seconds(45));
+    assert_eq!(timer.set_at_version, 1);
+    assert!(h.timeline.iter().any(|e| matches!(&e.event,
+        TimelineEvent::MessageSent { purpose: MessagePurpose::Confirmation, text, .. } if text == "Hang on!")));
+}
+
+#[test]
+fn voice_escalation_rings_with_ring_timer() {
+    let d = escalate(&settings(true, Routing::Human, VoiceTimeoutAction::EndCall), Channel::Voice);
+    assert_eq!(d.record.outcome, EscalationOutcome::Ringing);
+    assert_eq!(d.created.as_ref().unwrap().state, State::Ringing);
+    let timer = d.effects.iter().find_map(|e| match e { Effect::SetTimer(t) => Some(t.clone()), _ => None }).unwrap();
+    assert_eq!(timer.kind, TimerKind::Ring);
+    assert_eq!(timer.due_at, t0() + chrono::Duration::seconds(30));
+}
+
+#[test]
+fn already_active_returns_existing_and_sends_nothing_even_when_disabled() {
+    let existing = handoff_in(State::Waiting, VoiceTimeoutAction::ReturnToAi);
+    for enabled in [true, false] {
+        let d = decide_escalation(
+            &settings(enabled, Routing::Human, VoiceTimeoutAction::ReturnToAi),
+            &request(Channel::Chat),
+            Actor::Ai,
+            Some(&existing),
+            HandoffId::parse("hnd_2").unwrap(),
+            t0(),
+        );
+        assert_eq!(d.record.outcome, EscalationOutcome::AlreadyActive);
+        assert_eq!(d.record.handoff_id.as_ref(), Some(&existing.handoff_id));
+        assert!(d.created.is_none() && d.effects.is_empty());
+    }
+}
+
+#[test]
+fn effect_ids_are_stable_and_unique() {
+    let s = settings(true, Routing::Human, VoiceTimeoutAction::ReturnToAi);
+    let a = escalate(&s, Channel::Chat);
+    let b = escalate(&s, Channel::Chat);
+    let ids: Vec<_> = a.effects.iter().map(|e| e.id().to_string()).collect();
+    assert_eq!(ids, b.effects.iter().map(|e| e.id().to_string()).collect::<Vec<_>>());
+    let mut dedup = ids.clone();
+    dedup.sort();
+    dedup.dedup();
+    assert_eq!(dedup.len(), ids.len());
+}
+
+/// Every (state, command) pair: the legal ones produce the spec's transition and outbound event,
+/// the others are rejected or (timers) do nothing.
+#[test]
+fn every_transition_legal_and_illegal() {
+    use State::*;
+    let alice = uid("alice");
+    let bob = uid("bob");
+    for action in [VoiceTimeoutAction::ReturnToAi, VoiceTimeoutAction::EndCall] {
+        for state in State::ALL {
+            let h = handoff_in(state, action);
+            let cmds = [
+                Command::Accept { by: bob.clone() },
+                Command::Assign { by: alice.clone(), assignee: bob.clone() },
+                Command::Resolve { by: alice.clone() },
+                Command::ReturnToAi { by: alice.clone() },
+                Command::StallTimerFired { set_at_version: h.version },
+                Command::RingTimerFired { set_at_version: h.version },
+            ];
+            for cmd in cmds {
+                let r = decide(&h, &cmd, t0());
+                let expect: Option<(State, Vec<OutboundType>)> = match (&cmd, state) {
+                    (Command::Accept { .. }, Waiting | Ringing) => Some((Assigned, vec![OutboundType::AgentJoined])),
+                    (Command::Assign { .. }, Assigned) => Some((Assigned, vec![])),
+                    (Command::Resolve { .. }, Assigned) => Some((Resolved, vec![OutboundType::HandoffResolved])),
+                    (Command::ReturnToAi { .. }, Waiting | Ringing | Assigned) => {
+                        Some((ReturnedToAi, vec![OutboundType::ReturnToAi]))
+                    }
+                    (Command::StallTimerFired { .. }, Waiting) => Some((Waiting, vec![OutboundType::CustomerMessage])),
+                    (Command::RingTimerFired { .. }, Ringing) => Some(match action {
+                        VoiceTimeoutAction::ReturnToAi => (ReturnedToAi, vec![OutboundType::ReturnToAi]),
+                        VoiceTimeoutAction::EndCall => (Ended, vec![OutboundType::EndCall]),
+                    }),
+                    _ => None,
+                };
+                match expect {
+                    Some((to, events)) => {
+                        let d = changed(r);
+                        assert_eq!(d.handoff.state, to, "{state} {cmd:?}");
+                        assert_eq!(d.handoff.version, h.version + 1);
+                        assert_eq!(outbound_types(&d.effects), events, "{state} {cmd:?}");
+                        assert!(d.handoff.timeline.len() > h.timeline.len());
+                    }
+                    None => match cmd {
+                        Command::StallTimerFired { .. } | Command::RingTimerFired { .. } => {
+                            assert_eq!(r, Ok(Outcome::Unchanged), "{state} {cmd:?}")
+                        }
+                        Command::Accept { .. } if state == Assigned => {
+                            assert_eq!(r, Err(Rejection::AssignedToSomeoneElse))
+                        }
+                        _ => assert_eq!(
+                            r,
+                            Err(Rejection::IllegalTransition { state, action: cmd.action() }),
+                            "{state} {cmd:?}"
+                        ),
+                    },
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn accept_sets_the_assignee_and_repeating_it_is_a_no_op() {
+    let h = handoff_in(State::Waiting, VoiceTimeoutAction::ReturnToAi);
+    let d = changed(decide(&h, &Command::Accept { by: uid("bob") }, t0()));
+    assert_eq!(d.handoff.assignee, Some(uid("bob")));
+    assert_eq!(decide(&d.handoff, &Command::Accept { by: uid("bob") }, t0()), Ok(Outcome::Unchanged));
+    assert_eq!(
+        decide(&d.handoff, &Command::Accept { by: uid("carol") }, t0()),
+        Err(Rejection::AssignedToSomeoneElse)
+    );
+    let r = changed(decide(&d.handoff, &Command::Assign { by: uid("bob"), assignee: uid("carol") }, t0()));
+    assert_eq!(r.handoff.assignee, Some(uid("carol")));
+    assert_eq!(
+        decide(&r.handoff, &Command::Assign { by: uid("bob"), assignee: uid("carol") }, t0()),
+        Ok(Outcome::Unchanged)
+    );
+}
+
+#[test]
+fn stall_fires_once_and_never_after_a_change() {
+    let h = handoff_in(State::Waiting, VoiceTimeoutAction::ReturnToAi);
+    let fire = Command::StallTimerFired { set_at_version: 1 };
+    let d = changed(decide(&h, &fire, t0()));
+    assert!(d.handoff.stall_notified);
+    assert_eq!(d.handoff.state, State::Waiting);
+    let text = d.effects.iter().find_map(|e| match e { Effect::Outbound(o) => o.text.clone(), _ => None });
+    assert_eq!(text.as_deref(), Some(DEFAULT_STALL));
+    // delivered twice: acts once
+    assert_eq!(decide(&d.handoff, &fire, t0()), Ok(Outcome::Unchanged));
+    // a stale timer (set for an earlier version) does nothing
+    let accepted = changed(decide(&h, &Command::Accept { by: uid("a") }, t0())).handoff;
+    assert_eq!(decide(&accepted, &fire, t0()), Ok(Outcome::Unchanged));
+    let mut back = accepted.clone();
+    back.state = State::Waiting;
+    assert_eq!(decide(&back, &fire, t0()), Ok(Outcome::Unchanged), "version moved on");
+}
+
+#[test]
+fn ring_timer_for_an_old_version_does_nothing() {
+    let h = handoff_in(State::Ringing, VoiceTimeoutAction::EndCall);
+    assert_eq!(decide(&h, &Command::RingTimerFired { set_at_version: 0 }, t0()), Ok(Outcome::Unchanged));
+}
+
+#[test]
+fn outbound_event_json_matches_the_spec() {
+    let d = escalate(&settings(true, Routing::Human, VoiceTimeoutAction::ReturnToAi), Channel::Chat);
+    let ev = d.effects.iter().find_map(|e| match e { Effect::Outbound(o) => Some(o.clone()), _ => None }).unwrap();
+    let j = serde_json::to_value(&ev).unwrap();
+    for k in ["event_id", "type", "workspace_id", "conversation_id", "handoff_id", "channel", "text", "occurred_at"] {
+        assert!(j.get(k).is_some(), "missing {k}");
+    }
+    assert_eq!(j["type"], "customer_message");
+    assert_eq!(j["occurred_at"], "2026-11-24T10:00:00Z");
+}
+
+#[test]
+fn escalation_parser_lists_every_failing_field() {
+    let errs = parse_escalation(
+        &json!({"event_id": "bad id", "channel": "fax", "reason": "boredom", "priority": "meh",
+                "summary": "x".repeat(4001), "customer": {"email": "nope", "age": 3}, "extra": 1}),
+        Source::Queue,
+    )
+    .unwrap_err();
+    let mut fields: Vec<_> = errs.iter().map(|e| e.field.clone()).collect();
+    fields.sort();
+    assert_eq!(
+        fields,
+        vec!["channel", "conversation_id", "customer.age", "customer.email", "event_id", "extra",
+             "priority", "reason", "summary", "workspace_id"]
+    );
+}
+
+#[test]
+fn escalation_over_http_takes_ids_from_the_path() {
+    let ws = WorkspaceId::parse("ws_1").unwrap();
+    let conv = ConversationId::parse("conv_9").unwrap();
+    let src = || Source::Http { workspace_id: &ws, conversation_id: &conv };
+    let r = parse_escalation(&json!({"event_id": "e1", "channel": "voice", "reason": "other"}), src()).unwrap();
+    assert_eq!((r.workspace_id.as_str(), r.conversation_id.as_str(), r.priority), ("ws_1", "conv_9", Priority::Normal));
+    let errs = parse_escalation(
+        &json!({"event_id": "e1", "channel": "voice", "reason": "other", "workspace_id": "ws_2", "conversation_id": "c"}),
+        src(),
+    )
+    .unwrap_err();
+    assert_eq!(errs.len(), 2);
+}
+
+fn arb_json() -> impl Strategy<Value = serde_json::Value> {
+    let leaf = prop_oneof![
+        Just(serde_json::Value::Null),
+        any::<bool>().prop_map(serde_json::Value::from),
+        any::<i64>().prop_map(serde_json::Value::from),
+        any::<f64>().prop_map(serde_json::Value::from),
+        "\\PC{0,20}".prop_map(serde_json::Value::from),
+        prop::sample::select(vec!["chat", "voice", "refund_request", "e-1", "urgent", "a@b"]).prop_map(serde_json::Value::from),
+    ];
+    leaf.prop_recursive(3, 24, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::Array),
+            prop::collection::btree_map(
+                prop::sample::select(vec!["event_id", "workspace_id", "conversation_id", "channel", "reason",
+                    "summary", "customer", "priority", "id", "name", "email", "x"]).prop_map(String::from),
+                inner,
+                0..8
+            )
+            .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+#[derive(Debug, Clone)]
+enum Step {
+    Accept(u8),
+    Assign(u8),
+    Resolve,
+    Return,
+    Stall(bool),
+    Ring(bool),
+}
+
+fn arb_step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        (0u8..3).prop_map(Step::Accept),
+        (0u8..3).prop_map(Step::Assign),
+        Just(Step::Resolve),
+        Just(Step::Return),
+        any::<bool>().prop_map(Step::Stall),
+        any::<bool>().prop_map(Step::Ring),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn escalation_parser_never_panics(doc in arb_json()) {
+        let ws = WorkspaceId::parse("ws").unwrap();
+        let conv = ConversationId::parse("c").unwrap();
+        let _ = parse_escalation(&doc, Source::Queue);
+        let _ = parse_escalation(&doc, Source::Http { workspace_id: &ws, conversation_id: &conv });
+        let _ = parse_settings_update(&doc, &ws);
+    }
+
+    /// No sequence of commands reaches an illegal state: assigned always has an assignee,
+    /// terminal states never change, versions grow by one per change, the stall message is sent
+    /// at most once, and every effect id is unique.
+    #[test]
+    fn no_command_sequence_reaches_an_illegal_state(
+        voice in any::<bool>(), end_call in any::<bool>(), steps in prop::collection::vec(arb_step(), 0..25)
+    ) {
+        let action = if end_call { VoiceTimeoutAction::EndCall } else { VoiceTimeoutAction::ReturnToAi };
+        let d = escalate(&settings(true, Routing::Human, action), if voice { Channel::Voice } else { Channel::Chat });
+        let mut h = d.created.unwrap();
+        let mut ids: Vec<String> = d.effects.iter().map(|e| e.id().to_string()).collect();
+        let mut stalls = 0;
+        let users = ["u0", "u1", "u2"];
+        for step in steps {
+            let cmd = match step {
+                Step::Accept(u) => Command::Accept { by: uid(users[u as usize]) },
+                Step::Assign(u) => Command::Assign { by: uid("admin"), assignee: uid(users[u as usize]) },
+                Step::Resolve => Command::Resolve { by: uid("u0") },
+                Step::Return => Command::ReturnToAi { by: uid("u0") },
+                Step::Stall(current) => Command::StallTimerFired { set_at_version: if current { h.version } else { 1 } },
+                Step::Ring(current) => Command::RingTimerFired { set_at_version: if current { h.version } else { 1 } },
+            };
+            let before = h.clone();
+            match decide(&h, &cmd, t0()) {
+                Ok(Outcome::Changed(d)) => {
+                    prop_assert!(before.state.is_active(), "terminal state {} changed", before.state);
+                    prop_assert_eq!(d.handoff.version, before.version + 1);
+                    for e in &d.effects {
+                        if let Effect::Outbound(o) = e {
+                            if o.text.as_deref() == Some(DEFAULT_STALL) { stalls += 1; }
+                        }
+                        ids.push(e.id().to_string());
+                    }
+                    h = d.handoff;
+                }
+                Ok(Outcome::Unchanged) | Err(_) => prop_assert_eq!(&h, &before),
+            }
+            prop_assert_eq!(h.state == State::Assigned, h.assignee.is_some() && h.state.is_active());
+            prop_assert!(!(voice && h.state == State::Waiting));
+            prop_assert!(!(!voice && (h.state == State::Ringing || h.state == State::Ended)));
+            prop_assert!(h.state != State::RoutedToAi);
+        }
+        prop_assert!(stalls <= 1);
+        let n = ids.len();
+        ids.sort();
+        ids.dedup();
+        prop_assert_eq!(ids.len(), n);
+    }
+}

@@ -65,13 +65,20 @@ pub struct ApiRequest {
 
 impl ApiRequest {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(&name.to_ascii_lowercase()).map(String::as_str)
+        self.headers
+            .get(&name.to_ascii_lowercase())
+            .map(String::as_str)
     }
 
     /// A path parameter that must be an identifier; a bad one is a 404 (no such resource).
-    pub fn path<T>(&self, name: &str, parse: impl Fn(String) -> Result<T, String>) -> Result<T, ApiError> {
+    pub fn path<T>(
+        &self,
+        name: &str,
+        parse: impl Fn(String) -> Result<T, String>,
+    ) -> Result<T, ApiError> {
         let raw = self.path_params.get(name).cloned().unwrap_or_default();
-        parse(raw).map_err(|_| ApiError::NotFound(format!("no such {}", name.trim_end_matches("_id"))))
+        parse(raw)
+            .map_err(|_| ApiError::NotFound(format!("no such {}", name.trim_end_matches("_id"))))
     }
 
     /// The body as a JSON value. Empty bodies are `None`.
@@ -92,25 +99,43 @@ impl ApiRequest {
         match self.json_body()? {
             None => Err(ApiError::MalformedJson("a JSON body is required".into())),
             Some(v @ Value::Object(_)) => Ok(v),
-            Some(_) => Err(ApiError::MalformedJson("the body must be a JSON object".into())),
+            Some(_) => Err(ApiError::MalformedJson(
+                "the body must be a JSON object".into(),
+            )),
         }
     }
 
     /// Checks the caller may do this on the path's workspace: 401 without claims, 403 for another
     /// workspace or a role not in `allowed`.
     pub fn authorize(&self, allowed: &[Role]) -> Result<Caller, ApiError> {
-        let claims = self.claims.as_ref().ok_or(ApiError::Unauthorized("a bearer token is required"))?;
-        let user = UserId::parse(claims.sub.clone()).map_err(|_| ApiError::Unauthorized("the token has no valid sub claim"))?;
+        let claims = self
+            .claims
+            .as_ref()
+            .ok_or(ApiError::Unauthorized("a bearer token is required"))?;
+        let user = UserId::parse(claims.sub.clone())
+            .map_err(|_| ApiError::Unauthorized("the token has no valid sub claim"))?;
         let workspace = WorkspaceId::parse(claims.workspace_id.clone())
             .map_err(|_| ApiError::Unauthorized("the token has no valid workspace_id claim"))?;
-        let path_ws = self.path_params.get("workspace_id").map(String::as_str).unwrap_or_default();
+        let path_ws = self
+            .path_params
+            .get("workspace_id")
+            .map(String::as_str)
+            .unwrap_or_default();
         if path_ws != workspace.as_str() {
-            return Err(ApiError::Forbidden("the token is for another workspace".into()));
+            return Err(ApiError::Forbidden(
+                "the token is for another workspace".into(),
+            ));
         }
         let role = Role::parse(&claims.role)
             .filter(|r| allowed.contains(r))
-            .ok_or_else(|| ApiError::Forbidden(format!("role {:?} may not do this", claims.role)))?;
-        Ok(Caller { user, workspace, role })
+            .ok_or_else(|| {
+                ApiError::Forbidden(format!("role {:?} may not do this", claims.role))
+            })?;
+        Ok(Caller {
+            user,
+            workspace,
+            role,
+        })
     }
 }
 
@@ -127,8 +152,13 @@ impl ApiResponse {
         Self::with_status(200, body)
     }
     pub fn with_status(status: u16, body: impl Serialize) -> Self {
-        let body = serde_json::to_value(body).unwrap_or_else(|e| json!({"error": {"code": "internal", "message": e.to_string()}}));
-        Self { status, headers: vec![("content-type".into(), "application/json".into())], body }
+        let body = serde_json::to_value(body)
+            .unwrap_or_else(|e| json!({"error": {"code": "internal", "message": e.to_string()}}));
+        Self {
+            status,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body,
+        }
     }
     pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
@@ -164,7 +194,11 @@ impl ApiError {
 
     /// The one mapping from errors to HTTP responses.
     pub fn into_response(self) -> ApiResponse {
-        let body = |status: u16, code: &str, message: String, fields: Option<Vec<FieldError>>, extra: Option<(&str, Value)>| {
+        let body = |status: u16,
+                    code: &str,
+                    message: String,
+                    fields: Option<Vec<FieldError>>,
+                    extra: Option<(&str, Value)>| {
             let mut err = json!({"code": code, "message": message});
             if let Some(f) = fields {
                 err["fields"] = serde_json::to_value(f).unwrap_or_default();
@@ -225,13 +259,18 @@ pub fn expect_no_fields(req: &ApiRequest) -> Result<(), ApiError> {
     match req.json_body()? {
         None => Ok(()),
         Some(Value::Object(m)) => {
-            let fields: Vec<FieldError> = m.keys().map(|k| FieldError::new(k.clone(), "unknown field")).collect();
+            let fields: Vec<FieldError> = m
+                .keys()
+                .map(|k| FieldError::new(k.clone(), "unknown field"))
+                .collect();
             if fields.is_empty() {
                 Ok(())
             } else {
                 Err(ApiError::Invalid(fields))
             }
         }
-        Some(_) => Err(ApiError::MalformedJson("the body must be a JSON object".into())),
+        Some(_) => Err(ApiError::MalformedJson(
+            "the body must be a JSON object".into(),
+        )),
     }
 }

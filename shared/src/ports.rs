@@ -54,7 +54,9 @@ impl InboxCursor {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
     }
     pub fn decode(s: &str) -> Option<Self> {
-        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).ok()?;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(s)
+            .ok()?;
         serde_json::from_slice(&bytes).ok()
     }
 }
@@ -90,9 +92,17 @@ pub trait Store: Send + Sync {
     async fn get_settings(&self, ws: &WorkspaceId) -> Result<Option<SettingsDoc>, StoreError>;
     /// Saves `doc` if the stored version is still `expected_version` (0 = never saved);
     /// otherwise `VersionConflict`.
-    async fn put_settings(&self, doc: &SettingsDoc, expected_version: u64) -> Result<(), StoreError>;
+    async fn put_settings(
+        &self,
+        doc: &SettingsDoc,
+        expected_version: u64,
+    ) -> Result<(), StoreError>;
 
-    async fn get_escalation(&self, ws: &WorkspaceId, event_id: &EventId) -> Result<Option<EscalationRecord>, StoreError>;
+    async fn get_escalation(
+        &self,
+        ws: &WorkspaceId,
+        event_id: &EventId,
+    ) -> Result<Option<EscalationRecord>, StoreError>;
     /// Records a processed escalation, the handoff it created (if any) and its effects, all or
     /// nothing. `DuplicateEvent` if the event id is already recorded (and not expired);
     /// `ConversationBusy` if the new handoff is active and the conversation already has one.
@@ -103,18 +113,37 @@ pub trait Store: Send + Sync {
         effects: &[Effect],
     ) -> Result<(), StoreError>;
 
-    async fn get_handoff(&self, ws: &WorkspaceId, id: &HandoffId) -> Result<Option<Handoff>, StoreError>;
-    async fn find_active_handoff(&self, ws: &WorkspaceId, conversation: &ConversationId)
-        -> Result<Option<Handoff>, StoreError>;
+    async fn get_handoff(
+        &self,
+        ws: &WorkspaceId,
+        id: &HandoffId,
+    ) -> Result<Option<Handoff>, StoreError>;
+    async fn find_active_handoff(
+        &self,
+        ws: &WorkspaceId,
+        conversation: &ConversationId,
+    ) -> Result<Option<Handoff>, StoreError>;
     /// Replaces the handoff with `handoff` (whose version is `expected_version + 1`) and records
     /// `effects`, if the stored version is still `expected_version`; otherwise `VersionConflict`.
-    async fn commit_transition(&self, handoff: &Handoff, expected_version: u64, effects: &[Effect])
-        -> Result<(), StoreError>;
+    async fn commit_transition(
+        &self,
+        handoff: &Handoff,
+        expected_version: u64,
+        effects: &[Effect],
+    ) -> Result<(), StoreError>;
     /// Handoffs of a workspace, oldest first (created_at, then id).
-    async fn list_inbox(&self, ws: &WorkspaceId, query: &InboxQuery) -> Result<InboxPage, StoreError>;
+    async fn list_inbox(
+        &self,
+        ws: &WorkspaceId,
+        query: &InboxQuery,
+    ) -> Result<InboxPage, StoreError>;
 
     /// Effects recorded before `before` and not yet marked dispatched, oldest first.
-    async fn pending_effects(&self, before: DateTime<Utc>, limit: usize) -> Result<Vec<PendingEffect>, StoreError>;
+    async fn pending_effects(
+        &self,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<PendingEffect>, StoreError>;
     async fn mark_dispatched(&self, effect_id: &str) -> Result<(), StoreError>;
 }
 

@@ -1,1 +1,52 @@
+//! settings-api: reads and replaces a workspace's Human Handoff settings.
 
+use handoff::api::{respond, ApiError, ApiRequest, ApiResponse, Role};
+use handoff::app::App;
+use handoff::domain::{SettingsDoc, WorkspaceId};
+
+pub const GET_SETTINGS: &str = "GET /v1/workspaces/{workspace_id}/handoff-settings";
+pub const PUT_SETTINGS: &str = "PUT /v1/workspaces/{workspace_id}/handoff-settings";
+/// Every route this function serves.
+pub const ROUTES: [&str; 2] = [GET_SETTINGS, PUT_SETTINGS];
+
+/// Handles one API request.
+pub async fn handle(app: &App, req: ApiRequest) -> ApiResponse {
+    respond(route(app, &req).await)
+}
+
+fn with_etag(doc: &SettingsDoc) -> ApiResponse {
+    ApiResponse::ok(doc).header("etag", format!("\"{}\"", doc.version))
+}
+
+/// Reads `If-Match: "3"` (or `3`, or `W/"3"`).
+fn if_match(req: &ApiRequest) -> Result<Option<u64>, ApiError> {
+    let Some(raw) = req.header("if-match") else {
+        return Ok(None);
+    };
+    let v = raw.trim().trim_start_matches("W/").trim_matches('"');
+    v.parse::<u64>().map(Some).map_err(|_| {
+        ApiError::invalid(
+            "If-Match",
+            "must be the settings version, for example \"3\"",
+        )
+    })
+}
+
+async fn route(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+    match req.route_key.as_str() {
+        GET_SETTINGS => {
+            let caller = req.authorize(&[Role::Admin, Role::Agent])?;
+            Ok(with_etag(&app.get_settings(&caller.workspace).await?))
+        }
+        PUT_SETTINGS => {
+            let caller = req.authorize(&[Role::Admin])?;
+            let body = req.json_object()?;
+            let version = if_match(req)?;
+            let ws: WorkspaceId = caller.workspace.clone();
+            let doc = app.put_settings(&ws, &body, version, &caller.user).await?;
+            tracing::info!(workspace_id = %ws, version = doc.version, updated_by = %caller.user, "settings saved");
+            Ok(with_etag(&doc))
+        }
+        _ => Err(ApiError::NotFound("no such route".into())),
+    }
+}

@@ -1,1 +1,253 @@
-fn main(){}
+//! `handoff-local`: run Human Handoff on this machine, mint tokens, run the test workflow.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use handoff_local::auth::{self, SecretSource};
+use handoff_local::{start, try_flow, LocalConfig, DEMO_WORKSPACE};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "handoff-local",
+    version,
+    about = "Human Handoff on one machine: HTTP API, timers, embedded store"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Cmd>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(clap::Args, Clone)]
+struct ServeArgs {
+    /// Address to serve the HTTP API on.
+    #[arg(long, default_value = "127.0.0.1:8787")]
+    listen: SocketAddr,
+    /// Directory holding the database and the generated token secret.
+    #[arg(long, default_value = ".handoff")]
+    data_dir: PathBuf,
+    /// Keep everything in memory (nothing survives a restart).
+    #[arg(long)]
+    in_memory: bool,
+    /// Do not turn Human Handoff on for the demo workspace (ws_demo) at first start.
+    #[arg(long)]
+    no_demo: bool,
+    /// Log format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "HANDOFF_LOG_FORMAT")]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum RoleArg {
+    Admin,
+    Agent,
+    Ai,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Serve the whole system (the default).
+    Serve(ServeArgs),
+    /// Print a bearer token for the local stack's secret.
+    Token {
+        #[arg(long)]
+        workspace: String,
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        /// The user id (JWT `sub`).
+        #[arg(long, default_value = "local-user")]
+        sub: String,
+        /// How long the token is valid.
+        #[arg(long, default_value_t = 12 * 3600)]
+        ttl_seconds: i64,
+        /// Where the stack keeps its generated secret (used when HANDOFF_JWT_SECRET is unset).
+        #[arg(long, default_value = ".handoff")]
+        data_dir: PathBuf,
+    },
+    /// Run the test workflow against a running stack (needs an admin token).
+    Try {
+        /// Base URL of the API, for example http://127.0.0.1:8787 or the API Gateway URL.
+        #[arg(long, default_value = "http://127.0.0.1:8787")]
+        url: String,
+        #[arg(long, env = "HANDOFF_TOKEN")]
+        token: String,
+        /// Workspace to test; defaults to the token's workspace_id claim.
+        #[arg(long)]
+        workspace: Option<String>,
+    },
+}
+
+fn init_logs(format: LogFormat) {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
+    match format {
+        LogFormat::Json => b.json().flatten_event(true).init(),
+        LogFormat::Text => b.init(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        None => serve(cli.serve).await,
+        Some(Cmd::Serve(args)) => serve(args).await,
+        Some(Cmd::Token {
+            workspace,
+            role,
+            sub,
+            ttl_seconds,
+            data_dir,
+        }) => {
+            let role = match role {
+                RoleArg::Admin => "admin",
+                RoleArg::Agent => "agent",
+                RoleArg::Ai => "ai",
+            };
+            let secret = match auth::load_or_create_secret(Some(&data_dir)) {
+                Ok((s, _)) => s,
+                Err(e) => {
+                    eprintln!(
+                        "error: cannot read or create the token secret in {}: {e}",
+                        data_dir.display()
+                    );
+                    return ExitCode::from(2);
+                }
+            };
+            match auth::mint(&secret, &workspace, role, &sub, ttl_seconds) {
+                Ok(t) => {
+                    println!("{t}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: cannot mint a token: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Some(Cmd::Try {
+            url,
+            token,
+            workspace,
+        }) => {
+            let Some(workspace) = workspace.or_else(|| auth::peek_workspace(&token)) else {
+                eprintln!("error: the token has no workspace_id claim; pass --workspace");
+                return ExitCode::from(2);
+            };
+            println!("Running the test workflow against {url}, workspace {workspace}");
+            let results = try_flow::run(&url, &token, &workspace, &mut std::io::stdout()).await;
+            let failed = results.iter().filter(|r| !r.passed).count();
+            if failed == 0 {
+                println!("All {} steps passed.", results.len());
+                ExitCode::SUCCESS
+            } else {
+                println!("{failed} of {} steps failed.", results.len());
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> ExitCode {
+    init_logs(args.log_format);
+    let data_dir = if args.in_memory {
+        None
+    } else {
+        Some(args.data_dir.clone())
+    };
+    let (secret, source) = match auth::load_or_create_secret(data_dir.as_deref()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!(
+                "error: cannot create the token secret in {}: {e}",
+                args.data_dir.display()
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let stack = match start(LocalConfig {
+        listen: args.listen,
+        data_dir: data_dir.clone(),
+        jwt_secret: secret.clone(),
+        demo_workspace: (!args.no_demo).then(|| DEMO_WORKSPACE.to_string()),
+    })
+    .await
+    {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let example =
+        auth::mint(&secret, DEMO_WORKSPACE, "admin", "local-admin", 12 * 3600).unwrap_or_default();
+    println!("Human Handoff is running.");
+    println!(
+        "  API:     {}/v1/workspaces/{{workspace_id}}/...",
+        stack.url()
+    );
+    match &data_dir {
+        Some(d) => println!("  Data:    {} (SQLite; survives restarts)", d.display()),
+        None => println!("  Data:    in memory (lost when this process stops)"),
+    }
+    match source {
+        SecretSource::Environment => println!("  Tokens:  signed with HANDOFF_JWT_SECRET (HS256)"),
+        SecretSource::DataDir => println!(
+            "  Tokens:  signed with the secret in {} (set HANDOFF_JWT_SECRET to choose one)",
+            args.data_dir.join("jwt-secret").display()
+        ),
+        SecretSource::Generated => {
+            println!("  Tokens:  signed with a generated secret: HANDOFF_JWT_SECRET={secret}")
+        }
+    }
+    let data_flag = if args.data_dir.as_path() == std::path::Path::new(".handoff") {
+        String::new()
+    } else {
+        format!(" --data-dir {}", args.data_dir.display())
+    };
+    let env_prefix = if source == SecretSource::Generated {
+        format!("HANDOFF_JWT_SECRET={secret} ")
+    } else {
+        String::new()
+    };
+    println!("  Get a token:  {env_prefix}cargo run --release -p handoff-local -- token --workspace ws_demo --role admin --sub alice{data_flag}");
+    if !args.no_demo {
+        println!("  Demo workspace: {DEMO_WORKSPACE} (Human Handoff on, routing to humans)");
+    }
+    println!("  Admin token for {DEMO_WORKSPACE} (12 h): {example}");
+    println!("  Try it:       cargo run --release -p handoff-local -- try --url {} --token <admin token>", stack.url());
+    println!("Press Ctrl-C to stop.");
+    wait_for_stop_signal().await;
+    println!("Stopping...");
+    stack.stop().await;
+    ExitCode::SUCCESS
+}
+
+/// Ctrl-C, or SIGTERM where there is one.
+async fn wait_for_stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

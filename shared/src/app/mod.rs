@@ -8,7 +8,7 @@ mod settings;
 mod timers;
 
 pub use escalation::EscalationResult;
-pub use timers::TimerResult;
+pub use timers::{parse_timer_message, TimerMessageError, TimerResult};
 
 use crate::domain::{Action, FieldError, SettingsDoc, State};
 use crate::ports::{Clock, IdGenerator, Publisher, Store, StoreError, Timers};
@@ -33,7 +33,10 @@ pub enum AppError {
     #[error("handoff not found")]
     HandoffNotFound,
     #[error("the settings changed since version {expected}")]
-    SettingsVersionConflict { expected: u64, current: Box<SettingsDoc> },
+    SettingsVersionConflict {
+        expected: u64,
+        current: Box<SettingsDoc>,
+    },
     #[error("cannot {action} a handoff that is {state}")]
     IllegalTransition { state: State, action: Action },
     #[error("the handoff is assigned to someone else")]
@@ -52,6 +55,12 @@ impl App {
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdGenerator>,
     ) -> Self {
-        Self { store, publisher, timers, clock, ids }
+        Self {
+            store,
+            publisher,
+            timers,
+            clock,
+            ids,
+        }
     }
 }

@@ -64,7 +64,8 @@ pub enum Channel {
 }
 
 impl Channel {
-    pub const ALL: [(&'static str, Channel); 2] = [("chat", Channel::Chat), ("voice", Channel::Voice)];
+    pub const ALL: [(&'static str, Channel); 2] =
+        [("chat", Channel::Chat), ("voice", Channel::Voice)];
     pub fn as_str(self) -> &'static str {
         match self {
             Channel::Chat => "chat",
@@ -98,7 +99,11 @@ impl Reason {
         ("other", Reason::Other),
     ];
     pub fn as_str(self) -> &'static str {
-        Self::ALL.iter().find(|(_, r)| *r == self).map(|(n, _)| *n).unwrap_or("other")
+        Self::ALL
+            .iter()
+            .find(|(_, r)| *r == self)
+            .map(|(n, _)| *n)
+            .unwrap_or("other")
     }
 }
 
@@ -158,7 +163,9 @@ pub enum Action {
 
 impl fmt::Display for Action {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = serde_json::to_value(self).ok().and_then(|v| v.as_str().map(str::to_owned));
+        let s = serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned));
         f.write_str(s.as_deref().unwrap_or("?"))
     }
 }
@@ -271,7 +278,12 @@ pub struct TimelineEntry {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum TimelineEvent {
     /// The handoff was created by an escalation.
-    Escalated { event_id: EventId, state: State, reason: Reason, channel: Channel },
+    Escalated {
+        event_id: EventId,
+        state: State,
+        reason: Reason,
+        channel: Channel,
+    },
     /// A state transition (or a noted stall, which keeps the state).
     Transition {
         action: Action,
@@ -281,11 +293,22 @@ pub enum TimelineEvent {
         assignee: Option<UserId>,
     },
     /// A message sent to the customer.
-    MessageSent { purpose: MessagePurpose, event_id: String, text: String },
+    MessageSent {
+        purpose: MessagePurpose,
+        event_id: String,
+        text: String,
+    },
     /// An outbound event for the AI runtime.
-    EventSent { event_type: OutboundType, event_id: String },
+    EventSent {
+        event_type: OutboundType,
+        event_id: String,
+    },
     /// A timer was set.
-    TimerSet { timer_id: String, kind: TimerKind, due_at: DateTime<Utc> },
+    TimerSet {
+        timer_id: String,
+        kind: TimerKind,
+        due_at: DateTime<Utc>,
+    },
 }
 
 /// A conversation handed from the AI to people.
@@ -317,15 +340,28 @@ pub struct Handoff {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     /// An agent accepts (or the voice platform reports the agent answered).
-    Accept { by: UserId },
+    Accept {
+        by: UserId,
+    },
     /// Reassign an assigned handoff to a teammate.
-    Assign { by: UserId, assignee: UserId },
-    Resolve { by: UserId },
-    ReturnToAi { by: UserId },
+    Assign {
+        by: UserId,
+        assignee: UserId,
+    },
+    Resolve {
+        by: UserId,
+    },
+    ReturnToAi {
+        by: UserId,
+    },
     /// The stall timer set at `set_at_version` fired.
-    StallTimerFired { set_at_version: u64 },
+    StallTimerFired {
+        set_at_version: u64,
+    },
     /// The ring timer set at `set_at_version` fired.
-    RingTimerFired { set_at_version: u64 },
+    RingTimerFired {
+        set_at_version: u64,
+    },
 }
 
 impl Command {
@@ -358,7 +394,8 @@ pub enum Rejection {
     AssignedToSomeoneElse,
 }
 
-/// What a command leads to.
+/// What a command leads to. (Decisions are short-lived values; boxing them buys nothing.)
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// The handoff changes.
@@ -379,11 +416,20 @@ pub(crate) struct EffectBuilder<'a> {
 
 impl<'a> EffectBuilder<'a> {
     fn next_id(&self) -> String {
-        format!("{}:v{}:{}", self.handoff.handoff_id, self.handoff.version, self.effects.len())
+        format!(
+            "{}:v{}:{}",
+            self.handoff.handoff_id,
+            self.handoff.version,
+            self.effects.len()
+        )
     }
 
     pub fn note(&mut self, event: TimelineEvent) {
-        self.handoff.timeline.push(TimelineEntry { at: self.now, actor: self.actor.clone(), event });
+        self.handoff.timeline.push(TimelineEntry {
+            at: self.now,
+            actor: self.actor.clone(),
+            event,
+        });
     }
 
     pub fn outbound(&mut self, event_type: OutboundType, text: Option<(MessagePurpose, &Message)>) {
@@ -406,7 +452,10 @@ impl<'a> EffectBuilder<'a> {
                 event_id,
                 text: m.as_str().to_string(),
             }),
-            None => self.note(TimelineEvent::EventSent { event_type, event_id }),
+            None => self.note(TimelineEvent::EventSent {
+                event_type,
+                event_id,
+            }),
         }
     }
 
@@ -423,7 +472,11 @@ impl<'a> EffectBuilder<'a> {
             due_at,
         };
         self.effects.push(Effect::SetTimer(t));
-        self.note(TimelineEvent::TimerSet { timer_id, kind, due_at });
+        self.note(TimelineEvent::TimerSet {
+            timer_id,
+            kind,
+            due_at,
+        });
     }
 }
 
@@ -440,7 +493,10 @@ fn actor_of(cmd: &Command) -> Actor {
 /// The handoff state machine: every rule of spec §5 lives here.
 pub fn decide(h: &Handoff, cmd: &Command, now: DateTime<Utc>) -> Result<Outcome, Rejection> {
     use State::*;
-    let illegal = || Rejection::IllegalTransition { state: h.state, action: cmd.action() };
+    let illegal = || Rejection::IllegalTransition {
+        state: h.state,
+        action: cmd.action(),
+    };
 
     // What the command does, before any change is made.
     enum Plan {
@@ -485,18 +541,36 @@ pub fn decide(h: &Handoff, cmd: &Command, now: DateTime<Utc>) -> Result<Outcome,
     next.version = h.version + 1;
     next.updated_at = now;
     let from = h.state;
-    let mut b = EffectBuilder { handoff: &mut next, effects: Vec::new(), now, actor: actor_of(cmd) };
+    let mut b = EffectBuilder {
+        handoff: &mut next,
+        effects: Vec::new(),
+        now,
+        actor: actor_of(cmd),
+    };
     match plan {
         Plan::Stall => {
             b.handoff.stall_notified = true;
-            b.note(TimelineEvent::Transition { action: Action::StallTimer, from, to: from, assignee: None });
+            b.note(TimelineEvent::Transition {
+                action: Action::StallTimer,
+                from,
+                to: from,
+                assignee: None,
+            });
             let msg = b.handoff.policy.stall_message.clone();
-            b.outbound(OutboundType::CustomerMessage, Some((MessagePurpose::Stall, &msg)));
+            b.outbound(
+                OutboundType::CustomerMessage,
+                Some((MessagePurpose::Stall, &msg)),
+            );
         }
         Plan::To(to, assignee) => {
             b.handoff.state = to;
             b.handoff.assignee = assignee.clone();
-            b.note(TimelineEvent::Transition { action: cmd.action(), from, to, assignee });
+            b.note(TimelineEvent::Transition {
+                action: cmd.action(),
+                from,
+                to,
+                assignee,
+            });
             match (cmd, to) {
                 (Command::Accept { .. }, _) => b.outbound(OutboundType::AgentJoined, None),
                 (Command::Resolve { .. }, _) => b.outbound(OutboundType::HandoffResolved, None),
@@ -507,5 +581,8 @@ pub fn decide(h: &Handoff, cmd: &Command, now: DateTime<Utc>) -> Result<Outcome,
         }
     }
     let effects = b.effects;
-    Ok(Outcome::Changed(Decision { handoff: next, effects }))
+    Ok(Outcome::Changed(Decision {
+        handoff: next,
+        effects,
+    }))
 }

@@ -13,7 +13,10 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, problem: impl Into<String>) -> Self {
-        Self { field: field.into(), problem: problem.into() }
+        Self {
+            field: field.into(),
+            problem: problem.into(),
+        }
     }
 }
 
@@ -68,11 +71,13 @@ pub fn json_type(v: &Value) -> &'static str {
 }
 
 pub fn as_bool(v: &Value) -> Result<bool, String> {
-    v.as_bool().ok_or_else(|| format!("must be a boolean, got {}", json_type(v)))
+    v.as_bool()
+        .ok_or_else(|| format!("must be a boolean, got {}", json_type(v)))
 }
 
 pub fn as_str(v: &Value) -> Result<&str, String> {
-    v.as_str().ok_or_else(|| format!("must be a string, got {}", json_type(v)))
+    v.as_str()
+        .ok_or_else(|| format!("must be a string, got {}", json_type(v)))
 }
 
 pub fn as_u64(v: &Value) -> Result<u64, String> {

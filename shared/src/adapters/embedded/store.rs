@@ -1,6 +1,10 @@
 use super::{corrupt, ts, unavailable, EmbeddedDb};
-use crate::domain::{ConversationId, Effect, EscalationRecord, EventId, Handoff, HandoffId, SettingsDoc, WorkspaceId};
-use crate::ports::{InboxCursor, InboxPage, InboxQuery, PendingEffect, StatusFilter, Store, StoreError};
+use crate::domain::{
+    ConversationId, Effect, EscalationRecord, EventId, Handoff, HandoffId, SettingsDoc, WorkspaceId,
+};
+use crate::ports::{
+    InboxCursor, InboxPage, InboxQuery, PendingEffect, StatusFilter, Store, StoreError,
+};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Transaction};
@@ -17,7 +21,11 @@ impl EmbeddedStore {
     }
 }
 
-fn insert_effects(tx: &Transaction<'_>, effects: &[Effect], at: &DateTime<Utc>) -> Result<(), StoreError> {
+fn insert_effects(
+    tx: &Transaction<'_>,
+    effects: &[Effect],
+    at: &DateTime<Utc>,
+) -> Result<(), StoreError> {
     for e in effects {
         let json = serde_json::to_string(e).map_err(corrupt)?;
         tx.execute(
@@ -59,15 +67,24 @@ impl Store for EmbeddedStore {
         self.db
             .with(move |c| {
                 let doc: Option<String> = c
-                    .query_row("SELECT doc FROM settings WHERE workspace_id = ?1", [ws], |r| r.get(0))
+                    .query_row(
+                        "SELECT doc FROM settings WHERE workspace_id = ?1",
+                        [ws],
+                        |r| r.get(0),
+                    )
                     .optional()
                     .map_err(unavailable)?;
-                doc.map(|d| serde_json::from_str(&d).map_err(corrupt)).transpose()
+                doc.map(|d| serde_json::from_str(&d).map_err(corrupt))
+                    .transpose()
             })
             .await
     }
 
-    async fn put_settings(&self, doc: &SettingsDoc, expected_version: u64) -> Result<(), StoreError> {
+    async fn put_settings(
+        &self,
+        doc: &SettingsDoc,
+        expected_version: u64,
+    ) -> Result<(), StoreError> {
         let json = serde_json::to_string(doc).map_err(corrupt)?;
         let ws = doc.workspace_id.as_str().to_owned();
         let version = doc.version as i64;
@@ -92,7 +109,11 @@ impl Store for EmbeddedStore {
             .await
     }
 
-    async fn get_escalation(&self, ws: &WorkspaceId, event_id: &EventId) -> Result<Option<EscalationRecord>, StoreError> {
+    async fn get_escalation(
+        &self,
+        ws: &WorkspaceId,
+        event_id: &EventId,
+    ) -> Result<Option<EscalationRecord>, StoreError> {
         let (ws, ev) = (ws.as_str().to_owned(), event_id.as_str().to_owned());
         self.db
             .with(move |c| {
@@ -104,7 +125,8 @@ impl Store for EmbeddedStore {
                     )
                     .optional()
                     .map_err(unavailable)?;
-                rec.map(|d| serde_json::from_str(&d).map_err(corrupt)).transpose()
+                rec.map(|d| serde_json::from_str(&d).map_err(corrupt))
+                    .transpose()
             })
             .await
     }
@@ -142,12 +164,20 @@ impl Store for EmbeddedStore {
             .await
     }
 
-    async fn get_handoff(&self, ws: &WorkspaceId, id: &HandoffId) -> Result<Option<Handoff>, StoreError> {
+    async fn get_handoff(
+        &self,
+        ws: &WorkspaceId,
+        id: &HandoffId,
+    ) -> Result<Option<Handoff>, StoreError> {
         let (ws, id) = (ws.as_str().to_owned(), id.as_str().to_owned());
         self.db
             .with(move |c| {
                 let doc: Option<String> = c
-                    .query_row("SELECT doc FROM handoffs WHERE workspace_id = ?1 AND handoff_id = ?2", [ws, id], |r| r.get(0))
+                    .query_row(
+                        "SELECT doc FROM handoffs WHERE workspace_id = ?1 AND handoff_id = ?2",
+                        [ws, id],
+                        |r| r.get(0),
+                    )
                     .optional()
                     .map_err(unavailable)?;
                 doc.map(parse_handoff).transpose()
@@ -155,7 +185,11 @@ impl Store for EmbeddedStore {
             .await
     }
 
-    async fn find_active_handoff(&self, ws: &WorkspaceId, conversation: &ConversationId) -> Result<Option<Handoff>, StoreError> {
+    async fn find_active_handoff(
+        &self,
+        ws: &WorkspaceId,
+        conversation: &ConversationId,
+    ) -> Result<Option<Handoff>, StoreError> {
         let (ws, conv) = (ws.as_str().to_owned(), conversation.as_str().to_owned());
         self.db
             .with(move |c| {
@@ -172,7 +206,12 @@ impl Store for EmbeddedStore {
             .await
     }
 
-    async fn commit_transition(&self, handoff: &Handoff, expected_version: u64, effects: &[Effect]) -> Result<(), StoreError> {
+    async fn commit_transition(
+        &self,
+        handoff: &Handoff,
+        expected_version: u64,
+        effects: &[Effect],
+    ) -> Result<(), StoreError> {
         let h = handoff.clone();
         let effects = effects.to_vec();
         self.db
@@ -230,10 +269,15 @@ impl Store for EmbeddedStore {
                     args.push(ts(&cur.created_at));
                     args.push(cur.handoff_id.as_str().into());
                 }
-                sql.push_str(&format!(" ORDER BY created_at, handoff_id LIMIT {}", q.limit + 1));
+                sql.push_str(&format!(
+                    " ORDER BY created_at, handoff_id LIMIT {}",
+                    q.limit + 1
+                ));
                 let mut stmt = c.prepare(&sql).map_err(unavailable)?;
                 let rows = stmt
-                    .query_map(rusqlite::params_from_iter(args.iter()), |r| r.get::<_, String>(0))
+                    .query_map(rusqlite::params_from_iter(args.iter()), |r| {
+                        r.get::<_, String>(0)
+                    })
                     .map_err(unavailable)?;
                 let mut items = Vec::new();
                 for row in rows {
@@ -241,7 +285,10 @@ impl Store for EmbeddedStore {
                 }
                 let next = if items.len() > q.limit {
                     items.truncate(q.limit);
-                    items.last().map(|h| InboxCursor { created_at: h.created_at, handoff_id: h.handoff_id.clone() })
+                    items.last().map(|h| InboxCursor {
+                        created_at: h.created_at,
+                        handoff_id: h.handoff_id.clone(),
+                    })
                 } else {
                     None
                 };
@@ -250,7 +297,11 @@ impl Store for EmbeddedStore {
             .await
     }
 
-    async fn pending_effects(&self, before: DateTime<Utc>, limit: usize) -> Result<Vec<PendingEffect>, StoreError> {
+    async fn pending_effects(
+        &self,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<PendingEffect>, StoreError> {
         self.db
             .with(move |c| {
                 let mut stmt = c
@@ -281,7 +332,11 @@ impl Store for EmbeddedStore {
         let id = effect_id.to_owned();
         self.db
             .with(move |c| {
-                c.execute("UPDATE outbox SET dispatched = 1 WHERE effect_id = ?1", [id]).map_err(unavailable)?;
+                c.execute(
+                    "UPDATE outbox SET dispatched = 1 WHERE effect_id = ?1",
+                    [id],
+                )
+                .map_err(unavailable)?;
                 Ok(())
             })
             .await

@@ -1,0 +1,209 @@
+//! The whole Human Handoff system on one machine: the HTTP API, the timers and the outbound
+//! event stream, over the embedded SQLite store. It runs the same handler code as the Lambda
+//! functions.
+
+pub mod auth;
+pub mod http;
+pub mod try_flow;
+
+use handoff::adapters::embedded::{EmbeddedDb, EmbeddedStore, EmbeddedTimers, LogPublisher};
+use handoff::app::App;
+use handoff::domain::TimerKind;
+use handoff::ports::{StoreError, SystemClock, UuidIds};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::{error, info};
+
+/// How often effects left pending (by a crash or an outage) are sent again.
+pub const REDISPATCH_EVERY: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone)]
+pub struct LocalConfig {
+    pub listen: SocketAddr,
+    /// Where the database lives; `None` keeps everything in memory.
+    pub data_dir: Option<PathBuf>,
+    /// The HS256 secret bearer tokens are verified with.
+    pub jwt_secret: String,
+    /// A workspace to give Human Handoff turned on (routing to humans) if it never saved
+    /// settings, so a first `try` passes.
+    pub demo_workspace: Option<String>,
+}
+
+/// The workspace the local stack turns Human Handoff on for at first start.
+pub const DEMO_WORKSPACE: &str = "ws_demo";
+
+/// Turns Human Handoff on for `ws` if the workspace never saved settings.
+async fn seed_demo(app: &App, ws: &str) -> Result<(), StartError> {
+    use handoff::domain::{SettingsDoc, UserId, WorkspaceId};
+    let ws = WorkspaceId::parse(ws)
+        .map_err(|e| StoreError::Corrupt(format!("demo workspace id: {e}")))?;
+    if app.store.get_settings(&ws).await?.is_some() {
+        return Ok(());
+    }
+    let defaults = SettingsDoc::defaults(ws.clone());
+    let mut settings = defaults.settings.clone();
+    settings.enabled = true;
+    let doc = defaults.saved(
+        settings,
+        UserId::parse("handoff-local").expect("valid id"),
+        chrono::Utc::now(),
+    );
+    match app.store.put_settings(&doc, 0).await {
+        Ok(()) | Err(StoreError::VersionConflict) => {
+            info!(workspace_id = %ws, "demo workspace: Human Handoff turned on");
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot create the data directory {0}: {1}")]
+    DataDir(PathBuf, std::io::Error),
+    #[error("cannot open the database: {0}")]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {0}: {1}")]
+    Listen(SocketAddr, std::io::Error),
+}
+
+/// A running local stack.
+pub struct RunningStack {
+    pub addr: SocketAddr,
+    pub app: App,
+    pub publisher: LogPublisher,
+    pub timers: EmbeddedTimers,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl RunningStack {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops serving, stops the timers, and waits for everything to finish.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+
+    /// Resolves when a shutdown was requested.
+    pub fn shutdown_handle(&self) -> watch::Sender<bool> {
+        self.shutdown.clone()
+    }
+}
+
+/// Fires a due timer through the function that owns its kind.
+async fn fire(app: &App, timer: handoff::domain::TimerMessage) -> Result<(), String> {
+    let r = match timer.kind {
+        TimerKind::Stall => stall_notifier::handle(app, &timer)
+            .await
+            .map_err(|e| e.to_string()),
+        TimerKind::Ring => voice_timeout::handle(app, &timer)
+            .await
+            .map_err(|e| e.to_string()),
+    };
+    r.map(|_| ())
+}
+
+/// Opens the store, starts the timers, the redispatcher and the HTTP server.
+pub async fn start(config: LocalConfig) -> Result<RunningStack, StartError> {
+    let db = match &config.data_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).map_err(|e| StartError::DataDir(dir.clone(), e))?;
+            EmbeddedDb::open(&dir.join("handoff.sqlite3"))?
+        }
+        None => EmbeddedDb::in_memory()?,
+    };
+    let store = EmbeddedStore::new(db.clone());
+    let publisher = LogPublisher::new(db.clone());
+    let timers = EmbeddedTimers::new(db.clone());
+    let app = App::new(
+        Arc::new(store),
+        Arc::new(publisher.clone()),
+        Arc::new(timers.clone()),
+        Arc::new(SystemClock),
+        Arc::new(UuidIds),
+    );
+    if let Some(ws) = &config.demo_workspace {
+        seed_demo(&app, ws).await?;
+    }
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| StartError::Listen(config.listen, e))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| StartError::Listen(config.listen, e))?;
+    let (shutdown, rx) = watch::channel(false);
+    let mut tasks = Vec::new();
+
+    // Effects recorded before a crash and never confirmed are sent first.
+    match app.redispatch_pending(chrono::Utc::now(), 1000).await {
+        Ok(n) if n > 0 => info!(
+            dispatched = n,
+            "sent effects left pending by the previous run"
+        ),
+        Ok(_) => {}
+        Err(e) => error!(error = %e, "could not read pending effects"),
+    }
+
+    {
+        let (timers, app, rx) = (timers.clone(), app.clone(), rx.clone());
+        tasks.push(tokio::spawn(async move {
+            timers.run(rx, |t| fire(&app, t)).await;
+        }));
+    }
+    {
+        let (app, mut rx) = (app.clone(), rx.clone());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(REDISPATCH_EVERY) => {}
+                    r = rx.changed() => if r.is_err() || *rx.borrow() { return },
+                }
+                let before = chrono::Utc::now()
+                    - chrono::Duration::from_std(REDISPATCH_EVERY).unwrap_or_default();
+                if let Err(e) = app.redispatch_pending(before, 100).await {
+                    error!(error = %e, "redispatch failed");
+                }
+            }
+        }));
+    }
+    {
+        let state = http::HttpState {
+            app: app.clone(),
+            publisher: publisher.clone(),
+            secret: Arc::new(config.jwt_secret.clone()),
+        };
+        let router = http::router(state);
+        let mut rx = rx.clone();
+        tasks.push(tokio::spawn(async move {
+            let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
+                while !*rx.borrow() {
+                    if rx.changed().await.is_err() {
+                        break;
+                    }
+                }
+            });
+            if let Err(e) = serve.await {
+                error!(error = %e, "HTTP server failed");
+            }
+        }));
+    }
+    info!(%addr, "local stack started");
+    Ok(RunningStack {
+        addr,
+        app,
+        publisher,
+        timers,
+        shutdown,
+        tasks,
+    })
+}

@@ -1,0 +1,141 @@
+//! The README's first-run path with the real binary: start the stack, mint a token with the
+//! `token` command, run `try`, and see every step pass; `try` fails (non-zero) when a step fails.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_handoff-local");
+
+struct Serve(Child);
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts `handoff-local` and waits until it prints that it is running.
+fn serve(data_dir: &std::path::Path, port: u16) -> (Serve, Vec<String>) {
+    let mut child = Command::new(BIN)
+        .args(["--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(data_dir)
+        .env_remove("HANDOFF_JWT_SECRET")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("handoff-local starts");
+    let stdout = child.stdout.take().unwrap();
+    let guard = Serve(child);
+    let mut lines = Vec::new();
+    let mut reader = BufReader::new(stdout);
+    let start = Instant::now();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap() == 0 || start.elapsed() > Duration::from_secs(30) {
+            panic!("handoff-local stopped before it was ready: {lines:?}");
+        }
+        lines.push(line.trim_end().to_string());
+        if line.starts_with("Press Ctrl-C") {
+            break;
+        }
+    }
+    (guard, lines)
+}
+
+fn token(data_dir: &std::path::Path, ws: &str, role: &str) -> String {
+    let out = Command::new(BIN)
+        .args([
+            "token",
+            "--workspace",
+            ws,
+            "--role",
+            role,
+            "--sub",
+            "alice",
+            "--data-dir",
+        ])
+        .arg(data_dir)
+        .env_remove("HANDOFF_JWT_SECRET")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+fn try_cmd(port: u16, token: &str) -> (bool, String) {
+    let out = Command::new(BIN)
+        .args([
+            "try",
+            "--url",
+            &format!("http://127.0.0.1:{port}"),
+            "--token",
+            token,
+        ])
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn first_run_token_and_try_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let (_serve, banner) = serve(dir.path(), port);
+    let banner = banner.join("\n");
+    assert!(banner.contains(&format!("127.0.0.1:{port}")), "{banner}");
+    assert!(
+        banner.contains(&dir.path().display().to_string()),
+        "{banner}"
+    );
+    assert!(banner.contains("token --workspace"), "{banner}");
+
+    let admin = token(dir.path(), "ws_demo", "admin");
+    let (ok, out) = try_cmd(port, &admin);
+    assert!(ok, "{out}");
+    assert_eq!(out.matches("[PASS]").count(), 5, "{out}");
+    assert!(out.contains("verify the confirmation message"), "{out}");
+
+    // A workspace with Human Handoff off: try reports the failing step and exits non-zero.
+    let other = token(dir.path(), "ws_other", "admin");
+    let (ok, out) = try_cmd(port, &other);
+    assert!(!ok, "{out}");
+    assert!(out.contains("[FAIL] start a test conversation"), "{out}");
+
+    // An agent token may not escalate: step 2 fails.
+    let agent = token(dir.path(), "ws_demo", "agent");
+    let (ok, out) = try_cmd(port, &agent);
+    assert!(!ok, "{out}");
+    assert!(out.contains("[FAIL] trigger an escalation"), "{out}");
+    assert!(out.contains("403"), "{out}");
+}
+
+#[test]
+fn tokens_survive_a_restart_and_the_demo_workspace_is_seeded_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let admin = {
+        let (_serve, _) = serve(dir.path(), port);
+        token(dir.path(), "ws_demo", "admin")
+    };
+    let port = free_port();
+    let (_serve, _) = serve(dir.path(), port);
+    let (ok, out) = try_cmd(port, &admin);
+    assert!(ok, "{out}");
+}

@@ -1,0 +1,205 @@
+//! The auth matrix (no token, bad tokens, other workspace, each role on each route) and the
+//! error contract (400, 401, 403, 404, 405, 413, 422; never a 500).
+
+use handoff_local::auth;
+use handoff_tests::{token, unique, Stack, SECRET};
+use serde_json::{json, Value};
+
+/// Every route with a body that is valid for it.
+fn routes(
+    ws: &str,
+    handoff: &str,
+) -> Vec<(&'static str, String, Option<Value>, &'static [&'static str])> {
+    let b = format!("/v1/workspaces/{ws}");
+    vec![
+        (
+            "GET",
+            format!("{b}/handoff-settings"),
+            None,
+            &["admin", "agent"],
+        ),
+        (
+            "PUT",
+            format!("{b}/handoff-settings"),
+            Some(json!({
+            "enabled": true, "routing": "human", "confirmation_message": "hi", "stalling_time_seconds": 60,
+            "stall_message": "wait", "voice_ring_timeout_seconds": 30, "voice_timeout_action": "end_call"})),
+            &["admin"],
+        ),
+        (
+            "POST",
+            format!("{b}/conversations/conv-auth/escalations"),
+            Some(json!({"event_id": "e-auth", "channel": "chat", "reason": "other"})),
+            &["ai", "admin"],
+        ),
+        ("GET", format!("{b}/inbox"), None, &["admin", "agent"]),
+        (
+            "GET",
+            format!("{b}/handoffs/{handoff}"),
+            None,
+            &["admin", "agent"],
+        ),
+        (
+            "POST",
+            format!("{b}/handoffs/{handoff}/accept"),
+            None,
+            &["admin", "agent"],
+        ),
+        (
+            "POST",
+            format!("{b}/handoffs/{handoff}/assign"),
+            Some(json!({"assignee": "someone"})),
+            &["admin", "agent"],
+        ),
+        (
+            "POST",
+            format!("{b}/handoffs/{handoff}/resolve"),
+            None,
+            &["admin", "agent"],
+        ),
+        (
+            "POST",
+            format!("{b}/handoffs/{handoff}/return-to-ai"),
+            None,
+            &["admin", "agent"],
+        ),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_route_checks_the_token_the_workspace_and_the_role() {
+    let s = Stack::start().await;
+    let ws = unique("ws");
+    let other = unique("ws");
+    let expired = auth::mint(SECRET, &ws, "admin", "u", -3600).unwrap();
+    let forged = auth::mint("not-the-secret", &ws, "admin", "u", 600).unwrap_or_default();
+    for (method, path, body, allowed) in routes(&ws, "hnd_missing") {
+        // No token, a token signed with another secret, an expired one, garbage.
+        for bad in [
+            None,
+            Some(forged.as_str()),
+            Some(expired.as_str()),
+            Some("not.a.jwt"),
+        ] {
+            let (st, err) = s.call(method, &path, bad, body.clone()).await;
+            assert_eq!(st, 401, "{method} {path} with {bad:?}: {err}");
+            assert_eq!(err["error"]["code"], "unauthorized");
+        }
+        // Right role, other workspace.
+        let (st, _) = s
+            .call(
+                method,
+                &path,
+                Some(&token(&other, allowed[0], "u")),
+                body.clone(),
+            )
+            .await;
+        assert_eq!(st, 403, "{method} {path} from another workspace");
+        for role in ["admin", "agent", "ai", "superuser"] {
+            let (st, resp) = s
+                .call(method, &path, Some(&token(&ws, role, "u")), body.clone())
+                .await;
+            if allowed.contains(&role) {
+                assert!(
+                    st != 401 && st != 403,
+                    "{role} may {method} {path}: got {st} {resp}"
+                );
+            } else {
+                assert_eq!(st, 403, "{role} may not {method} {path}: {resp}");
+                assert_eq!(resp["error"]["code"], "forbidden");
+            }
+        }
+    }
+    // Nothing was created by the refused calls: the only escalation accepted was by an allowed role.
+    let (_, inbox) = s
+        .call(
+            "GET",
+            &format!("/v1/workspaces/{other}/inbox?status=waiting"),
+            Some(&token(&other, "admin", "u")),
+            None,
+        )
+        .await;
+    assert!(inbox["items"].as_array().unwrap().is_empty());
+}
+
+/// A token missing a claim the authorizer passes on is not valid.
+#[tokio::test(flavor = "multi_thread")]
+async fn tokens_without_the_claims_are_rejected() {
+    use jsonwebtoken::{encode, EncodingKey, Header};
+    let s = Stack::start().await;
+    let ws = unique("ws");
+    let exp = chrono::Utc::now().timestamp() + 600;
+    let no_ws = encode(
+        &Header::default(),
+        &json!({"sub": "u", "role": "admin", "exp": exp}),
+        &EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .unwrap();
+    let (st, _) = s
+        .call(
+            "GET",
+            &format!("/v1/workspaces/{ws}/inbox"),
+            Some(&no_ws),
+            None,
+        )
+        .await;
+    assert_eq!(st, 401);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn errors_follow_the_contract_and_change_nothing() {
+    let s = Stack::start().await;
+    let ws = unique("ws");
+    let admin = token(&ws, "admin", "boss");
+    let settings = format!("/v1/workspaces/{ws}/handoff-settings");
+    for body in [&b"{not json"[..], b"", b"[1,2]", b"\"text\"", b"\xff\xfe"] {
+        let (st, err) = s.raw("PUT", &settings, Some(&admin), body.to_vec()).await;
+        assert_eq!(st, 400, "{:?}: {err}", String::from_utf8_lossy(body));
+        assert_eq!(err["error"]["code"], "malformed_json");
+    }
+    let big = format!("{{\"stall_message\": \"{}\"}}", "x".repeat(70 * 1024));
+    let (st, err) = s
+        .raw("PUT", &settings, Some(&admin), big.into_bytes())
+        .await;
+    assert_eq!(st, 413, "{err}");
+    assert_eq!(err["error"]["code"], "payload_too_large");
+    let (_, doc) = s.call("GET", &settings, Some(&admin), None).await;
+    assert_eq!(doc["version"], 0, "rejected requests changed nothing");
+
+    let (st, err) = s.call("DELETE", &settings, Some(&admin), None).await;
+    assert_eq!(st, 405, "{err}");
+    let (st, err) = s.call("GET", "/v1/nowhere", Some(&admin), None).await;
+    assert_eq!(st, 404, "{err}");
+    assert_eq!(err["error"]["code"], "not_found");
+}
+
+/// Arbitrary bodies on every route: never a 500, always a JSON error or success.
+#[tokio::test(flavor = "multi_thread")]
+async fn no_input_makes_a_route_fail_with_500() {
+    let s = Stack::start().await;
+    let ws = unique("ws");
+    s.configure(&ws, json!({})).await;
+    let (_, r) = s.escalate(&ws, "conv-1", "evt-1", "chat").await;
+    let id = r["handoff"]["handoff_id"].as_str().unwrap().to_string();
+    let admin = token(&ws, "admin", "boss");
+    let bodies: Vec<Vec<u8>> = vec![
+        b"{}".to_vec(),
+        b"null".to_vec(),
+        b"{\"version\": 1e400}".to_vec(),
+        b"{\"enabled\": {\"a\": [1]}}".to_vec(),
+        b"{\"assignee\": 42}".to_vec(),
+        b"{\"event_id\": \"\\u0000\", \"channel\": null}".to_vec(),
+        "{\"customer\": {\"email\": \"\u{1F600}@x\"}, \"summary\": \"\u{202E}\"}"
+            .as_bytes()
+            .to_vec(),
+        vec![b'['; 10_000],
+        b"{\"a\":".repeat(5000),
+    ];
+    for (method, path, _, _) in routes(&ws, &id) {
+        for body in &bodies {
+            let (st, resp) = s.raw(method, &path, Some(&admin), body.clone()).await;
+            assert!(st < 500, "{method} {path} answered {st}: {resp}");
+            assert!(resp.is_object(), "{method} {path} answered a non-JSON body");
+        }
+    }
+}

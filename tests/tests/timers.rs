@@ -1,0 +1,224 @@
+//! Stall and ring timers fire in the local stack, act once, and do nothing after the handoff
+//! moved on; pending timers survive a restart. These tests wait for real timers (10 s stall,
+//! 5 s ring: the shortest the settings allow), so they run concurrently.
+
+use handoff_tests::{events_of, eventually, timeline_of, token, unique, Stack};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+const STALL: &str = "Sorry, everyone is busy right now.";
+
+async fn stall_events(s: &Stack, ws: &str, id: &str) -> Vec<Value> {
+    s.outbound(ws)
+        .await
+        .into_iter()
+        .filter(|e| e["handoff_id"] == id && e["type"] == "customer_message" && e["text"] == STALL)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_stall_message_is_sent_once_when_nobody_accepts() {
+    let s = Stack::start().await;
+    let ws = unique("ws");
+    s.configure(
+        &ws,
+        json!({"stalling_time_seconds": 10, "stall_message": STALL}),
+    )
+    .await;
+    let (_, r) = s.escalate(&ws, "conv-1", "evt-1", "chat").await;
+    let id = r["handoff"]["handoff_id"].as_str().unwrap().to_string();
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    assert!(
+        stall_events(&s, &ws, &id).await.is_empty(),
+        "not before the stalling time"
+    );
+    let sent = eventually(Duration::from_secs(6), || async {
+        Some(stall_events(&s, &ws, &id).await).filter(|v| !v.is_empty())
+    })
+    .await;
+    assert!(sent.is_some(), "the stall message was never sent");
+    let h = s.handoff(&ws, &id).await;
+    assert_eq!(h["state"], "waiting");
+    assert_eq!(h["stall_notified"], true);
+    let stalls: Vec<&Value> = timeline_of(&h, "message_sent")
+        .into_iter()
+        .filter(|m| m["purpose"] == "stall")
+        .collect();
+    assert_eq!(stalls.len(), 1);
+    assert_eq!(stalls[0]["actor"], "system");
+    // Due time vs. when it acted, from the timeline.
+    let due = chrono::DateTime::parse_from_rfc3339(
+        timeline_of(&h, "timer_set")[0]["due_at"].as_str().unwrap(),
+    )
+    .unwrap();
+    let at = chrono::DateTime::parse_from_rfc3339(stalls[0]["at"].as_str().unwrap()).unwrap();
+    assert!(at >= due, "never early");
+    // Nothing more happens: sent once.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(stall_events(&s, &ws, &id).await.len(), 1);
+    // It is still in the Inbox and can be accepted.
+    let (st, _) = s
+        .call(
+            "POST",
+            &format!("/v1/workspaces/{ws}/handoffs/{id}/accept"),
+            Some(&token(&ws, "agent", "late")),
+            None,
+        )
+        .await;
+    assert_eq!(st, 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_stall_message_after_an_accept() {
+    let s = Stack::start().await;
+    let ws = unique("ws");
+    s.configure(
+        &ws,
+        json!({"stalling_time_seconds": 10, "stall_message": STALL}),
+    )
+    .await;
+    let (_, r) = s.escalate(&ws, "conv-1", "evt-1", "chat").await;
+    let id = r["handoff"]["handoff_id"].as_str().unwrap().to_string();
+    let (st, _) = s
+        .call(
+            "POST",
+            &format!("/v1/workspaces/{ws}/handoffs/{id}/accept"),
+            Some(&token(&ws, "agent", "quick")),
+            None,
+        )
+        .await;
+    assert_eq!(st, 200);
+    // Wait until the timer has certainly fired and been handled (it is removed once handled).
+    let stack = s.running.as_ref().unwrap();
+    let fired = eventually(Duration::from_secs(16), || async {
+        (stack.timers.pending().await.unwrap() == 0).then_some(())
+    })
+    .await;
+    assert!(fired.is_some(), "the timer never fired");
+    assert!(stall_events(&s, &ws, &id).await.is_empty());
+    let h = s.handoff(&ws, &id).await;
+    assert_eq!(h["stall_notified"], false);
+    assert_eq!(h["state"], "assigned");
+}
+
+async fn ring_case(action: &str, expected_state: &str, expected_event: &str) {
+    let s = Stack::start().await;
+    let ws = unique("ws");
+    s.configure(
+        &ws,
+        json!({"voice_ring_timeout_seconds": 5, "voice_timeout_action": action}),
+    )
+    .await;
+    let (_, r) = s.escalate(&ws, "call-1", "evt-1", "voice").await;
+    assert_eq!(r["outcome"], "ringing");
+    let id = r["handoff"]["handoff_id"].as_str().unwrap().to_string();
+    let done = eventually(Duration::from_secs(10), || async {
+        let h = s.handoff(&ws, &id).await;
+        (h["state"] == expected_state).then_some(h)
+    })
+    .await
+    .unwrap_or_else(|| panic!("the ring timeout never moved the call to {expected_state}"));
+    let t = timeline_of(&done, "transition");
+    assert_eq!(t.last().unwrap()["action"], "ring_timer");
+    assert_eq!(t.last().unwrap()["actor"], "system");
+    let out = s.outbound(&ws).await;
+    assert_eq!(events_of(&out, &id, expected_event).len(), 1);
+    let (_, inbox) = s
+        .call(
+            "GET",
+            &format!("/v1/workspaces/{ws}/inbox"),
+            Some(&token(&ws, "agent", "a")),
+            None,
+        )
+        .await;
+    assert!(inbox["items"].as_array().unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_ring_timeout_returns_the_call_to_the_ai() {
+    ring_case("return_to_ai", "returned_to_ai", "return_to_ai").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_ring_timeout_ends_the_call_when_set_to() {
+    ring_case("end_call", "ended", "end_call").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_ring_timeout_does_nothing_after_the_agent_answered() {
+    let s = Stack::start().await;
+    let ws = unique("ws");
+    s.configure(
+        &ws,
+        json!({"voice_ring_timeout_seconds": 5, "voice_timeout_action": "end_call"}),
+    )
+    .await;
+    let (_, r) = s.escalate(&ws, "call-1", "evt-1", "voice").await;
+    let id = r["handoff"]["handoff_id"].as_str().unwrap().to_string();
+    let (st, _) = s
+        .call(
+            "POST",
+            &format!("/v1/workspaces/{ws}/handoffs/{id}/accept"),
+            Some(&token(&ws, "agent", "ans")),
+            None,
+        )
+        .await;
+    assert_eq!(st, 200);
+    let stack = s.running.as_ref().unwrap();
+    assert!(eventually(Duration::from_secs(10), || async {
+        (stack.timers.pending().await.unwrap() == 0).then_some(())
+    })
+    .await
+    .is_some());
+    let h = s.handoff(&ws, &id).await;
+    assert_eq!(h["state"], "assigned");
+    let out = s.outbound(&ws).await;
+    assert!(events_of(&out, &id, "end_call").is_empty());
+    assert!(events_of(&out, &id, "return_to_ai").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restart_keeps_every_handoff_and_still_fires_a_pending_timer() {
+    let s = Stack::start().await;
+    let ws = unique("ws");
+    s.configure(
+        &ws,
+        json!({"stalling_time_seconds": 10, "stall_message": STALL}),
+    )
+    .await;
+    let (_, a) = s.escalate(&ws, "conv-a", "evt-a", "chat").await;
+    let (_, b) = s.escalate(&ws, "conv-b", "evt-b", "chat").await;
+    let a = a["handoff"]["handoff_id"].as_str().unwrap().to_string();
+    let b = b["handoff"]["handoff_id"].as_str().unwrap().to_string();
+    s.call(
+        "POST",
+        &format!("/v1/workspaces/{ws}/handoffs/{b}/accept"),
+        Some(&token(&ws, "agent", "x")),
+        None,
+    )
+    .await;
+    let (dir, tmp) = s.stop().await;
+
+    // Down past the due time: the timer fires right after the restart.
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    let s = Stack::start_in(dir).await;
+    let ha = s.handoff(&ws, &a).await;
+    let hb = s.handoff(&ws, &b).await;
+    assert_eq!(hb["state"], "assigned");
+    assert_eq!(hb["assignee"], "x");
+    assert_eq!(ha["conversation_id"], "conv-a");
+    let sent = eventually(Duration::from_secs(5), || async {
+        Some(stall_events(&s, &ws, &a).await).filter(|v| !v.is_empty())
+    })
+    .await;
+    assert!(
+        sent.is_some(),
+        "the pending stall timer did not fire after the restart"
+    );
+    assert!(stall_events(&s, &ws, &b).await.is_empty());
+    // Replays still answer from the kept idempotency records.
+    let (_, again) = s.escalate(&ws, "conv-a", "evt-a", "chat").await;
+    assert_eq!(again["replayed"], true);
+    assert_eq!(again["handoff"]["handoff_id"], a.as_str());
+    drop(tmp);
+}

@@ -73,3 +73,45 @@ pub async fn handle_message(app: &App, body: &str) -> Result<EscalationResult, M
     })?;
     Ok(app.escalate(&escalation, Actor::Ai).await?)
 }
+
+/// The Lambda edge: one function for both event sources, SQS batches from the escalation queue
+/// (partial batch responses) and API Gateway HTTP API requests.
+#[cfg(feature = "lambda")]
+pub mod lambda {
+    use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
+    use aws_lambda_events::sqs::SqsEvent;
+    use handoff::adapters::aws::config::Needs;
+    use handoff::adapters::aws::lambda::{api_request, api_response, sqs_batch, OutboxSweep};
+    use handoff::app::App;
+    use serde_json::Value;
+
+    /// What this function talks to.
+    pub const NEEDS: Needs = Needs::Everything;
+
+    /// The event could not be read as either source.
+    #[derive(Debug, thiserror::Error)]
+    #[error("unsupported event: {0}")]
+    pub struct UnsupportedEvent(String);
+
+    fn is_sqs(event: &Value) -> bool {
+        event
+            .get("Records")
+            .and_then(Value::as_array)
+            .map(|r| r.iter().all(|m| m.get("eventSource").and_then(Value::as_str) == Some("aws:sqs")))
+            .unwrap_or(false)
+    }
+
+    /// Handles an SQS batch or an HTTP request, then sweeps the outbox if it is time to.
+    pub async fn handler(app: &App, sweep: &OutboxSweep, event: Value) -> Result<Value, UnsupportedEvent> {
+        let out = if is_sqs(&event) {
+            let batch: SqsEvent = serde_json::from_value(event).map_err(|e| UnsupportedEvent(e.to_string()))?;
+            let resp = sqs_batch(batch, |body| async move { super::handle_message(app, &body).await }).await;
+            serde_json::to_value(resp)
+        } else {
+            let req: ApiGatewayV2httpRequest = serde_json::from_value(event).map_err(|e| UnsupportedEvent(e.to_string()))?;
+            serde_json::to_value(api_response(super::handle_http(app, api_request(req)).await))
+        };
+        sweep.maybe_run(app).await;
+        out.map_err(|e| UnsupportedEvent(e.to_string()))
+    }
+}

@@ -50,3 +50,19 @@ async fn route(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
         _ => Err(ApiError::NotFound("no such route".into())),
     }
 }
+
+/// The Lambda edge: API Gateway HTTP API events in, responses out.
+#[cfg(feature = "lambda")]
+pub mod lambda {
+    use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+    use handoff::adapters::aws::config::Needs;
+    use handoff::adapters::aws::lambda::{api_request, api_response};
+    use handoff::app::App;
+
+    /// What this function talks to.
+    pub const NEEDS: Needs = Needs::Store;
+
+    pub async fn handler(app: &App, event: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
+        api_response(super::handle(app, api_request(event)).await)
+    }
+}

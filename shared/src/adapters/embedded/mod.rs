@@ -121,7 +121,4 @@ pub(crate) fn corrupt(e: serde_json::Error) -> StoreError {
     StoreError::Corrupt(e.to_string())
 }
 
-/// Timestamps stored as fixed-width RFC 3339 UTC text, so text order is time order.
-pub(crate) fn ts(t: &chrono::DateTime<chrono::Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
-}
+pub(crate) use super::embedded_ts as ts;

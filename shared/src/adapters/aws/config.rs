@@ -1,0 +1,179 @@
+//! Configuration from environment variables, and the dependencies of a function built once per
+//! container from it.
+
+use super::dynamodb::DynamoStore;
+use super::sqs::{SqsPublisher, SqsSchedulerTimers, TimerQueue};
+use crate::app::App;
+use crate::domain::{OutboundEvent, TimerMessage};
+use crate::ports::{PublishError, Publisher, SystemClock, TimerError, Timers, UuidIds};
+use async_trait::async_trait;
+use std::sync::Arc;
+
+pub const TABLE_NAME: &str = "HANDOFF_TABLE";
+pub const OUTBOUND_QUEUE_URL: &str = "OUTBOUND_QUEUE_URL";
+pub const STALL_TIMER_QUEUE_URL: &str = "STALL_TIMER_QUEUE_URL";
+pub const STALL_TIMER_QUEUE_ARN: &str = "STALL_TIMER_QUEUE_ARN";
+pub const RING_TIMER_QUEUE_URL: &str = "RING_TIMER_QUEUE_URL";
+pub const RING_TIMER_QUEUE_ARN: &str = "RING_TIMER_QUEUE_ARN";
+pub const SCHEDULE_GROUP: &str = "SCHEDULE_GROUP";
+pub const SCHEDULER_ROLE_ARN: &str = "SCHEDULER_ROLE_ARN";
+
+/// What a function talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Needs {
+    /// The table only (settings-api).
+    Store,
+    /// The table and the outbound queue (inbox-api, stall-notifier, voice-timeout).
+    StoreAndOutbound,
+    /// The table, the outbound queue and the timers (escalation-trigger).
+    Everything,
+}
+
+impl Needs {
+    /// The environment variables a function with these needs reads.
+    pub fn variables(self) -> Vec<&'static str> {
+        let mut v = vec![TABLE_NAME];
+        if self != Needs::Store {
+            v.push(OUTBOUND_QUEUE_URL);
+        }
+        if self == Needs::Everything {
+            v.extend([
+                STALL_TIMER_QUEUE_URL,
+                STALL_TIMER_QUEUE_ARN,
+                RING_TIMER_QUEUE_URL,
+                RING_TIMER_QUEUE_ARN,
+                SCHEDULE_GROUP,
+                SCHEDULER_ROLE_ARN,
+            ]);
+        }
+        v
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("missing environment variable(s): {}", .0.join(", "))]
+    Missing(Vec<&'static str>),
+}
+
+/// The configuration of one function.
+#[derive(Debug, Clone)]
+pub struct AwsSettings {
+    pub table: String,
+    pub outbound_queue_url: Option<String>,
+    pub timers: Option<TimerSettings>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TimerSettings {
+    pub stall: TimerQueue,
+    pub ring: TimerQueue,
+    pub schedule_group: String,
+    pub scheduler_role_arn: String,
+}
+
+impl AwsSettings {
+    /// Reads the variables `needs` asks for; every missing (or empty) one is named.
+    pub fn from_lookup(needs: Needs, get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let missing: Vec<&'static str> =
+            needs.variables().into_iter().filter(|v| get(v).map(|s| s.trim().is_empty()).unwrap_or(true)).collect();
+        if !missing.is_empty() {
+            return Err(ConfigError::Missing(missing));
+        }
+        let var = |k: &str| get(k).unwrap_or_default();
+        Ok(Self {
+            table: var(TABLE_NAME),
+            outbound_queue_url: (needs != Needs::Store).then(|| var(OUTBOUND_QUEUE_URL)),
+            timers: (needs == Needs::Everything).then(|| TimerSettings {
+                stall: TimerQueue { url: var(STALL_TIMER_QUEUE_URL), arn: var(STALL_TIMER_QUEUE_ARN) },
+                ring: TimerQueue { url: var(RING_TIMER_QUEUE_URL), arn: var(RING_TIMER_QUEUE_ARN) },
+                schedule_group: var(SCHEDULE_GROUP),
+                scheduler_role_arn: var(SCHEDULER_ROLE_ARN),
+            }),
+        })
+    }
+
+    pub fn from_env(needs: Needs) -> Result<Self, ConfigError> {
+        Self::from_lookup(needs, |k| std::env::var(k).ok())
+    }
+}
+
+/// Stands in for a port a function does not use: calling it is a wiring mistake, reported as an
+/// error (the effect stays pending for a function that can send it).
+pub struct NotConfigured(pub &'static str);
+
+#[async_trait]
+impl Publisher for NotConfigured {
+    async fn publish(&self, event: &OutboundEvent) -> Result<(), PublishError> {
+        Err(PublishError { event_id: event.event_id.clone(), reason: format!("{} does not publish outbound events", self.0) })
+    }
+}
+
+#[async_trait]
+impl Timers for NotConfigured {
+    async fn set(&self, timer: &TimerMessage) -> Result<(), TimerError> {
+        Err(TimerError { timer_id: timer.timer_id.clone(), reason: format!("{} does not set timers", self.0) })
+    }
+}
+
+/// The AWS SDK configuration: region and credentials from the environment; `AWS_ENDPOINT_URL`
+/// points every client at an emulator when set.
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::load_from_env().await
+}
+
+/// Builds the use cases' dependencies once per container.
+pub fn build_app(sdk: &aws_config::SdkConfig, settings: &AwsSettings, function: &'static str) -> App {
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), settings.table.clone());
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let publisher: Arc<dyn Publisher> = match &settings.outbound_queue_url {
+        Some(url) => Arc::new(SqsPublisher::new(sqs.clone(), url.clone())),
+        None => Arc::new(NotConfigured(function)),
+    };
+    let clock = Arc::new(SystemClock);
+    let timers: Arc<dyn Timers> = match &settings.timers {
+        Some(t) => Arc::new(SqsSchedulerTimers {
+            sqs,
+            scheduler: aws_sdk_scheduler::Client::new(sdk),
+            stall: t.stall.clone(),
+            ring: t.ring.clone(),
+            schedule_group: t.schedule_group.clone(),
+            scheduler_role_arn: t.scheduler_role_arn.clone(),
+            clock: clock.clone(),
+        }),
+        None => Arc::new(NotConfigured(function)),
+    };
+    App::new(Arc::new(store), publisher, timers, clock, Arc::new(UuidIds))
+}
+
+/// Reads the configuration and builds the dependencies, or stops the function at start with a
+/// message naming what is missing.
+pub async fn app_from_env(needs: Needs, function: &'static str) -> App {
+    let settings = match AwsSettings::from_env(needs) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(function, error = %e, "cannot start");
+            eprintln!("{function}: cannot start: {e}");
+            std::process::exit(1);
+        }
+    };
+    build_app(&sdk_config().await, &settings, function)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_missing_variable_is_named() {
+        let e = AwsSettings::from_lookup(Needs::Everything, |k| (k == TABLE_NAME).then(|| "t".to_string())).unwrap_err();
+        let msg = e.to_string();
+        for v in Needs::Everything.variables().into_iter().skip(1) {
+            assert!(msg.contains(v), "{msg}");
+        }
+        assert!(!msg.contains(TABLE_NAME));
+        assert!(AwsSettings::from_lookup(Needs::Store, |_| Some(" ".into())).is_err());
+        let s = AwsSettings::from_lookup(Needs::Store, |_| Some("x".into())).unwrap();
+        assert!(s.outbound_queue_url.is_none() && s.timers.is_none());
+    }
+}

@@ -1,0 +1,130 @@
+//! The Lambda edge: API Gateway HTTP API (v2) events to and from the neutral [`ApiRequest`] /
+//! [`ApiResponse`], SQS batches with partial batch responses, logging, and the outbox sweep.
+
+use crate::api::{ApiRequest, ApiResponse, RawClaims};
+use crate::app::App;
+use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use aws_lambda_events::encodings::Body;
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use base64::Engine;
+use futures::stream::{self, StreamExt};
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use tracing::{error, warn};
+
+/// Structured logs that follow the function's log configuration (`AWS_LAMBDA_LOG_FORMAT=JSON`
+/// gives JSON; `AWS_LAMBDA_LOG_LEVEL` sets the level).
+pub fn init_tracing() {
+    lambda_runtime::tracing::init_default_subscriber();
+}
+
+/// Reads an API Gateway HTTP API (payload 2.0) event. The claims come from the JWT authorizer.
+pub fn api_request(event: ApiGatewayV2httpRequest) -> ApiRequest {
+    let route_key = event.route_key.clone().or_else(|| event.request_context.route_key.clone()).unwrap_or_default();
+    let claims = event.request_context.authorizer.as_ref().and_then(|a| a.jwt.as_ref()).and_then(|jwt| {
+        let get = |k: &str| jwt.claims.get(k).cloned();
+        Some(RawClaims { sub: get("sub")?, workspace_id: get("workspace_id")?, role: get("role")? })
+    });
+    let headers: HashMap<String, String> = event
+        .headers
+        .iter()
+        .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_ascii_lowercase(), v.to_string())))
+        .collect();
+    let body = match (event.body, event.is_base64_encoded) {
+        (None, _) => Vec::new(),
+        (Some(b), false) => b.into_bytes(),
+        // A body that claims to be base64 but is not is passed on as is, to fail JSON parsing.
+        (Some(b), true) => base64::engine::general_purpose::STANDARD.decode(&b).unwrap_or_else(|_| b.into_bytes()),
+    };
+    let query = event
+        .raw_query_string
+        .as_deref()
+        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default();
+    ApiRequest { route_key, path_params: event.path_parameters, query, headers, body, claims }
+}
+
+/// Writes the API Gateway response.
+pub fn api_response(r: ApiResponse) -> ApiGatewayV2httpResponse {
+    let mut resp = ApiGatewayV2httpResponse::default();
+    resp.status_code = r.status as i64;
+    for (k, v) in r.headers {
+        if let (Ok(k), Ok(v)) = (http::HeaderName::try_from(k), http::HeaderValue::try_from(v)) {
+            resp.headers.insert(k, v);
+        }
+    }
+    resp.body = Some(Body::Text(r.body.to_string()));
+    resp.is_base64_encoded = false;
+    resp
+}
+
+/// How many messages of a batch are processed at once.
+pub const BATCH_CONCURRENCY: usize = 10;
+
+/// Processes an SQS batch concurrently and names only the failed messages, so one bad message
+/// is retried (and, after the queue's receive limit, moved to its dead-letter queue) alone.
+pub async fn sqs_batch<F, Fut, T, E>(event: SqsEvent, handle: F) -> SqsBatchResponse
+where
+    F: Fn(String) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    E: std::fmt::Display,
+{
+    let jobs = event.records.into_iter().map(|record| {
+        let id = record.message_id.clone().unwrap_or_default();
+        let body = record.body.clone();
+        let fut = body.map(&handle);
+        async move {
+            match fut {
+                None => {
+                    warn!(message_id = %id, "message without a body");
+                    Some(id)
+                }
+                Some(f) => match f.await {
+                    Ok(_) => None,
+                    Err(e) => {
+                        error!(message_id = %id, error = %e, "message failed; it will be retried");
+                        Some(id)
+                    }
+                },
+            }
+        }
+    });
+    let failed: Vec<String> = stream::iter(jobs).buffer_unordered(BATCH_CONCURRENCY).filter_map(|f| async move { f }).collect().await;
+    let mut resp = SqsBatchResponse::default();
+    for id in failed {
+        resp.add_failure(id);
+    }
+    resp
+}
+
+/// Re-sends effects that were committed but never confirmed dispatched (a crash between commit
+/// and send), at most once per `every` per container, after the function's own work.
+pub struct OutboxSweep {
+    every: Duration,
+    last: Mutex<Option<Instant>>,
+}
+
+impl OutboxSweep {
+    pub fn new(every: Duration) -> Self {
+        Self { every, last: Mutex::new(None) }
+    }
+
+    pub async fn maybe_run(&self, app: &App) {
+        {
+            let mut last = match self.last.lock() {
+                Ok(l) => l,
+                Err(p) => p.into_inner(),
+            };
+            if last.map(|t| t.elapsed() < self.every).unwrap_or(false) {
+                return;
+            }
+            *last = Some(Instant::now());
+        }
+        let before = app.clock.now() - chrono::Duration::from_std(self.every).unwrap_or_default();
+        if let Err(e) = app.redispatch_pending(before, 25).await {
+            warn!(error = %e, "outbox sweep failed");
+        }
+    }
+}

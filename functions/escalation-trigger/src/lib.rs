@@ -97,19 +97,33 @@ pub mod lambda {
         event
             .get("Records")
             .and_then(Value::as_array)
-            .map(|r| r.iter().all(|m| m.get("eventSource").and_then(Value::as_str) == Some("aws:sqs")))
+            .map(|r| {
+                r.iter()
+                    .all(|m| m.get("eventSource").and_then(Value::as_str) == Some("aws:sqs"))
+            })
             .unwrap_or(false)
     }
 
     /// Handles an SQS batch or an HTTP request, then sweeps the outbox if it is time to.
-    pub async fn handler(app: &App, sweep: &OutboxSweep, event: Value) -> Result<Value, UnsupportedEvent> {
+    pub async fn handler(
+        app: &App,
+        sweep: &OutboxSweep,
+        event: Value,
+    ) -> Result<Value, UnsupportedEvent> {
         let out = if is_sqs(&event) {
-            let batch: SqsEvent = serde_json::from_value(event).map_err(|e| UnsupportedEvent(e.to_string()))?;
-            let resp = sqs_batch(batch, |body| async move { super::handle_message(app, &body).await }).await;
+            let batch: SqsEvent =
+                serde_json::from_value(event).map_err(|e| UnsupportedEvent(e.to_string()))?;
+            let resp = sqs_batch(batch, |body| async move {
+                super::handle_message(app, &body).await
+            })
+            .await;
             serde_json::to_value(resp)
         } else {
-            let req: ApiGatewayV2httpRequest = serde_json::from_value(event).map_err(|e| UnsupportedEvent(e.to_string()))?;
-            serde_json::to_value(api_response(super::handle_http(app, api_request(req)).await))
+            let req: ApiGatewayV2httpRequest =
+                serde_json::from_value(event).map_err(|e| UnsupportedEvent(e.to_string()))?;
+            serde_json::to_value(api_response(
+                super::handle_http(app, api_request(req)).await,
+            ))
         };
         sweep.maybe_run(app).await;
         out.map_err(|e| UnsupportedEvent(e.to_string()))

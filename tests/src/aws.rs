@@ -1,0 +1,154 @@
+//! The AWS emulator for tests: moto server, reached through `AWS_ENDPOINT_URL`. Tests that need
+//! it fail loudly, saying how to start it, when it is not there; nothing is skipped.
+
+use handoff::adapters::aws::config::build_app;
+use handoff::adapters::aws::lambda::OutboxSweep;
+use handoff::adapters::aws::provision::{create_all, Names, Provisioned};
+use handoff::app::App;
+use serde_json::Value;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Connects to the emulator, or panics with how to start it.
+pub async fn emulator() -> aws_config::SdkConfig {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
+    if endpoint.is_empty() {
+        panic!(
+            "this test needs moto server (the AWS emulator) and AWS_ENDPOINT_URL is not set.\n\
+             Run every test with `bash infra/test.sh` (it starts moto), or start it yourself:\n    \
+             eval \"$(bash infra/moto.sh)\"    # prints and exports AWS_ENDPOINT_URL\n\
+             then run cargo test again."
+        );
+    }
+    let probe = reqwest::Client::new()
+        .get(format!("{endpoint}/moto-api/"))
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await;
+    if let Err(e) = probe {
+        panic!("cannot reach moto server at AWS_ENDPOINT_URL={endpoint}: {e}\nStart it with `eval \"$(bash infra/moto.sh)\"`.");
+    }
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "test", "test", None, None, "tests",
+        ))
+        .endpoint_url(endpoint)
+        .load()
+        .await
+}
+
+/// An emulator with this test's own table, queues and schedule group.
+pub struct Env {
+    pub sdk: aws_config::SdkConfig,
+    pub res: Provisioned,
+    pub app: App,
+    pub sweep: OutboxSweep,
+    pub sqs: aws_sdk_sqs::Client,
+    pub dynamo: aws_sdk_dynamodb::Client,
+    pub scheduler: aws_sdk_scheduler::Client,
+}
+
+impl Env {
+    pub async fn new() -> Env {
+        let sdk = emulator().await;
+        let prefix = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        let res = create_all(&sdk, &Names { prefix })
+            .await
+            .expect("resources created on the emulator");
+        let app = build_app(&sdk, &res.settings(), "tests");
+        Env {
+            sqs: aws_sdk_sqs::Client::new(&sdk),
+            dynamo: aws_sdk_dynamodb::Client::new(&sdk),
+            scheduler: aws_sdk_scheduler::Client::new(&sdk),
+            sweep: OutboxSweep::new(Duration::from_secs(30)),
+            sdk,
+            res,
+            app,
+        }
+    }
+
+    /// Receives up to 10 message bodies from a queue (waiting up to `wait_seconds`), deleting them.
+    pub async fn receive(&self, queue_url: &str, wait_seconds: i32) -> Vec<(String, String)> {
+        let out = self
+            .sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(wait_seconds)
+            .send()
+            .await
+            .expect("receive");
+        let mut bodies = Vec::new();
+        for m in out.messages.unwrap_or_default() {
+            if let Some(h) = &m.receipt_handle {
+                self.sqs
+                    .delete_message()
+                    .queue_url(queue_url)
+                    .receipt_handle(h)
+                    .send()
+                    .await
+                    .expect("delete");
+            }
+            bodies.push((m.message_id.unwrap_or_default(), m.body.unwrap_or_default()));
+        }
+        bodies
+    }
+
+    /// Every outbound event delivered so far (drains the queue).
+    pub async fn outbound(&self) -> Vec<Value> {
+        let mut all = Vec::new();
+        loop {
+            let batch = self.receive(&self.res.outbound_queue.url, 1).await;
+            if batch.is_empty() {
+                return all;
+            }
+            all.extend(
+                batch
+                    .into_iter()
+                    .map(|(_, b)| serde_json::from_str(&b).expect("outbound events are JSON")),
+            );
+        }
+    }
+}
+
+/// A fixture event from tests/fixtures/events.
+pub fn fixture(name: &str) -> Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/events")
+        .join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// An SQS event like `fixture_name`, carrying these message bodies instead.
+pub fn sqs_event(fixture_name: &str, bodies: &[(String, String)]) -> Value {
+    let mut ev = fixture(fixture_name);
+    let template = ev["Records"][0].clone();
+    ev["Records"] = Value::Array(
+        bodies
+            .iter()
+            .map(|(id, body)| {
+                let mut r = template.clone();
+                r["messageId"] = Value::String(id.clone());
+                r["body"] = Value::String(body.clone());
+                r
+            })
+            .collect(),
+    );
+    ev
+}
+
+/// An API Gateway fixture aimed at `handoff_id` and the given caller.
+pub fn apigw(name: &str, handoff_id: Option<&str>, role: &str, sub: &str) -> Value {
+    let mut ev = fixture(name);
+    if let Some(h) = handoff_id {
+        ev["pathParameters"]["handoff_id"] = Value::String(h.into());
+        let raw = ev["rawPath"].as_str().unwrap().replace("hnd_fixture", h);
+        ev["rawPath"] = Value::String(raw.clone());
+        ev["requestContext"]["http"]["path"] = Value::String(raw);
+    }
+    ev["requestContext"]["authorizer"]["jwt"]["claims"]["role"] = Value::String(role.into());
+    ev["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] = Value::String(sub.into());
+    ev
+}

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Runs every check and test of the project. Needs only the Rust toolchain (rustup) and network
-# access to crates.io; everything else it installs itself.
+# Runs every check and test of the project on a fresh machine. Needs the Rust toolchain (rustup)
+# and Python 3 with venv; it installs the rest itself: crates from crates.io, and moto server,
+# cargo-lambda and cfn-lint (pinned in infra/requirements.txt) into ./.venv. It starts moto
+# server on a free loopback port for the tests that use the AWS APIs, and stops it at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,14 +16,27 @@ if command -v rustup >/dev/null 2>&1; then
     rustup component add rustfmt clippy >/dev/null 2>&1 || true
 fi
 
+step "tools (./.venv: moto server, cargo-lambda, cfn-lint)"
+bash infra/venv.sh
+
 step "format (cargo fmt --check)"
 cargo fmt --all --check
 
 step "lint (cargo clippy, warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "tests (unit, property, HTTP end-to-end, command line)"
-# The end-to-end tests mostly wait for real timers, so many run at once.
+step "AWS emulator (moto server)"
+export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
+unset AWS_PROFILE AWS_SESSION_TOKEN
+eval "$(bash infra/moto.sh)"
+trap 'bash infra/moto.sh stop' EXIT
+echo "moto server at $AWS_ENDPOINT_URL"
+
+step "tests (domain, adapters, store contract on SQLite and DynamoDB, Lambda handlers on moto, HTTP end to end, command line)"
+# Many tests wait for real timers (5-10 s), so they run many at once.
 RUST_TEST_THREADS="${RUST_TEST_THREADS:-16}" cargo test --workspace --locked
+
+step "the real Lambda binaries under cargo lambda watch"
+bash infra/lambda-smoke.sh
 
 step "all checks passed"

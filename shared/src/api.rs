@@ -65,20 +65,13 @@ pub struct ApiRequest {
 
 impl ApiRequest {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .get(&name.to_ascii_lowercase())
-            .map(String::as_str)
+        self.headers.get(&name.to_ascii_lowercase()).map(String::as_str)
     }
 
     /// A path parameter that must be an identifier; a bad one is a 404 (no such resource).
-    pub fn path<T>(
-        &self,
-        name: &str,
-        parse: impl Fn(String) -> Result<T, String>,
-    ) -> Result<T, ApiError> {
+    pub fn path<T>(&self, name: &str, parse: impl Fn(String) -> Result<T, String>) -> Result<T, ApiError> {
         let raw = self.path_params.get(name).cloned().unwrap_or_default();
-        parse(raw)
-            .map_err(|_| ApiError::NotFound(format!("no such {}", name.trim_end_matches("_id"))))
+        parse(raw).map_err(|_| ApiError::NotFound(format!("no such {}", name.trim_end_matches("_id"))))
     }
 
     /// The body as a JSON value. Empty bodies are `None`.
@@ -89,9 +82,7 @@ impl ApiRequest {
         if self.body.iter().all(u8::is_ascii_whitespace) {
             return Ok(None);
         }
-        serde_json::from_slice(&self.body)
-            .map(Some)
-            .map_err(|e| ApiError::MalformedJson(e.to_string()))
+        serde_json::from_slice(&self.body).map(Some).map_err(|e| ApiError::MalformedJson(e.to_string()))
     }
 
     /// The body as a JSON object; it is required.
@@ -99,43 +90,26 @@ impl ApiRequest {
         match self.json_body()? {
             None => Err(ApiError::MalformedJson("a JSON body is required".into())),
             Some(v @ Value::Object(_)) => Ok(v),
-            Some(_) => Err(ApiError::MalformedJson(
-                "the body must be a JSON object".into(),
-            )),
+            Some(_) => Err(ApiError::MalformedJson("the body must be a JSON object".into())),
         }
     }
 
     /// Checks the caller may do this on the path's workspace: 401 without claims, 403 for another
     /// workspace or a role not in `allowed`.
     pub fn authorize(&self, allowed: &[Role]) -> Result<Caller, ApiError> {
-        let claims = self
-            .claims
-            .as_ref()
-            .ok_or(ApiError::Unauthorized("a bearer token is required"))?;
+        let claims = self.claims.as_ref().ok_or(ApiError::Unauthorized("a bearer token is required"))?;
         let user = UserId::parse(claims.sub.clone())
             .map_err(|_| ApiError::Unauthorized("the token has no valid sub claim"))?;
         let workspace = WorkspaceId::parse(claims.workspace_id.clone())
             .map_err(|_| ApiError::Unauthorized("the token has no valid workspace_id claim"))?;
-        let path_ws = self
-            .path_params
-            .get("workspace_id")
-            .map(String::as_str)
-            .unwrap_or_default();
+        let path_ws = self.path_params.get("workspace_id").map(String::as_str).unwrap_or_default();
         if path_ws != workspace.as_str() {
-            return Err(ApiError::Forbidden(
-                "the token is for another workspace".into(),
-            ));
+            return Err(ApiError::Forbidden("the token is for another workspace".into()));
         }
         let role = Role::parse(&claims.role)
             .filter(|r| allowed.contains(r))
-            .ok_or_else(|| {
-                ApiError::Forbidden(format!("role {:?} may not do this", claims.role))
-            })?;
-        Ok(Caller {
-            user,
-            workspace,
-            role,
-        })
+            .ok_or_else(|| ApiError::Forbidden(format!("role {:?} may not do this", claims.role)))?;
+        Ok(Caller { user, workspace, role })
     }
 }
 
@@ -154,11 +128,7 @@ impl ApiResponse {
     pub fn with_status(status: u16, body: impl Serialize) -> Self {
         let body = serde_json::to_value(body)
             .unwrap_or_else(|e| json!({"error": {"code": "internal", "message": e.to_string()}}));
-        Self {
-            status,
-            headers: vec![("content-type".into(), "application/json".into())],
-            body,
-        }
+        Self { status, headers: vec![("content-type".into(), "application/json".into())], body }
     }
     pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
@@ -215,7 +185,9 @@ impl ApiError {
             ApiError::Forbidden(m) => body(403, "forbidden", m, None, None),
             ApiError::NotFound(m) => body(404, "not_found", m, None, None),
             ApiError::MethodNotAllowed => body(405, "method_not_allowed", "method not allowed".into(), None, None),
-            ApiError::PayloadTooLarge => body(413, "payload_too_large", "the request body is larger than 64 KiB".into(), None, None),
+            ApiError::PayloadTooLarge => {
+                body(413, "payload_too_large", "the request body is larger than 64 KiB".into(), None, None)
+            }
             ApiError::Invalid(f) | ApiError::App(AppError::Invalid(f)) => {
                 body(422, "validation_failed", "invalid values; see fields".into(), Some(f), None)
             }
@@ -225,7 +197,10 @@ impl ApiError {
                 AppError::SettingsVersionConflict { expected, current } => body(
                     409,
                     "version_conflict",
-                    format!("the settings are at version {}, not {expected}; reload and apply your change again", current.version),
+                    format!(
+                        "the settings are at version {}, not {expected}; reload and apply your change again",
+                        current.version
+                    ),
                     None,
                     Some(("current", serde_json::to_value(&*current).unwrap_or_default())),
                 )
@@ -259,18 +234,13 @@ pub fn expect_no_fields(req: &ApiRequest) -> Result<(), ApiError> {
     match req.json_body()? {
         None => Ok(()),
         Some(Value::Object(m)) => {
-            let fields: Vec<FieldError> = m
-                .keys()
-                .map(|k| FieldError::new(k.clone(), "unknown field"))
-                .collect();
+            let fields: Vec<FieldError> = m.keys().map(|k| FieldError::new(k.clone(), "unknown field")).collect();
             if fields.is_empty() {
                 Ok(())
             } else {
                 Err(ApiError::Invalid(fields))
             }
         }
-        Some(_) => Err(ApiError::MalformedJson(
-            "the body must be a JSON object".into(),
-        )),
+        Some(_) => Err(ApiError::MalformedJson("the body must be a JSON object".into())),
     }
 }

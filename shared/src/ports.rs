@@ -2,8 +2,8 @@
 //! stack and tests; DynamoDB, SQS and EventBridge Scheduler in AWS).
 
 use crate::domain::{
-    Channel, ConversationId, Effect, EscalationRecord, EventId, Handoff, HandoffId, OutboundEvent,
-    Reason, SettingsDoc, State, TimerMessage, UserId, WorkspaceId,
+    Channel, ConversationId, Effect, EscalationRecord, EventId, Handoff, HandoffId, OutboundEvent, Reason, SettingsDoc,
+    State, TimerMessage, UserId, WorkspaceId,
 };
 use async_trait::async_trait;
 use base64::Engine;
@@ -54,9 +54,7 @@ impl InboxCursor {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
     }
     pub fn decode(s: &str) -> Option<Self> {
-        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(s)
-            .ok()?;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).ok()?;
         serde_json::from_slice(&bytes).ok()
     }
 }
@@ -92,11 +90,7 @@ pub trait Store: Send + Sync {
     async fn get_settings(&self, ws: &WorkspaceId) -> Result<Option<SettingsDoc>, StoreError>;
     /// Saves `doc` if the stored version is still `expected_version` (0 = never saved);
     /// otherwise `VersionConflict`.
-    async fn put_settings(
-        &self,
-        doc: &SettingsDoc,
-        expected_version: u64,
-    ) -> Result<(), StoreError>;
+    async fn put_settings(&self, doc: &SettingsDoc, expected_version: u64) -> Result<(), StoreError>;
 
     async fn get_escalation(
         &self,
@@ -113,11 +107,7 @@ pub trait Store: Send + Sync {
         effects: &[Effect],
     ) -> Result<(), StoreError>;
 
-    async fn get_handoff(
-        &self,
-        ws: &WorkspaceId,
-        id: &HandoffId,
-    ) -> Result<Option<Handoff>, StoreError>;
+    async fn get_handoff(&self, ws: &WorkspaceId, id: &HandoffId) -> Result<Option<Handoff>, StoreError>;
     async fn find_active_handoff(
         &self,
         ws: &WorkspaceId,
@@ -132,18 +122,10 @@ pub trait Store: Send + Sync {
         effects: &[Effect],
     ) -> Result<(), StoreError>;
     /// Handoffs of a workspace, oldest first (created_at, then id).
-    async fn list_inbox(
-        &self,
-        ws: &WorkspaceId,
-        query: &InboxQuery,
-    ) -> Result<InboxPage, StoreError>;
+    async fn list_inbox(&self, ws: &WorkspaceId, query: &InboxQuery) -> Result<InboxPage, StoreError>;
 
     /// Effects recorded before `before` and not yet marked dispatched, oldest first.
-    async fn pending_effects(
-        &self,
-        before: DateTime<Utc>,
-        limit: usize,
-    ) -> Result<Vec<PendingEffect>, StoreError>;
+    async fn pending_effects(&self, before: DateTime<Utc>, limit: usize) -> Result<Vec<PendingEffect>, StoreError>;
     async fn mark_dispatched(&self, effect_id: &str) -> Result<(), StoreError>;
 }
 

@@ -20,19 +20,14 @@ pub async fn emulator() -> aws_config::SdkConfig {
              then run cargo test again."
         );
     }
-    let probe = reqwest::Client::new()
-        .get(format!("{endpoint}/moto-api/"))
-        .timeout(Duration::from_secs(5))
-        .send()
-        .await;
+    let probe =
+        reqwest::Client::new().get(format!("{endpoint}/moto-api/")).timeout(Duration::from_secs(5)).send().await;
     if let Err(e) = probe {
         panic!("cannot reach moto server at AWS_ENDPOINT_URL={endpoint}: {e}\nStart it with `eval \"$(bash infra/moto.sh)\"`.");
     }
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "test", "test", None, None, "tests",
-        ))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "tests"))
         .endpoint_url(endpoint)
         .load()
         .await
@@ -53,9 +48,7 @@ impl Env {
     pub async fn new() -> Env {
         let sdk = emulator().await;
         let prefix = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-        let res = create_all(&sdk, &Names { prefix })
-            .await
-            .expect("resources created on the emulator");
+        let res = create_all(&sdk, &Names { prefix }).await.expect("resources created on the emulator");
         let app = build_app(&sdk, &res.settings(), "tests");
         Env {
             sqs: aws_sdk_sqs::Client::new(&sdk),
@@ -82,13 +75,7 @@ impl Env {
         let mut bodies = Vec::new();
         for m in out.messages.unwrap_or_default() {
             if let Some(h) = &m.receipt_handle {
-                self.sqs
-                    .delete_message()
-                    .queue_url(queue_url)
-                    .receipt_handle(h)
-                    .send()
-                    .await
-                    .expect("delete");
+                self.sqs.delete_message().queue_url(queue_url).receipt_handle(h).send().await.expect("delete");
             }
             bodies.push((m.message_id.unwrap_or_default(), m.body.unwrap_or_default()));
         }
@@ -103,20 +90,14 @@ impl Env {
             if batch.is_empty() {
                 return all;
             }
-            all.extend(
-                batch
-                    .into_iter()
-                    .map(|(_, b)| serde_json::from_str(&b).expect("outbound events are JSON")),
-            );
+            all.extend(batch.into_iter().map(|(_, b)| serde_json::from_str(&b).expect("outbound events are JSON")));
         }
     }
 }
 
 /// A fixture event from tests/fixtures/events.
 pub fn fixture(name: &str) -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures/events")
-        .join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/events").join(name);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }

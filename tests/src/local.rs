@@ -42,10 +42,7 @@ impl Stack {
             running: Some(running),
             data_dir,
             _tmp: None,
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(20))
-                .build()
-                .unwrap(),
+            http: reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap(),
         }
     }
 
@@ -57,13 +54,7 @@ impl Stack {
         (self.data_dir.clone(), self._tmp.take())
     }
 
-    pub async fn call(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (u16, Value) {
+    pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let mut req = self.http.request(method, format!("{}{}", self.url, path));
         if let Some(t) = token {
@@ -75,47 +66,26 @@ impl Stack {
         let resp = req.send().await.expect("request sent");
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
     }
 
-    pub async fn raw(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: Vec<u8>,
-    ) -> (u16, Value) {
+    pub async fn raw(&self, method: &str, path: &str, token: Option<&str>, body: Vec<u8>) -> (u16, Value) {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut req = self
-            .http
-            .request(method, format!("{}{}", self.url, path))
-            .body(body);
+        let mut req = self.http.request(method, format!("{}{}", self.url, path)).body(body);
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
         let resp = req.send().await.expect("request sent");
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
     }
 
     /// Saves settings for `ws` (Human Handoff on, routing to humans) with `overrides`.
     pub async fn configure(&self, ws: &str, overrides: Value) -> Value {
         let admin = token(ws, "admin", "admin-1");
-        let (status, current) = self
-            .call(
-                "GET",
-                &format!("/v1/workspaces/{ws}/handoff-settings"),
-                Some(&admin),
-                None,
-            )
-            .await;
+        let (status, current) =
+            self.call("GET", &format!("/v1/workspaces/{ws}/handoff-settings"), Some(&admin), None).await;
         assert_eq!(status, 200, "{current}");
         let mut doc = json!({
             "enabled": true, "routing": "human",
@@ -129,26 +99,14 @@ impl Stack {
         for (k, v) in overrides.as_object().unwrap() {
             doc[k] = v.clone();
         }
-        let (status, saved) = self
-            .call(
-                "PUT",
-                &format!("/v1/workspaces/{ws}/handoff-settings"),
-                Some(&admin),
-                Some(doc),
-            )
-            .await;
+        let (status, saved) =
+            self.call("PUT", &format!("/v1/workspaces/{ws}/handoff-settings"), Some(&admin), Some(doc)).await;
         assert_eq!(status, 200, "{saved}");
         saved
     }
 
     /// Escalates `conversation` over HTTP as the AI.
-    pub async fn escalate(
-        &self,
-        ws: &str,
-        conversation: &str,
-        event_id: &str,
-        channel: &str,
-    ) -> (u16, Value) {
+    pub async fn escalate(&self, ws: &str, conversation: &str, event_id: &str, channel: &str) -> (u16, Value) {
         let ai = token(ws, "ai", "ai-runtime");
         self.call(
             "POST",
@@ -161,12 +119,7 @@ impl Stack {
 
     pub async fn handoff(&self, ws: &str, id: &str) -> Value {
         let (status, h) = self
-            .call(
-                "GET",
-                &format!("/v1/workspaces/{ws}/handoffs/{id}"),
-                Some(&token(ws, "agent", "agent-1")),
-                None,
-            )
+            .call("GET", &format!("/v1/workspaces/{ws}/handoffs/{id}"), Some(&token(ws, "agent", "agent-1")), None)
             .await;
         assert_eq!(status, 200, "{h}");
         h
@@ -175,12 +128,7 @@ impl Stack {
     /// What the AI runtime received for a workspace (the local outbound event log).
     pub async fn outbound(&self, ws: &str) -> Vec<Value> {
         let (status, v) = self
-            .call(
-                "GET",
-                &format!("/v1/workspaces/{ws}/local/outbound-events"),
-                Some(&token(ws, "ai", "ai")),
-                None,
-            )
+            .call("GET", &format!("/v1/workspaces/{ws}/local/outbound-events"), Some(&token(ws, "ai", "ai")), None)
             .await;
         assert_eq!(status, 200, "{v}");
         v["items"].as_array().cloned().unwrap_or_default()
@@ -217,16 +165,10 @@ where
 
 /// The timeline entries of a handoff with the given `type`.
 pub fn timeline_of<'a>(h: &'a Value, kind: &str) -> Vec<&'a Value> {
-    h["timeline"]
-        .as_array()
-        .map(|t| t.iter().filter(|e| e["type"] == kind).collect())
-        .unwrap_or_default()
+    h["timeline"].as_array().map(|t| t.iter().filter(|e| e["type"] == kind).collect()).unwrap_or_default()
 }
 
 /// Outbound events of one type for one handoff.
 pub fn events_of<'a>(events: &'a [Value], handoff_id: &str, kind: &str) -> Vec<&'a Value> {
-    events
-        .iter()
-        .filter(|e| e["handoff_id"] == handoff_id && e["type"] == kind)
-        .collect()
+    events.iter().filter(|e| e["handoff_id"] == handoff_id && e["type"] == kind).collect()
 }

@@ -6,18 +6,10 @@ use handoff_tests::{token, unique, Stack, SECRET};
 use serde_json::{json, Value};
 
 /// Every route with a body that is valid for it.
-fn routes(
-    ws: &str,
-    handoff: &str,
-) -> Vec<(&'static str, String, Option<Value>, &'static [&'static str])> {
+fn routes(ws: &str, handoff: &str) -> Vec<(&'static str, String, Option<Value>, &'static [&'static str])> {
     let b = format!("/v1/workspaces/{ws}");
     vec![
-        (
-            "GET",
-            format!("{b}/handoff-settings"),
-            None,
-            &["admin", "agent"],
-        ),
+        ("GET", format!("{b}/handoff-settings"), None, &["admin", "agent"]),
         (
             "PUT",
             format!("{b}/handoff-settings"),
@@ -33,36 +25,11 @@ fn routes(
             &["ai", "admin"],
         ),
         ("GET", format!("{b}/inbox"), None, &["admin", "agent"]),
-        (
-            "GET",
-            format!("{b}/handoffs/{handoff}"),
-            None,
-            &["admin", "agent"],
-        ),
-        (
-            "POST",
-            format!("{b}/handoffs/{handoff}/accept"),
-            None,
-            &["admin", "agent"],
-        ),
-        (
-            "POST",
-            format!("{b}/handoffs/{handoff}/assign"),
-            Some(json!({"assignee": "someone"})),
-            &["admin", "agent"],
-        ),
-        (
-            "POST",
-            format!("{b}/handoffs/{handoff}/resolve"),
-            None,
-            &["admin", "agent"],
-        ),
-        (
-            "POST",
-            format!("{b}/handoffs/{handoff}/return-to-ai"),
-            None,
-            &["admin", "agent"],
-        ),
+        ("GET", format!("{b}/handoffs/{handoff}"), None, &["admin", "agent"]),
+        ("POST", format!("{b}/handoffs/{handoff}/accept"), None, &["admin", "agent"]),
+        ("POST", format!("{b}/handoffs/{handoff}/assign"), Some(json!({"assignee": "someone"})), &["admin", "agent"]),
+        ("POST", format!("{b}/handoffs/{handoff}/resolve"), None, &["admin", "agent"]),
+        ("POST", format!("{b}/handoffs/{handoff}/return-to-ai"), None, &["admin", "agent"]),
     ]
 }
 
@@ -75,35 +42,18 @@ async fn every_route_checks_the_token_the_workspace_and_the_role() {
     let forged = auth::mint("not-the-secret", &ws, "admin", "u", 600).unwrap_or_default();
     for (method, path, body, allowed) in routes(&ws, "hnd_missing") {
         // No token, a token signed with another secret, an expired one, garbage.
-        for bad in [
-            None,
-            Some(forged.as_str()),
-            Some(expired.as_str()),
-            Some("not.a.jwt"),
-        ] {
+        for bad in [None, Some(forged.as_str()), Some(expired.as_str()), Some("not.a.jwt")] {
             let (st, err) = s.call(method, &path, bad, body.clone()).await;
             assert_eq!(st, 401, "{method} {path} with {bad:?}: {err}");
             assert_eq!(err["error"]["code"], "unauthorized");
         }
         // Right role, other workspace.
-        let (st, _) = s
-            .call(
-                method,
-                &path,
-                Some(&token(&other, allowed[0], "u")),
-                body.clone(),
-            )
-            .await;
+        let (st, _) = s.call(method, &path, Some(&token(&other, allowed[0], "u")), body.clone()).await;
         assert_eq!(st, 403, "{method} {path} from another workspace");
         for role in ["admin", "agent", "ai", "superuser"] {
-            let (st, resp) = s
-                .call(method, &path, Some(&token(&ws, role, "u")), body.clone())
-                .await;
+            let (st, resp) = s.call(method, &path, Some(&token(&ws, role, "u")), body.clone()).await;
             if allowed.contains(&role) {
-                assert!(
-                    st != 401 && st != 403,
-                    "{role} may {method} {path}: got {st} {resp}"
-                );
+                assert!(st != 401 && st != 403, "{role} may {method} {path}: got {st} {resp}");
             } else {
                 assert_eq!(st, 403, "{role} may not {method} {path}: {resp}");
                 assert_eq!(resp["error"]["code"], "forbidden");
@@ -112,12 +62,7 @@ async fn every_route_checks_the_token_the_workspace_and_the_role() {
     }
     // Nothing was created by the refused calls: the only escalation accepted was by an allowed role.
     let (_, inbox) = s
-        .call(
-            "GET",
-            &format!("/v1/workspaces/{other}/inbox?status=waiting"),
-            Some(&token(&other, "admin", "u")),
-            None,
-        )
+        .call("GET", &format!("/v1/workspaces/{other}/inbox?status=waiting"), Some(&token(&other, "admin", "u")), None)
         .await;
     assert!(inbox["items"].as_array().unwrap().is_empty());
 }
@@ -135,14 +80,7 @@ async fn tokens_without_the_claims_are_rejected() {
         &EncodingKey::from_secret(SECRET.as_bytes()),
     )
     .unwrap();
-    let (st, _) = s
-        .call(
-            "GET",
-            &format!("/v1/workspaces/{ws}/inbox"),
-            Some(&no_ws),
-            None,
-        )
-        .await;
+    let (st, _) = s.call("GET", &format!("/v1/workspaces/{ws}/inbox"), Some(&no_ws), None).await;
     assert_eq!(st, 401);
 }
 
@@ -158,9 +96,7 @@ async fn errors_follow_the_contract_and_change_nothing() {
         assert_eq!(err["error"]["code"], "malformed_json");
     }
     let big = format!("{{\"stall_message\": \"{}\"}}", "x".repeat(70 * 1024));
-    let (st, err) = s
-        .raw("PUT", &settings, Some(&admin), big.into_bytes())
-        .await;
+    let (st, err) = s.raw("PUT", &settings, Some(&admin), big.into_bytes()).await;
     assert_eq!(st, 413, "{err}");
     assert_eq!(err["error"]["code"], "payload_too_large");
     let (_, doc) = s.call("GET", &settings, Some(&admin), None).await;
@@ -189,9 +125,7 @@ async fn no_input_makes_a_route_fail_with_500() {
         b"{\"enabled\": {\"a\": [1]}}".to_vec(),
         b"{\"assignee\": 42}".to_vec(),
         b"{\"event_id\": \"\\u0000\", \"channel\": null}".to_vec(),
-        "{\"customer\": {\"email\": \"\u{1F600}@x\"}, \"summary\": \"\u{202E}\"}"
-            .as_bytes()
-            .to_vec(),
+        "{\"customer\": {\"email\": \"\u{1F600}@x\"}, \"summary\": \"\u{202E}\"}".as_bytes().to_vec(),
         vec![b'['; 10_000],
         b"{\"a\":".repeat(5000),
     ];

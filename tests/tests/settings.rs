@@ -15,14 +15,8 @@ fn full(version: u64) -> serde_json::Value {
 async fn a_new_workspace_reads_the_defaults() {
     let s = Stack::start().await;
     let ws = unique("ws");
-    let (status, doc) = s
-        .call(
-            "GET",
-            &format!("/v1/workspaces/{ws}/handoff-settings"),
-            Some(&token(&ws, "agent", "a1")),
-            None,
-        )
-        .await;
+    let (status, doc) =
+        s.call("GET", &format!("/v1/workspaces/{ws}/handoff-settings"), Some(&token(&ws, "agent", "a1")), None).await;
     assert_eq!(status, 200);
     assert_eq!(doc["enabled"], false);
     assert_eq!(doc["routing"], "human");
@@ -61,10 +55,7 @@ async fn saving_bumps_the_version_and_a_stale_version_is_a_conflict_with_the_cur
     assert_eq!(status, 409, "{err}");
     assert_eq!(err["error"]["code"], "version_conflict");
     assert_eq!(err["current"]["version"], 1);
-    assert_eq!(
-        err["current"]["stall_message"],
-        "Still looking for someone."
-    );
+    assert_eq!(err["current"]["stall_message"], "Still looking for someone.");
 
     let (_, now) = s.call("GET", &path, Some(&admin), None).await;
     assert_eq!(now["stall_message"], "Still looking for someone.");
@@ -111,12 +102,8 @@ async fn a_bad_document_lists_every_failing_field_and_changes_nothing() {
     let (status, err) = s.call("PUT", &path, Some(&admin), Some(bad)).await;
     assert_eq!(status, 422, "{err}");
     assert_eq!(err["error"]["code"], "validation_failed");
-    let mut fields: Vec<String> = err["error"]["fields"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["field"].as_str().unwrap().to_string())
-        .collect();
+    let mut fields: Vec<String> =
+        err["error"]["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap().to_string()).collect();
     fields.sort();
     assert_eq!(
         fields,
@@ -144,21 +131,14 @@ async fn a_bad_document_lists_every_failing_field_and_changes_nothing() {
 async fn a_saved_change_applies_to_escalations_started_after_it() {
     let s = Stack::start().await;
     let ws = unique("ws");
-    s.configure(&ws, json!({"confirmation_message": "First text"}))
-        .await;
+    s.configure(&ws, json!({"confirmation_message": "First text"})).await;
     let (_, first) = s.escalate(&ws, "conv-a", "e-a", "chat").await;
-    s.configure(
-        &ws,
-        json!({"confirmation_message": "Second text", "stall_message": "Changed stall"}),
-    )
-    .await;
+    s.configure(&ws, json!({"confirmation_message": "Second text", "stall_message": "Changed stall"})).await;
     let (_, second) = s.escalate(&ws, "conv-b", "e-b", "chat").await;
     assert_eq!(first["confirmation_message"], "First text");
     assert_eq!(second["confirmation_message"], "Second text");
     // The first handoff keeps what it started with.
-    let h = s
-        .handoff(&ws, first["handoff"]["handoff_id"].as_str().unwrap())
-        .await;
+    let h = s.handoff(&ws, first["handoff"]["handoff_id"].as_str().unwrap()).await;
     assert_eq!(
         h["policy"]["stall_message"],
         "No human agent is available right now. We'll reply here as soon as someone is free."

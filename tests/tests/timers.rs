@@ -20,18 +20,11 @@ async fn stall_events(s: &Stack, ws: &str, id: &str) -> Vec<Value> {
 async fn the_stall_message_is_sent_once_when_nobody_accepts() {
     let s = Stack::start().await;
     let ws = unique("ws");
-    s.configure(
-        &ws,
-        json!({"stalling_time_seconds": 10, "stall_message": STALL}),
-    )
-    .await;
+    s.configure(&ws, json!({"stalling_time_seconds": 10, "stall_message": STALL})).await;
     let (_, r) = s.escalate(&ws, "conv-1", "evt-1", "chat").await;
     let id = r["handoff"]["handoff_id"].as_str().unwrap().to_string();
     tokio::time::sleep(Duration::from_secs(8)).await;
-    assert!(
-        stall_events(&s, &ws, &id).await.is_empty(),
-        "not before the stalling time"
-    );
+    assert!(stall_events(&s, &ws, &id).await.is_empty(), "not before the stalling time");
     let sent = eventually(Duration::from_secs(6), || async {
         Some(stall_events(&s, &ws, &id).await).filter(|v| !v.is_empty())
     })
@@ -40,17 +33,12 @@ async fn the_stall_message_is_sent_once_when_nobody_accepts() {
     let h = s.handoff(&ws, &id).await;
     assert_eq!(h["state"], "waiting");
     assert_eq!(h["stall_notified"], true);
-    let stalls: Vec<&Value> = timeline_of(&h, "message_sent")
-        .into_iter()
-        .filter(|m| m["purpose"] == "stall")
-        .collect();
+    let stalls: Vec<&Value> = timeline_of(&h, "message_sent").into_iter().filter(|m| m["purpose"] == "stall").collect();
     assert_eq!(stalls.len(), 1);
     assert_eq!(stalls[0]["actor"], "system");
     // Due time vs. when it acted, from the timeline.
-    let due = chrono::DateTime::parse_from_rfc3339(
-        timeline_of(&h, "timer_set")[0]["due_at"].as_str().unwrap(),
-    )
-    .unwrap();
+    let due =
+        chrono::DateTime::parse_from_rfc3339(timeline_of(&h, "timer_set")[0]["due_at"].as_str().unwrap()).unwrap();
     let at = chrono::DateTime::parse_from_rfc3339(stalls[0]["at"].as_str().unwrap()).unwrap();
     assert!(at >= due, "never early");
     // Nothing more happens: sent once.
@@ -58,12 +46,7 @@ async fn the_stall_message_is_sent_once_when_nobody_accepts() {
     assert_eq!(stall_events(&s, &ws, &id).await.len(), 1);
     // It is still in the Inbox and can be accepted.
     let (st, _) = s
-        .call(
-            "POST",
-            &format!("/v1/workspaces/{ws}/handoffs/{id}/accept"),
-            Some(&token(&ws, "agent", "late")),
-            None,
-        )
+        .call("POST", &format!("/v1/workspaces/{ws}/handoffs/{id}/accept"), Some(&token(&ws, "agent", "late")), None)
         .await;
     assert_eq!(st, 200);
 }
@@ -72,28 +55,18 @@ async fn the_stall_message_is_sent_once_when_nobody_accepts() {
 async fn no_stall_message_after_an_accept() {
     let s = Stack::start().await;
     let ws = unique("ws");
-    s.configure(
-        &ws,
-        json!({"stalling_time_seconds": 10, "stall_message": STALL}),
-    )
-    .await;
+    s.configure(&ws, json!({"stalling_time_seconds": 10, "stall_message": STALL})).await;
     let (_, r) = s.escalate(&ws, "conv-1", "evt-1", "chat").await;
     let id = r["handoff"]["handoff_id"].as_str().unwrap().to_string();
     let (st, _) = s
-        .call(
-            "POST",
-            &format!("/v1/workspaces/{ws}/handoffs/{id}/accept"),
-            Some(&token(&ws, "agent", "quick")),
-            None,
-        )
+        .call("POST", &format!("/v1/workspaces/{ws}/handoffs/{id}/accept"), Some(&token(&ws, "agent", "quick")), None)
         .await;
     assert_eq!(st, 200);
     // Wait until the timer has certainly fired and been handled (it is removed once handled).
     let stack = s.running.as_ref().unwrap();
-    let fired = eventually(Duration::from_secs(16), || async {
-        (stack.timers.pending().await.unwrap() == 0).then_some(())
-    })
-    .await;
+    let fired =
+        eventually(Duration::from_secs(16), || async { (stack.timers.pending().await.unwrap() == 0).then_some(()) })
+            .await;
     assert!(fired.is_some(), "the timer never fired");
     assert!(stall_events(&s, &ws, &id).await.is_empty());
     let h = s.handoff(&ws, &id).await;
@@ -104,11 +77,7 @@ async fn no_stall_message_after_an_accept() {
 async fn ring_case(action: &str, expected_state: &str, expected_event: &str) {
     let s = Stack::start().await;
     let ws = unique("ws");
-    s.configure(
-        &ws,
-        json!({"voice_ring_timeout_seconds": 5, "voice_timeout_action": action}),
-    )
-    .await;
+    s.configure(&ws, json!({"voice_ring_timeout_seconds": 5, "voice_timeout_action": action})).await;
     let (_, r) = s.escalate(&ws, "call-1", "evt-1", "voice").await;
     assert_eq!(r["outcome"], "ringing");
     let id = r["handoff"]["handoff_id"].as_str().unwrap().to_string();
@@ -123,14 +92,7 @@ async fn ring_case(action: &str, expected_state: &str, expected_event: &str) {
     assert_eq!(t.last().unwrap()["actor"], "system");
     let out = s.outbound(&ws).await;
     assert_eq!(events_of(&out, &id, expected_event).len(), 1);
-    let (_, inbox) = s
-        .call(
-            "GET",
-            &format!("/v1/workspaces/{ws}/inbox"),
-            Some(&token(&ws, "agent", "a")),
-            None,
-        )
-        .await;
+    let (_, inbox) = s.call("GET", &format!("/v1/workspaces/{ws}/inbox"), Some(&token(&ws, "agent", "a")), None).await;
     assert!(inbox["items"].as_array().unwrap().is_empty());
 }
 
@@ -148,20 +110,11 @@ async fn a_ring_timeout_ends_the_call_when_set_to() {
 async fn a_ring_timeout_does_nothing_after_the_agent_answered() {
     let s = Stack::start().await;
     let ws = unique("ws");
-    s.configure(
-        &ws,
-        json!({"voice_ring_timeout_seconds": 5, "voice_timeout_action": "end_call"}),
-    )
-    .await;
+    s.configure(&ws, json!({"voice_ring_timeout_seconds": 5, "voice_timeout_action": "end_call"})).await;
     let (_, r) = s.escalate(&ws, "call-1", "evt-1", "voice").await;
     let id = r["handoff"]["handoff_id"].as_str().unwrap().to_string();
     let (st, _) = s
-        .call(
-            "POST",
-            &format!("/v1/workspaces/{ws}/handoffs/{id}/accept"),
-            Some(&token(&ws, "agent", "ans")),
-            None,
-        )
+        .call("POST", &format!("/v1/workspaces/{ws}/handoffs/{id}/accept"), Some(&token(&ws, "agent", "ans")), None)
         .await;
     assert_eq!(st, 200);
     let stack = s.running.as_ref().unwrap();
@@ -181,22 +134,12 @@ async fn a_ring_timeout_does_nothing_after_the_agent_answered() {
 async fn a_restart_keeps_every_handoff_and_still_fires_a_pending_timer() {
     let s = Stack::start().await;
     let ws = unique("ws");
-    s.configure(
-        &ws,
-        json!({"stalling_time_seconds": 10, "stall_message": STALL}),
-    )
-    .await;
+    s.configure(&ws, json!({"stalling_time_seconds": 10, "stall_message": STALL})).await;
     let (_, a) = s.escalate(&ws, "conv-a", "evt-a", "chat").await;
     let (_, b) = s.escalate(&ws, "conv-b", "evt-b", "chat").await;
     let a = a["handoff"]["handoff_id"].as_str().unwrap().to_string();
     let b = b["handoff"]["handoff_id"].as_str().unwrap().to_string();
-    s.call(
-        "POST",
-        &format!("/v1/workspaces/{ws}/handoffs/{b}/accept"),
-        Some(&token(&ws, "agent", "x")),
-        None,
-    )
-    .await;
+    s.call("POST", &format!("/v1/workspaces/{ws}/handoffs/{b}/accept"), Some(&token(&ws, "agent", "x")), None).await;
     let (dir, tmp) = s.stop().await;
 
     // Down past the due time: the timer fires right after the restart.
@@ -211,10 +154,7 @@ async fn a_restart_keeps_every_handoff_and_still_fires_a_pending_timer() {
         Some(stall_events(&s, &ws, &a).await).filter(|v| !v.is_empty())
     })
     .await;
-    assert!(
-        sent.is_some(),
-        "the pending stall timer did not fire after the restart"
-    );
+    assert!(sent.is_some(), "the pending stall timer did not fire after the restart");
     assert!(stall_events(&s, &ws, &b).await.is_empty());
     // Replays still answer from the kept idempotency records.
     let (_, again) = s.escalate(&ws, "conv-a", "evt-a", "chat").await;

@@ -6,8 +6,7 @@ use handoff::app::{App, AppError, EscalationResult};
 use handoff::domain::{parse_escalation, Actor, ConversationId, FieldError, Source};
 use serde_json::{json, Value};
 
-pub const POST_ESCALATION: &str =
-    "POST /v1/workspaces/{workspace_id}/conversations/{conversation_id}/escalations";
+pub const POST_ESCALATION: &str = "POST /v1/workspaces/{workspace_id}/conversations/{conversation_id}/escalations";
 /// Every route this function serves.
 pub const ROUTES: [&str; 1] = [POST_ESCALATION];
 
@@ -33,14 +32,9 @@ async fn route(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
     let caller = req.authorize(&[Role::Ai, Role::Admin])?;
     let conversation: ConversationId = req.path("conversation_id", ConversationId::parse)?;
     let body = req.json_object()?;
-    let escalation = parse_escalation(
-        &body,
-        Source::Http {
-            workspace_id: &caller.workspace,
-            conversation_id: &conversation,
-        },
-    )
-    .map_err(ApiError::Invalid)?;
+    let escalation =
+        parse_escalation(&body, Source::Http { workspace_id: &caller.workspace, conversation_id: &conversation })
+            .map_err(ApiError::Invalid)?;
     let actor = match caller.role {
         Role::Ai => Actor::Ai,
         _ => Actor::Agent(caller.user.clone()),
@@ -61,15 +55,9 @@ pub enum MessageError {
 
 /// Handles the body of one queued escalation message (the AI runtime's usual path).
 pub async fn handle_message(app: &App, body: &str) -> Result<EscalationResult, MessageError> {
-    let doc: Value = serde_json::from_str(body)
-        .map_err(|e| MessageError::Malformed(format!("not JSON: {e}")))?;
+    let doc: Value = serde_json::from_str(body).map_err(|e| MessageError::Malformed(format!("not JSON: {e}")))?;
     let escalation = parse_escalation(&doc, Source::Queue).map_err(|f: Vec<FieldError>| {
-        MessageError::Malformed(
-            f.iter()
-                .map(|e| format!("{}: {}", e.field, e.problem))
-                .collect::<Vec<_>>()
-                .join("; "),
-        )
+        MessageError::Malformed(f.iter().map(|e| format!("{}: {}", e.field, e.problem)).collect::<Vec<_>>().join("; "))
     })?;
     Ok(app.escalate(&escalation, Actor::Ai).await?)
 }
@@ -97,33 +85,20 @@ pub mod lambda {
         event
             .get("Records")
             .and_then(Value::as_array)
-            .map(|r| {
-                r.iter()
-                    .all(|m| m.get("eventSource").and_then(Value::as_str) == Some("aws:sqs"))
-            })
+            .map(|r| r.iter().all(|m| m.get("eventSource").and_then(Value::as_str) == Some("aws:sqs")))
             .unwrap_or(false)
     }
 
     /// Handles an SQS batch or an HTTP request, then sweeps the outbox if it is time to.
-    pub async fn handler(
-        app: &App,
-        sweep: &OutboxSweep,
-        event: Value,
-    ) -> Result<Value, UnsupportedEvent> {
+    pub async fn handler(app: &App, sweep: &OutboxSweep, event: Value) -> Result<Value, UnsupportedEvent> {
         let out = if is_sqs(&event) {
-            let batch: SqsEvent =
-                serde_json::from_value(event).map_err(|e| UnsupportedEvent(e.to_string()))?;
-            let resp = sqs_batch(batch, |body| async move {
-                super::handle_message(app, &body).await
-            })
-            .await;
+            let batch: SqsEvent = serde_json::from_value(event).map_err(|e| UnsupportedEvent(e.to_string()))?;
+            let resp = sqs_batch(batch, |body| async move { super::handle_message(app, &body).await }).await;
             serde_json::to_value(resp)
         } else {
             let req: ApiGatewayV2httpRequest =
                 serde_json::from_value(event).map_err(|e| UnsupportedEvent(e.to_string()))?;
-            serde_json::to_value(api_response(
-                super::handle_http(app, api_request(req)).await,
-            ))
+            serde_json::to_value(api_response(super::handle_http(app, api_request(req)).await))
         };
         sweep.maybe_run(app).await;
         out.map_err(|e| UnsupportedEvent(e.to_string()))

@@ -2,9 +2,7 @@
 
 use handoff::api::{expect_no_fields, respond, ApiError, ApiRequest, ApiResponse, Role};
 use handoff::app::App;
-use handoff::domain::{
-    validation::as_str, Channel, Command, FieldError, Handoff, HandoffId, Reason, State, UserId,
-};
+use handoff::domain::{validation::as_str, Channel, Command, FieldError, Handoff, HandoffId, Reason, State, UserId};
 use handoff::ports::{InboxCursor, InboxQuery, StatusFilter};
 use serde_json::{json, Value};
 
@@ -13,17 +11,9 @@ pub const GET_HANDOFF: &str = "GET /v1/workspaces/{workspace_id}/handoffs/{hando
 pub const ACCEPT: &str = "POST /v1/workspaces/{workspace_id}/handoffs/{handoff_id}/accept";
 pub const ASSIGN: &str = "POST /v1/workspaces/{workspace_id}/handoffs/{handoff_id}/assign";
 pub const RESOLVE: &str = "POST /v1/workspaces/{workspace_id}/handoffs/{handoff_id}/resolve";
-pub const RETURN_TO_AI: &str =
-    "POST /v1/workspaces/{workspace_id}/handoffs/{handoff_id}/return-to-ai";
+pub const RETURN_TO_AI: &str = "POST /v1/workspaces/{workspace_id}/handoffs/{handoff_id}/return-to-ai";
 /// Every route this function serves.
-pub const ROUTES: [&str; 6] = [
-    GET_INBOX,
-    GET_HANDOFF,
-    ACCEPT,
-    ASSIGN,
-    RESOLVE,
-    RETURN_TO_AI,
-];
+pub const ROUTES: [&str; 6] = [GET_INBOX, GET_HANDOFF, ACCEPT, ASSIGN, RESOLVE, RETURN_TO_AI];
 
 pub const DEFAULT_LIMIT: usize = 25;
 pub const MAX_LIMIT: usize = 100;
@@ -44,10 +34,7 @@ pub fn summary(h: &Handoff) -> Value {
 }
 
 /// Reads the Inbox query string, reporting every bad parameter.
-pub fn parse_inbox_query(
-    query: &[(String, String)],
-    me: &UserId,
-) -> Result<InboxQuery, Vec<FieldError>> {
+pub fn parse_inbox_query(query: &[(String, String)], me: &UserId) -> Result<InboxQuery, Vec<FieldError>> {
     let mut q = InboxQuery {
         status: StatusFilter::Active,
         assignee: None,
@@ -67,7 +54,10 @@ pub fn parse_inbox_query(
             "status" => match (v.as_str(), State::parse(v)) {
                 ("active", _) => q.status = StatusFilter::Active,
                 (_, Some(s)) => q.status = StatusFilter::One(s),
-                _ => errs.push(FieldError::new("status", "must be active, waiting, ringing, assigned, resolved, returned_to_ai, ended or routed_to_ai")),
+                _ => errs.push(FieldError::new(
+                    "status",
+                    "must be active, waiting, ringing, assigned, resolved, returned_to_ai, ended or routed_to_ai",
+                )),
             },
             "assignee" => {
                 if v == "me" {
@@ -108,11 +98,8 @@ pub fn parse_inbox_query(
 fn parse_assignee(req: &ApiRequest) -> Result<UserId, ApiError> {
     let body = req.json_object()?;
     let obj = body.as_object().expect("json_object returns an object");
-    let mut errs: Vec<FieldError> = obj
-        .keys()
-        .filter(|k| k.as_str() != "assignee")
-        .map(|k| FieldError::new(k.clone(), "unknown field"))
-        .collect();
+    let mut errs: Vec<FieldError> =
+        obj.keys().filter(|k| k.as_str() != "assignee").map(|k| FieldError::new(k.clone(), "unknown field")).collect();
     let assignee = match obj.get("assignee") {
         None => {
             errs.push(FieldError::new("assignee", "is required"));
@@ -155,10 +142,7 @@ async fn route(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
             expect_no_fields(req)?;
             Command::Accept { by: me }
         }
-        ASSIGN => Command::Assign {
-            by: me,
-            assignee: parse_assignee(req)?,
-        },
+        ASSIGN => Command::Assign { by: me, assignee: parse_assignee(req)? },
         RESOLVE => {
             expect_no_fields(req)?;
             Command::Resolve { by: me }

@@ -24,12 +24,9 @@ fn if_match(req: &ApiRequest) -> Result<Option<u64>, ApiError> {
         return Ok(None);
     };
     let v = raw.trim().trim_start_matches("W/").trim_matches('"');
-    v.parse::<u64>().map(Some).map_err(|_| {
-        ApiError::invalid(
-            "If-Match",
-            "must be the settings version, for example \"3\"",
-        )
-    })
+    v.parse::<u64>()
+        .map(Some)
+        .map_err(|_| ApiError::invalid("If-Match", "must be the settings version, for example \"3\""))
 }
 
 async fn route(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {

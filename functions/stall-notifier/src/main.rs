@@ -7,9 +7,8 @@ use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda::init_tracing();
-    let app: &'static _ = Box::leak(Box::new(
-        config::app_from_env(stall_notifier::lambda::NEEDS, "stall-notifier").await,
-    ));
+    let app: &'static _ =
+        Box::leak(Box::new(config::app_from_env(stall_notifier::lambda::NEEDS, "stall-notifier").await));
     run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         Ok::<_, Error>(stall_notifier::lambda::handler(app, event.payload).await)
     }))

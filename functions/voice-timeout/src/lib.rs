@@ -30,9 +30,6 @@ pub mod lambda {
 
     /// Handles a batch of timer messages; only the failed ones are named for a retry.
     pub async fn handler(app: &App, event: SqsEvent) -> SqsBatchResponse {
-        sqs_batch(event, |body| async move {
-            super::handle_message(app, &body).await
-        })
-        .await
+        sqs_batch(event, |body| async move { super::handle_message(app, &body).await }).await
     }
 }

@@ -7,9 +7,8 @@ use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda::init_tracing();
-    let app: &'static _ = Box::leak(Box::new(
-        config::app_from_env(voice_timeout::lambda::NEEDS, "voice-timeout").await,
-    ));
+    let app: &'static _ =
+        Box::leak(Box::new(config::app_from_env(voice_timeout::lambda::NEEDS, "voice-timeout").await));
     run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         Ok::<_, Error>(voice_timeout::lambda::handler(app, event.payload).await)
     }))

@@ -2,9 +2,7 @@
 //! (`sub`, `workspace_id`, `role`).
 
 use handoff::api::RawClaims;
-use jsonwebtoken::{
-    decode, encode, errors::ErrorKind, Algorithm, DecodingKey, EncodingKey, Header, Validation,
-};
+use jsonwebtoken::{decode, encode, errors::ErrorKind, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -79,11 +77,7 @@ pub fn mint(
         iat: now,
         exp: now + ttl_seconds,
     };
-    encode(
-        &Header::new(Algorithm::HS256),
-        &claims,
-        &EncodingKey::from_secret(secret.as_bytes()),
-    )
+    encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret.as_bytes()))
 }
 
 /// Verifies a bearer token as API Gateway's JWT authorizer would: signature, expiry, claims.
@@ -97,34 +91,26 @@ pub fn verify(secret: &str, authorization: Option<&str>) -> Result<RawClaims, &'
     let mut validation = Validation::new(Algorithm::HS256);
     validation.set_required_spec_claims(&["exp", "sub"]);
     validation.leeway = 5;
-    let data = decode::<TokenClaims>(
-        token,
-        &DecodingKey::from_secret(secret.as_bytes()),
-        &validation,
-    )
-    .map_err(|e| match e.kind() {
-        ErrorKind::ExpiredSignature => "the token has expired",
-        ErrorKind::InvalidSignature => "the token's signature is not valid",
-        ErrorKind::Json(_) | ErrorKind::MissingRequiredClaim(_) => {
-            "the token lacks the sub, workspace_id or role claim"
-        }
-        _ => "the token is not valid",
-    })?;
+    let data =
+        decode::<TokenClaims>(token, &DecodingKey::from_secret(secret.as_bytes()), &validation).map_err(|e| match e
+            .kind()
+        {
+            ErrorKind::ExpiredSignature => "the token has expired",
+            ErrorKind::InvalidSignature => "the token's signature is not valid",
+            ErrorKind::Json(_) | ErrorKind::MissingRequiredClaim(_) => {
+                "the token lacks the sub, workspace_id or role claim"
+            }
+            _ => "the token is not valid",
+        })?;
     let c = data.claims;
-    Ok(RawClaims {
-        sub: c.sub,
-        workspace_id: c.workspace_id,
-        role: c.role,
-    })
+    Ok(RawClaims { sub: c.sub, workspace_id: c.workspace_id, role: c.role })
 }
 
 /// Reads a token's claims without verifying it (for the `try` command's defaults).
 pub fn peek_workspace(token: &str) -> Option<String> {
     use base64::Engine;
     let payload = token.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload.trim_end_matches('='))
-        .ok()?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
     let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
     v.get("workspace_id")?.as_str().map(str::to_owned)
 }
@@ -137,18 +123,12 @@ mod tests {
     fn minted_tokens_verify_and_tampering_is_caught() {
         let t = mint("s3cret", "ws_1", "agent", "u1", 60).unwrap();
         let c = verify("s3cret", Some(&format!("Bearer {t}"))).unwrap();
-        assert_eq!(
-            (c.sub.as_str(), c.workspace_id.as_str(), c.role.as_str()),
-            ("u1", "ws_1", "agent")
-        );
+        assert_eq!((c.sub.as_str(), c.workspace_id.as_str(), c.role.as_str()), ("u1", "ws_1", "agent"));
         assert_eq!(peek_workspace(&t).as_deref(), Some("ws_1"));
         assert!(verify("other", Some(&format!("Bearer {t}"))).is_err());
         assert!(verify("s3cret", Some(&t)).is_err());
         assert!(verify("s3cret", None).is_err());
         let expired = mint("s3cret", "ws_1", "agent", "u1", -120).unwrap();
-        assert_eq!(
-            verify("s3cret", Some(&format!("Bearer {expired}"))),
-            Err("the token has expired")
-        );
+        assert_eq!(verify("s3cret", Some(&format!("Bearer {expired}"))), Err("the token has expired"));
     }
 }

@@ -55,10 +55,7 @@ fn to_http(r: ApiResponse) -> Response {
     let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut resp = (status, Json(r.body)).into_response();
     for (k, v) in r.headers {
-        if let (Ok(k), Ok(v)) = (
-            axum::http::HeaderName::try_from(k),
-            axum::http::HeaderValue::try_from(v),
-        ) {
+        if let (Ok(k), Ok(v)) = (axum::http::HeaderName::try_from(k), axum::http::HeaderValue::try_from(v)) {
             resp.headers_mut().insert(k, v);
         }
     }
@@ -70,8 +67,7 @@ fn error(e: ApiError) -> Response {
 }
 
 fn parse_query(raw: Option<String>) -> Vec<(String, String)> {
-    raw.map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
-        .unwrap_or_default()
+    raw.map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default()
 }
 
 async fn invoke(
@@ -92,17 +88,10 @@ async fn invoke(
     };
     let headers: HashMap<String, String> = headers
         .iter()
-        .filter_map(|(k, v)| {
-            v.to_str()
-                .ok()
-                .map(|v| (k.as_str().to_ascii_lowercase(), v.to_string()))
-        })
+        .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_ascii_lowercase(), v.to_string())))
         .collect();
     // API Gateway's authorizer rejects a bad token before the function runs; so do we.
-    let claims = match auth::verify(
-        &state.secret,
-        headers.get("authorization").map(String::as_str),
-    ) {
+    let claims = match auth::verify(&state.secret, headers.get("authorization").map(String::as_str)) {
         Ok(c) => c,
         Err(why) => return error(ApiError::Unauthorized(why)),
     };
@@ -110,14 +99,7 @@ async fn invoke(
         Ok(b) => b.to_vec(),
         Err(_) => return error(ApiError::PayloadTooLarge),
     };
-    let req = ApiRequest {
-        route_key,
-        path_params,
-        query: parse_query(raw_query),
-        headers,
-        body,
-        claims: Some(claims),
-    };
+    let req = ApiRequest { route_key, path_params, query: parse_query(raw_query), headers, body, claims: Some(claims) };
     let app = &state.app;
     let resp = match function {
         Function::Settings => settings_api::handle(app, req).await,
@@ -135,10 +117,7 @@ async fn outbound_events(
     headers: HeaderMap,
     Query(_q): Query<HashMap<String, String>>,
 ) -> Response {
-    let claims = match auth::verify(
-        &state.secret,
-        headers.get("authorization").and_then(|v| v.to_str().ok()),
-    ) {
+    let claims = match auth::verify(&state.secret, headers.get("authorization").and_then(|v| v.to_str().ok())) {
         Ok(c) => c,
         Err(why) => return error(ApiError::Unauthorized(why)),
     };
@@ -186,14 +165,8 @@ pub fn router(state: HttpState) -> Router {
         router = router.route(path, mr);
     }
     router
-        .route(
-            "/v1/workspaces/{workspace_id}/local/outbound-events",
-            get(outbound_events),
-        )
-        .route(
-            "/healthz",
-            get(|| async { Json(serde_json::json!({"status": "ok"})) }),
-        )
+        .route("/v1/workspaces/{workspace_id}/local/outbound-events", get(outbound_events))
+        .route("/healthz", get(|| async { Json(serde_json::json!({"status": "ok"})) }))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

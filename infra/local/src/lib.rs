@@ -39,19 +39,14 @@ pub const DEMO_WORKSPACE: &str = "ws_demo";
 /// Turns Human Handoff on for `ws` if the workspace never saved settings.
 async fn seed_demo(app: &App, ws: &str) -> Result<(), StartError> {
     use handoff::domain::{SettingsDoc, UserId, WorkspaceId};
-    let ws = WorkspaceId::parse(ws)
-        .map_err(|e| StoreError::Corrupt(format!("demo workspace id: {e}")))?;
+    let ws = WorkspaceId::parse(ws).map_err(|e| StoreError::Corrupt(format!("demo workspace id: {e}")))?;
     if app.store.get_settings(&ws).await?.is_some() {
         return Ok(());
     }
     let defaults = SettingsDoc::defaults(ws.clone());
     let mut settings = defaults.settings.clone();
     settings.enabled = true;
-    let doc = defaults.saved(
-        settings,
-        UserId::parse("handoff-local").expect("valid id"),
-        chrono::Utc::now(),
-    );
+    let doc = defaults.saved(settings, UserId::parse("handoff-local").expect("valid id"), chrono::Utc::now());
     match app.store.put_settings(&doc, 0).await {
         Ok(()) | Err(StoreError::VersionConflict) => {
             info!(workspace_id = %ws, "demo workspace: Human Handoff turned on");
@@ -103,12 +98,8 @@ impl RunningStack {
 /// Fires a due timer through the function that owns its kind.
 async fn fire(app: &App, timer: handoff::domain::TimerMessage) -> Result<(), String> {
     let r = match timer.kind {
-        TimerKind::Stall => stall_notifier::handle(app, &timer)
-            .await
-            .map_err(|e| e.to_string()),
-        TimerKind::Ring => voice_timeout::handle(app, &timer)
-            .await
-            .map_err(|e| e.to_string()),
+        TimerKind::Stall => stall_notifier::handle(app, &timer).await.map_err(|e| e.to_string()),
+        TimerKind::Ring => voice_timeout::handle(app, &timer).await.map_err(|e| e.to_string()),
     };
     r.map(|_| ())
 }
@@ -135,21 +126,15 @@ pub async fn start(config: LocalConfig) -> Result<RunningStack, StartError> {
     if let Some(ws) = &config.demo_workspace {
         seed_demo(&app, ws).await?;
     }
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .map_err(|e| StartError::Listen(config.listen, e))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| StartError::Listen(config.listen, e))?;
+    let listener =
+        tokio::net::TcpListener::bind(config.listen).await.map_err(|e| StartError::Listen(config.listen, e))?;
+    let addr = listener.local_addr().map_err(|e| StartError::Listen(config.listen, e))?;
     let (shutdown, rx) = watch::channel(false);
     let mut tasks = Vec::new();
 
     // Effects recorded before a crash and never confirmed are sent first.
     match app.redispatch_pending(chrono::Utc::now(), 1000).await {
-        Ok(n) if n > 0 => info!(
-            dispatched = n,
-            "sent effects left pending by the previous run"
-        ),
+        Ok(n) if n > 0 => info!(dispatched = n, "sent effects left pending by the previous run"),
         Ok(_) => {}
         Err(e) => error!(error = %e, "could not read pending effects"),
     }
@@ -168,8 +153,7 @@ pub async fn start(config: LocalConfig) -> Result<RunningStack, StartError> {
                     _ = tokio::time::sleep(REDISPATCH_EVERY) => {}
                     r = rx.changed() => if r.is_err() || *rx.borrow() { return },
                 }
-                let before = chrono::Utc::now()
-                    - chrono::Duration::from_std(REDISPATCH_EVERY).unwrap_or_default();
+                let before = chrono::Utc::now() - chrono::Duration::from_std(REDISPATCH_EVERY).unwrap_or_default();
                 if let Err(e) = app.redispatch_pending(before, 100).await {
                     error!(error = %e, "redispatch failed");
                 }
@@ -198,12 +182,5 @@ pub async fn start(config: LocalConfig) -> Result<RunningStack, StartError> {
         }));
     }
     info!(%addr, "local stack started");
-    Ok(RunningStack {
-        addr,
-        app,
-        publisher,
-        timers,
-        shutdown,
-        tasks,
-    })
+    Ok(RunningStack { addr, app, publisher, timers, shutdown, tasks })
 }

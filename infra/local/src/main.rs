@@ -8,11 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(
-    name = "handoff-local",
-    version,
-    about = "Human Handoff on one machine: HTTP API, timers, embedded store"
-)]
+#[command(name = "handoff-local", version, about = "Human Handoff on one machine: HTTP API, timers, embedded store")]
 struct Cli {
     #[command(subcommand)]
     command: Option<Cmd>,
@@ -86,13 +82,9 @@ enum Cmd {
 }
 
 fn init_logs(format: LogFormat) {
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let b = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(ansi);
+    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     match format {
         LogFormat::Json => b.json().flatten_event(true).init(),
         LogFormat::Text => b.init(),
@@ -105,13 +97,7 @@ async fn main() -> ExitCode {
     match cli.command {
         None => serve(cli.serve).await,
         Some(Cmd::Serve(args)) => serve(args).await,
-        Some(Cmd::Token {
-            workspace,
-            role,
-            sub,
-            ttl_seconds,
-            data_dir,
-        }) => {
+        Some(Cmd::Token { workspace, role, sub, ttl_seconds, data_dir }) => {
             let role = match role {
                 RoleArg::Admin => "admin",
                 RoleArg::Agent => "agent",
@@ -120,10 +106,7 @@ async fn main() -> ExitCode {
             let secret = match auth::load_or_create_secret(Some(&data_dir)) {
                 Ok((s, _)) => s,
                 Err(e) => {
-                    eprintln!(
-                        "error: cannot read or create the token secret in {}: {e}",
-                        data_dir.display()
-                    );
+                    eprintln!("error: cannot read or create the token secret in {}: {e}", data_dir.display());
                     return ExitCode::from(2);
                 }
             };
@@ -138,11 +121,7 @@ async fn main() -> ExitCode {
                 }
             }
         }
-        Some(Cmd::Try {
-            url,
-            token,
-            workspace,
-        }) => {
+        Some(Cmd::Try { url, token, workspace }) => {
             let Some(workspace) = workspace.or_else(|| auth::peek_workspace(&token)) else {
                 eprintln!("error: the token has no workspace_id claim; pass --workspace");
                 return ExitCode::from(2);
@@ -163,18 +142,11 @@ async fn main() -> ExitCode {
 
 async fn serve(args: ServeArgs) -> ExitCode {
     init_logs(args.log_format);
-    let data_dir = if args.in_memory {
-        None
-    } else {
-        Some(args.data_dir.clone())
-    };
+    let data_dir = if args.in_memory { None } else { Some(args.data_dir.clone()) };
     let (secret, source) = match auth::load_or_create_secret(data_dir.as_deref()) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!(
-                "error: cannot create the token secret in {}: {e}",
-                args.data_dir.display()
-            );
+            eprintln!("error: cannot create the token secret in {}: {e}", args.data_dir.display());
             return ExitCode::from(2);
         }
     };
@@ -192,13 +164,9 @@ async fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let example =
-        auth::mint(&secret, DEMO_WORKSPACE, "admin", "local-admin", 12 * 3600).unwrap_or_default();
+    let example = auth::mint(&secret, DEMO_WORKSPACE, "admin", "local-admin", 12 * 3600).unwrap_or_default();
     println!("Human Handoff is running.");
-    println!(
-        "  API:     {}/v1/workspaces/{{workspace_id}}/...",
-        stack.url()
-    );
+    println!("  API:     {}/v1/workspaces/{{workspace_id}}/...", stack.url());
     match &data_dir {
         Some(d) => println!("  Data:    {} (SQLite; survives restarts)", d.display()),
         None => println!("  Data:    in memory (lost when this process stops)"),
@@ -218,11 +186,8 @@ async fn serve(args: ServeArgs) -> ExitCode {
     } else {
         format!(" --data-dir {}", args.data_dir.display())
     };
-    let env_prefix = if source == SecretSource::Generated {
-        format!("HANDOFF_JWT_SECRET={secret} ")
-    } else {
-        String::new()
-    };
+    let env_prefix =
+        if source == SecretSource::Generated { format!("HANDOFF_JWT_SECRET={secret} ") } else { String::new() };
     println!("  Get a token:  {env_prefix}cargo run --release -p handoff-local -- token --workspace ws_demo --role admin --sub alice{data_flag}");
     if !args.no_demo {
         println!("  Demo workspace: {DEMO_WORKSPACE} (Human Handoff on, routing to humans)");

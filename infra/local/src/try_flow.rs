@@ -21,66 +21,35 @@ struct Client {
 }
 
 impl Client {
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> Result<(u16, Value), String> {
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<(u16, Value), String> {
         let url = format!("{}/v1/workspaces/{}", self.base, path);
-        let mut req = self
-            .http
-            .request(method.clone(), &url)
-            .bearer_auth(&self.token);
+        let mut req = self.http.request(method.clone(), &url).bearer_auth(&self.token);
         if let Some(b) = body {
             req = req.json(&b);
         }
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| format!("{method} {url}: {e}"))?;
+        let resp = req.send().await.map_err(|e| format!("{method} {url}: {e}"))?;
         let status = resp.status().as_u16();
-        let text = resp
-            .text()
-            .await
-            .map_err(|e| format!("{method} {url}: reading the answer: {e}"))?;
+        let text = resp.text().await.map_err(|e| format!("{method} {url}: reading the answer: {e}"))?;
         let v = serde_json::from_str(&text).unwrap_or(Value::String(text));
         Ok((status, v))
     }
 }
 
 fn error_text(v: &Value) -> String {
-    v.pointer("/error/message")
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-        .unwrap_or_else(|| v.to_string())
+    v.pointer("/error/message").and_then(Value::as_str).map(str::to_owned).unwrap_or_else(|| v.to_string())
 }
 
 /// Runs the workflow, printing each step to `out`. Returns every step's result; the workflow
 /// passed if all passed.
-pub async fn run(
-    base_url: &str,
-    token: &str,
-    workspace: &str,
-    out: &mut dyn Write,
-) -> Vec<StepResult> {
+pub async fn run(base_url: &str, token: &str, workspace: &str, out: &mut dyn Write) -> Vec<StepResult> {
     let client = Client {
-        http: reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .expect("HTTP client"),
+        http: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("HTTP client"),
         base: base_url.trim_end_matches('/').to_string(),
         token: token.to_string(),
     };
     let mut results = Vec::new();
     let mut report = |r: StepResult, out: &mut dyn Write| {
-        let _ = writeln!(
-            out,
-            "[{}] {}: {}",
-            if r.passed { "PASS" } else { "FAIL" },
-            r.name,
-            r.detail
-        );
+        let _ = writeln!(out, "[{}] {}: {}", if r.passed { "PASS" } else { "FAIL" }, r.name, r.detail);
         results.push(r);
     };
     let conversation = format!("try-{}", uuid::Uuid::new_v4().simple());
@@ -88,14 +57,7 @@ pub async fn run(
 
     // 1. Start a test conversation: the API answers and the workspace's settings can be read.
     let step1 = "start a test conversation";
-    let settings = match client
-        .call(
-            reqwest::Method::GET,
-            &format!("{workspace}/handoff-settings"),
-            None,
-        )
-        .await
-    {
+    let settings = match client.call(reqwest::Method::GET, &format!("{workspace}/handoff-settings"), None).await {
         Ok((200, s)) => {
             let enabled = s["enabled"].as_bool().unwrap_or(false);
             let routing = s["routing"].as_str().unwrap_or("?").to_string();
@@ -107,14 +69,7 @@ pub async fn run(
             } else {
                 format!("workspace {workspace} routes escalations to the AI (routing {routing:?}): set routing to \"human\" and run again")
             };
-            report(
-                StepResult {
-                    name: step1,
-                    passed: ok,
-                    detail,
-                },
-                out,
-            );
+            report(StepResult { name: step1, passed: ok, detail }, out);
             if !ok {
                 return skip_rest(results, out, 1);
             }
@@ -125,57 +80,30 @@ pub async fn run(
                 StepResult {
                     name: step1,
                     passed: false,
-                    detail: format!(
-                        "reading the settings answered {status}: {}",
-                        error_text(&body)
-                    ),
+                    detail: format!("reading the settings answered {status}: {}", error_text(&body)),
                 },
                 out,
             );
             return skip_rest(results, out, 1);
         }
         Err(e) => {
-            report(
-                StepResult {
-                    name: step1,
-                    passed: false,
-                    detail: e,
-                },
-                out,
-            );
+            report(StepResult { name: step1, passed: false, detail: e }, out);
             return skip_rest(results, out, 1);
         }
     };
-    let expected = settings["confirmation_message"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let expected = settings["confirmation_message"].as_str().unwrap_or_default().to_string();
 
     // 2. Trigger an escalation.
     let step2 = "trigger an escalation";
     let body = json!({"event_id": event_id, "channel": "chat", "reason": "customer_request",
                       "summary": "Test conversation started by the try command", "priority": "low"});
     let escalation = match client
-        .call(
-            reqwest::Method::POST,
-            &format!("{workspace}/conversations/{conversation}/escalations"),
-            Some(body),
-        )
+        .call(reqwest::Method::POST, &format!("{workspace}/conversations/{conversation}/escalations"), Some(body))
         .await
     {
         Ok((200, r)) if r["outcome"] == "queued" => {
-            let id = r["handoff"]["handoff_id"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
-            report(
-                StepResult {
-                    name: step2,
-                    passed: true,
-                    detail: format!("outcome queued, handoff {id}"),
-                },
-                out,
-            );
+            let id = r["handoff"]["handoff_id"].as_str().unwrap_or_default().to_string();
+            report(StepResult { name: step2, passed: true, detail: format!("outcome queued, handoff {id}") }, out);
             r
         }
         Ok((status, r)) => {
@@ -184,47 +112,21 @@ pub async fn run(
             } else {
                 format!("the escalation answered {status}: {}", error_text(&r))
             };
-            report(
-                StepResult {
-                    name: step2,
-                    passed: false,
-                    detail,
-                },
-                out,
-            );
+            report(StepResult { name: step2, passed: false, detail }, out);
             return skip_rest(results, out, 2);
         }
         Err(e) => {
-            report(
-                StepResult {
-                    name: step2,
-                    passed: false,
-                    detail: e,
-                },
-                out,
-            );
+            report(StepResult { name: step2, passed: false, detail: e }, out);
             return skip_rest(results, out, 2);
         }
     };
-    let handoff_id = escalation["handoff"]["handoff_id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let handoff_id = escalation["handoff"]["handoff_id"].as_str().unwrap_or_default().to_string();
 
     // 3. Verify the confirmation message: the answer and the handoff's timeline both carry the
     //    workspace's setting.
     let step3 = "verify the confirmation message";
-    let answered = escalation["confirmation_message"]
-        .as_str()
-        .unwrap_or_default();
-    match client
-        .call(
-            reqwest::Method::GET,
-            &format!("{workspace}/handoffs/{handoff_id}"),
-            None,
-        )
-        .await
-    {
+    let answered = escalation["confirmation_message"].as_str().unwrap_or_default();
+    match client.call(reqwest::Method::GET, &format!("{workspace}/handoffs/{handoff_id}"), None).await {
         Ok((200, h)) => {
             let sent: Vec<&str> = h["timeline"]
                 .as_array()
@@ -241,14 +143,7 @@ pub async fn run(
             } else {
                 format!("expected {expected:?}; the escalation answered {answered:?} and the timeline shows {sent:?}")
             };
-            report(
-                StepResult {
-                    name: step3,
-                    passed: ok,
-                    detail,
-                },
-                out,
-            );
+            report(StepResult { name: step3, passed: ok, detail }, out);
         }
         Ok((status, b)) => report(
             StepResult {
@@ -258,14 +153,7 @@ pub async fn run(
             },
             out,
         ),
-        Err(e) => report(
-            StepResult {
-                name: step3,
-                passed: false,
-                detail: e,
-            },
-            out,
-        ),
+        Err(e) => report(StepResult { name: step3, passed: false, detail: e }, out),
     }
 
     // 4. Check the conversation is in the Inbox (active handoffs, oldest first, paged).
@@ -284,8 +172,7 @@ pub async fn run(
                     items
                         .iter()
                         .find(|i| {
-                            i["handoff_id"] == handoff_id.as_str()
-                                && i["conversation_id"] == conversation.as_str()
+                            i["handoff_id"] == handoff_id.as_str() && i["conversation_id"] == conversation.as_str()
                         })
                         .cloned()
                 });
@@ -316,14 +203,7 @@ pub async fn run(
             },
             out,
         ),
-        (None, Some(f)) => report(
-            StepResult {
-                name: step4,
-                passed: false,
-                detail: f,
-            },
-            out,
-        ),
+        (None, Some(f)) => report(StepResult { name: step4, passed: false, detail: f }, out),
         (None, None) => report(
             StepResult {
                 name: step4,
@@ -336,20 +216,9 @@ pub async fn run(
 
     // Clean up: hand the test conversation back to the AI.
     let step5 = "clean up: return the conversation to the AI";
-    match client
-        .call(
-            reqwest::Method::POST,
-            &format!("{workspace}/handoffs/{handoff_id}/return-to-ai"),
-            None,
-        )
-        .await
-    {
+    match client.call(reqwest::Method::POST, &format!("{workspace}/handoffs/{handoff_id}/return-to-ai"), None).await {
         Ok((200, h)) if h["state"] == "returned_to_ai" => report(
-            StepResult {
-                name: step5,
-                passed: true,
-                detail: format!("handoff {handoff_id} returned to the AI"),
-            },
+            StepResult { name: step5, passed: true, detail: format!("handoff {handoff_id} returned to the AI") },
             out,
         ),
         Ok((status, b)) => report(
@@ -360,14 +229,7 @@ pub async fn run(
             },
             out,
         ),
-        Err(e) => report(
-            StepResult {
-                name: step5,
-                passed: false,
-                detail: e,
-            },
-            out,
-        ),
+        Err(e) => report(StepResult { name: step5, passed: false, detail: e }, out),
     }
     results
 }
@@ -383,11 +245,7 @@ const STEPS: [&str; 5] = [
 fn skip_rest(mut results: Vec<StepResult>, out: &mut dyn Write, done: usize) -> Vec<StepResult> {
     for name in &STEPS[done..] {
         let _ = writeln!(out, "[SKIP] {name}: not run because an earlier step failed");
-        results.push(StepResult {
-            name,
-            passed: false,
-            detail: "skipped".into(),
-        });
+        results.push(StepResult { name, passed: false, detail: "skipped".into() });
     }
     results
 }

@@ -17,11 +17,7 @@ impl Drop for Serve {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// Starts `handoff-local` and waits until it prints that it is running.
@@ -54,43 +50,21 @@ fn serve(data_dir: &std::path::Path, port: u16) -> (Serve, Vec<String>) {
 
 fn token(data_dir: &std::path::Path, ws: &str, role: &str) -> String {
     let out = Command::new(BIN)
-        .args([
-            "token",
-            "--workspace",
-            ws,
-            "--role",
-            role,
-            "--sub",
-            "alice",
-            "--data-dir",
-        ])
+        .args(["token", "--workspace", ws, "--role", role, "--sub", "alice", "--data-dir"])
         .arg(data_dir)
         .env_remove("HANDOFF_JWT_SECRET")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
 fn try_cmd(port: u16, token: &str) -> (bool, String) {
     let out = Command::new(BIN)
-        .args([
-            "try",
-            "--url",
-            &format!("http://127.0.0.1:{port}"),
-            "--token",
-            token,
-        ])
+        .args(["try", "--url", &format!("http://127.0.0.1:{port}"), "--token", token])
         .output()
         .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 #[test]
@@ -100,10 +74,7 @@ fn first_run_token_and_try_pass() {
     let (_serve, banner) = serve(dir.path(), port);
     let banner = banner.join("\n");
     assert!(banner.contains(&format!("127.0.0.1:{port}")), "{banner}");
-    assert!(
-        banner.contains(&dir.path().display().to_string()),
-        "{banner}"
-    );
+    assert!(banner.contains(&dir.path().display().to_string()), "{banner}");
     assert!(banner.contains("token --workspace"), "{banner}");
 
     let admin = token(dir.path(), "ws_demo", "admin");

@@ -31,22 +31,14 @@ impl App {
 
     /// Dispatches effects that were recorded before `before` but never confirmed (a crash or an
     /// outage between commit and dispatch). Returns how many were dispatched.
-    pub async fn redispatch_pending(
-        &self,
-        before: DateTime<Utc>,
-        limit: usize,
-    ) -> Result<usize, super::AppError> {
+    pub async fn redispatch_pending(&self, before: DateTime<Utc>, limit: usize) -> Result<usize, super::AppError> {
         let pending = self.store.pending_effects(before, limit).await?;
         if pending.is_empty() {
             return Ok(0);
         }
         let effects: Vec<Effect> = pending.into_iter().map(|p| p.effect).collect();
         let n = self.dispatch(&effects).await;
-        info!(
-            pending = effects.len(),
-            dispatched = n,
-            "redispatched pending effects"
-        );
+        info!(pending = effects.len(), dispatched = n, "redispatched pending effects");
         Ok(n)
     }
 }

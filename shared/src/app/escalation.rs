@@ -1,7 +1,5 @@
 use super::{App, AppError};
-use crate::domain::{
-    decide_escalation, Actor, EscalationOutcome, EscalationRequest, Handoff, SettingsDoc,
-};
+use crate::domain::{decide_escalation, Actor, EscalationOutcome, EscalationRequest, Handoff, SettingsDoc};
 use crate::ports::StoreError;
 use tracing::info;
 
@@ -20,19 +18,11 @@ pub struct EscalationResult {
 impl App {
     /// Handles an escalation (spec §4): idempotent on `event_id`, one active handoff per
     /// conversation, decided from the settings at this moment.
-    pub async fn escalate(
-        &self,
-        req: &EscalationRequest,
-        actor: Actor,
-    ) -> Result<EscalationResult, AppError> {
+    pub async fn escalate(&self, req: &EscalationRequest, actor: Actor) -> Result<EscalationResult, AppError> {
         // A few rounds at most: each lost race tells us more (the event is recorded, or the
         // conversation now has an active handoff).
         for _ in 0..4 {
-            if let Some(rec) = self
-                .store
-                .get_escalation(&req.workspace_id, &req.event_id)
-                .await?
-            {
+            if let Some(rec) = self.store.get_escalation(&req.workspace_id, &req.event_id).await? {
                 if rec.expires_at > self.clock.now() {
                     let handoff = match &rec.handoff_id {
                         Some(id) => self.store.get_handoff(&req.workspace_id, id).await?,
@@ -40,9 +30,7 @@ impl App {
                     };
                     let confirmation_message = match rec.outcome {
                         EscalationOutcome::Disabled | EscalationOutcome::AlreadyActive => None,
-                        _ => handoff
-                            .as_ref()
-                            .map(|h| h.policy.confirmation_message.as_str().to_string()),
+                        _ => handoff.as_ref().map(|h| h.policy.confirmation_message.as_str().to_string()),
                     };
                     info!(workspace_id = %req.workspace_id, event_id = %req.event_id, outcome = ?rec.outcome, "escalation replayed");
                     return Ok(EscalationResult {
@@ -58,28 +46,11 @@ impl App {
                 .get_settings(&req.workspace_id)
                 .await?
                 .unwrap_or_else(|| SettingsDoc::defaults(req.workspace_id.clone()));
-            let active = self
-                .store
-                .find_active_handoff(&req.workspace_id, &req.conversation_id)
-                .await?;
+            let active = self.store.find_active_handoff(&req.workspace_id, &req.conversation_id).await?;
             let now = self.clock.now();
-            let decision = decide_escalation(
-                &settings.settings,
-                req,
-                actor.clone(),
-                active.as_ref(),
-                self.ids.handoff_id(),
-                now,
-            );
-            match self
-                .store
-                .create_escalation(
-                    &decision.record,
-                    decision.created.as_ref(),
-                    &decision.effects,
-                )
-                .await
-            {
+            let decision =
+                decide_escalation(&settings.settings, req, actor.clone(), active.as_ref(), self.ids.handoff_id(), now);
+            match self.store.create_escalation(&decision.record, decision.created.as_ref(), &decision.effects).await {
                 Ok(()) => {
                     info!(
                         workspace_id = %req.workspace_id, event_id = %req.event_id,
@@ -88,10 +59,8 @@ impl App {
                         outcome = ?decision.record.outcome, "escalation decided"
                     );
                     self.dispatch(&decision.effects).await;
-                    let confirmation_message = decision
-                        .created
-                        .as_ref()
-                        .map(|h| h.policy.confirmation_message.as_str().to_string());
+                    let confirmation_message =
+                        decision.created.as_ref().map(|h| h.policy.confirmation_message.as_str().to_string());
                     let handoff = decision.created.or(active);
                     return Ok(EscalationResult {
                         outcome: decision.record.outcome,

@@ -5,10 +5,7 @@ use tracing::info;
 
 impl App {
     pub async fn get_handoff(&self, ws: &WorkspaceId, id: &HandoffId) -> Result<Handoff, AppError> {
-        self.store
-            .get_handoff(ws, id)
-            .await?
-            .ok_or(AppError::HandoffNotFound)
+        self.store.get_handoff(ws, id).await?.ok_or(AppError::HandoffNotFound)
     }
 
     pub async fn inbox(&self, ws: &WorkspaceId, query: &InboxQuery) -> Result<InboxPage, AppError> {
@@ -18,12 +15,7 @@ impl App {
     /// Applies an agent's command: decide on the state read, commit conditionally on its
     /// version, then dispatch the effects. A lost race is decided again on the fresh state, so
     /// the loser of two simultaneous accepts gets a clear conflict.
-    pub async fn apply(
-        &self,
-        ws: &WorkspaceId,
-        id: &HandoffId,
-        cmd: Command,
-    ) -> Result<Handoff, AppError> {
+    pub async fn apply(&self, ws: &WorkspaceId, id: &HandoffId, cmd: Command) -> Result<Handoff, AppError> {
         for _ in 0..3 {
             let h = self.get_handoff(ws, id).await?;
             let decision = match decide(&h, &cmd, self.clock.now()) {
@@ -32,15 +24,9 @@ impl App {
                 Err(Rejection::IllegalTransition { state, action }) => {
                     return Err(AppError::IllegalTransition { state, action })
                 }
-                Err(Rejection::AssignedToSomeoneElse) => {
-                    return Err(AppError::AssignedToSomeoneElse)
-                }
+                Err(Rejection::AssignedToSomeoneElse) => return Err(AppError::AssignedToSomeoneElse),
             };
-            match self
-                .store
-                .commit_transition(&decision.handoff, h.version, &decision.effects)
-                .await
-            {
+            match self.store.commit_transition(&decision.handoff, h.version, &decision.effects).await {
                 Ok(()) => {
                     info!(workspace_id = %ws, handoff_id = %id, action = %cmd.action(),
                           from = %h.state, to = %decision.handoff.state, version = decision.handoff.version,

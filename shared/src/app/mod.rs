@@ -33,10 +33,7 @@ pub enum AppError {
     #[error("handoff not found")]
     HandoffNotFound,
     #[error("the settings changed since version {expected}")]
-    SettingsVersionConflict {
-        expected: u64,
-        current: Box<SettingsDoc>,
-    },
+    SettingsVersionConflict { expected: u64, current: Box<SettingsDoc> },
     #[error("cannot {action} a handoff that is {state}")]
     IllegalTransition { state: State, action: Action },
     #[error("the handoff is assigned to someone else")]
@@ -55,12 +52,6 @@ impl App {
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdGenerator>,
     ) -> Self {
-        Self {
-            store,
-            publisher,
-            timers,
-            clock,
-            ids,
-        }
+        Self { store, publisher, timers, clock, ids }
     }
 }

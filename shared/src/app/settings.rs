@@ -6,11 +6,7 @@ use serde_json::Value;
 impl App {
     /// The workspace's settings, or the defaults (version 0) if it never saved.
     pub async fn get_settings(&self, ws: &WorkspaceId) -> Result<SettingsDoc, AppError> {
-        Ok(self
-            .store
-            .get_settings(ws)
-            .await?
-            .unwrap_or_else(|| SettingsDoc::defaults(ws.clone())))
+        Ok(self.store.get_settings(ws).await?.unwrap_or_else(|| SettingsDoc::defaults(ws.clone())))
     }
 
     /// Replaces the settings. `if_match` is the version from the `If-Match` header, if sent; the
@@ -41,20 +37,14 @@ impl App {
         };
         let current = self.get_settings(ws).await?;
         if current.version != expected {
-            return Err(AppError::SettingsVersionConflict {
-                expected,
-                current: Box::new(current),
-            });
+            return Err(AppError::SettingsVersionConflict { expected, current: Box::new(current) });
         }
         let next = current.saved(update.settings, by.clone(), self.clock.now());
         match self.store.put_settings(&next, expected).await {
             Ok(()) => Ok(next),
             Err(StoreError::VersionConflict) => {
                 let current = self.get_settings(ws).await?;
-                Err(AppError::SettingsVersionConflict {
-                    expected,
-                    current: Box::new(current),
-                })
+                Err(AppError::SettingsVersionConflict { expected, current: Box::new(current) })
             }
             Err(e) => Err(e.into()),
         }

@@ -17,19 +17,11 @@ impl App {
     /// however often the timer is delivered.
     pub async fn on_timer(&self, timer: &TimerMessage) -> Result<TimerResult, AppError> {
         let cmd = match timer.kind {
-            TimerKind::Stall => Command::StallTimerFired {
-                set_at_version: timer.set_at_version,
-            },
-            TimerKind::Ring => Command::RingTimerFired {
-                set_at_version: timer.set_at_version,
-            },
+            TimerKind::Stall => Command::StallTimerFired { set_at_version: timer.set_at_version },
+            TimerKind::Ring => Command::RingTimerFired { set_at_version: timer.set_at_version },
         };
         for _ in 0..3 {
-            let Some(h) = self
-                .store
-                .get_handoff(&timer.workspace_id, &timer.handoff_id)
-                .await?
-            else {
+            let Some(h) = self.store.get_handoff(&timer.workspace_id, &timer.handoff_id).await? else {
                 info!(timer_id = %timer.timer_id, handoff_id = %timer.handoff_id, "timer for an unknown handoff ignored");
                 return Ok(TimerResult::Ignored);
             };
@@ -42,11 +34,7 @@ impl App {
                     return Ok(TimerResult::Ignored);
                 }
             };
-            match self
-                .store
-                .commit_transition(&decision.handoff, h.version, &decision.effects)
-                .await
-            {
+            match self.store.commit_transition(&decision.handoff, h.version, &decision.effects).await {
                 Ok(()) => {
                     let late_ms = (now - timer.due_at).num_milliseconds();
                     info!(timer_id = %timer.timer_id, handoff_id = %timer.handoff_id, kind = timer.kind.as_str(),
@@ -73,12 +61,8 @@ pub enum TimerMessageError {
 }
 
 /// Reads the body of a timer message, which must be a timer of kind `expected`.
-pub fn parse_timer_message(
-    body: &str,
-    expected: TimerKind,
-) -> Result<TimerMessage, TimerMessageError> {
-    let t: TimerMessage =
-        serde_json::from_str(body).map_err(|e| TimerMessageError::Malformed(e.to_string()))?;
+pub fn parse_timer_message(body: &str, expected: TimerKind) -> Result<TimerMessage, TimerMessageError> {
+    let t: TimerMessage = serde_json::from_str(body).map_err(|e| TimerMessageError::Malformed(e.to_string()))?;
     check_kind(&t, expected)?;
     Ok(t)
 }

@@ -1,8 +1,8 @@
 //! Escalations (spec §4): the request parser and the decision of its outcome.
 
 use super::handoff::{
-    Channel, Customer, Effect, EffectBuilder, Handoff, HandoffPolicy, MessagePurpose,
-    OutboundEvent, OutboundType, Priority, Reason, State, TimelineEvent, TimerKind,
+    Channel, Customer, Effect, EffectBuilder, Handoff, HandoffPolicy, MessagePurpose, OutboundEvent, OutboundType,
+    Priority, Reason, State, TimelineEvent, TimerKind,
 };
 use super::ids::{Actor, ConversationId, EventId, HandoffId, WorkspaceId};
 use super::settings::{Routing, Settings};
@@ -32,23 +32,12 @@ pub struct EscalationRequest {
 /// Where an escalation came from: over HTTP the workspace and conversation come from the path.
 #[derive(Debug, Clone)]
 pub enum Source<'a> {
-    Http {
-        workspace_id: &'a WorkspaceId,
-        conversation_id: &'a ConversationId,
-    },
+    Http { workspace_id: &'a WorkspaceId, conversation_id: &'a ConversationId },
     Queue,
 }
 
-const FIELDS: [&str; 8] = [
-    "event_id",
-    "workspace_id",
-    "conversation_id",
-    "channel",
-    "reason",
-    "summary",
-    "customer",
-    "priority",
-];
+const FIELDS: [&str; 8] =
+    ["event_id", "workspace_id", "conversation_id", "channel", "reason", "summary", "customer", "priority"];
 
 fn path_bound<T: Clone>(
     errs: &mut Errors,
@@ -96,23 +85,14 @@ fn optional_text(errs: &mut Errors, field: &str, v: Option<&Value>, max: usize) 
 }
 
 /// Reads an escalation body, reporting every failing field.
-pub fn parse_escalation(
-    doc: &Value,
-    source: Source<'_>,
-) -> Result<EscalationRequest, Vec<FieldError>> {
+pub fn parse_escalation(doc: &Value, source: Source<'_>) -> Result<EscalationRequest, Vec<FieldError>> {
     let Some(obj) = doc.as_object() else {
-        return Err(vec![FieldError::new(
-            "",
-            "the escalation must be a JSON object",
-        )]);
+        return Err(vec![FieldError::new("", "the escalation must be a JSON object")]);
     };
     let mut errs = Errors::default();
     reject_unknown(obj, &FIELDS, "", &mut errs);
     let (path_ws, path_conv) = match &source {
-        Source::Http {
-            workspace_id,
-            conversation_id,
-        } => (Some(*workspace_id), Some(*conversation_id)),
+        Source::Http { workspace_id, conversation_id } => (Some(*workspace_id), Some(*conversation_id)),
         Source::Queue => (None, None),
     };
     let event_id = match obj.get("event_id") {
@@ -122,22 +102,12 @@ pub fn parse_escalation(
         }
         Some(v) => errs.take("event_id", as_str(v).and_then(EventId::parse)),
     };
-    let workspace_id = path_bound(
-        &mut errs,
-        "workspace_id",
-        obj.get("workspace_id"),
-        path_ws,
-        WorkspaceId::parse,
-        |w| w.as_str(),
-    );
-    let conversation_id = path_bound(
-        &mut errs,
-        "conversation_id",
-        obj.get("conversation_id"),
-        path_conv,
-        ConversationId::parse,
-        |c| c.as_str(),
-    );
+    let workspace_id =
+        path_bound(&mut errs, "workspace_id", obj.get("workspace_id"), path_ws, WorkspaceId::parse, |w| w.as_str());
+    let conversation_id =
+        path_bound(&mut errs, "conversation_id", obj.get("conversation_id"), path_conv, ConversationId::parse, |c| {
+            c.as_str()
+        });
     let channel = match obj.get("channel") {
         None => {
             errs.push("channel", "is required");
@@ -161,24 +131,9 @@ pub fn parse_escalation(
         None | Some(Value::Null) => None,
         Some(Value::Object(c)) => {
             reject_unknown(c, &["id", "name", "email"], "customer.", &mut errs);
-            let id = optional_text(
-                &mut errs,
-                "customer.id",
-                c.get("id"),
-                MAX_CUSTOMER_FIELD_CHARS,
-            );
-            let name = optional_text(
-                &mut errs,
-                "customer.name",
-                c.get("name"),
-                MAX_CUSTOMER_FIELD_CHARS,
-            );
-            let email = optional_text(
-                &mut errs,
-                "customer.email",
-                c.get("email"),
-                MAX_CUSTOMER_FIELD_CHARS,
-            );
+            let id = optional_text(&mut errs, "customer.id", c.get("id"), MAX_CUSTOMER_FIELD_CHARS);
+            let name = optional_text(&mut errs, "customer.name", c.get("name"), MAX_CUSTOMER_FIELD_CHARS);
+            let email = optional_text(&mut errs, "customer.email", c.get("email"), MAX_CUSTOMER_FIELD_CHARS);
             if let Some(e) = &email {
                 if !e.contains('@') || e.contains(char::is_whitespace) {
                     errs.push("customer.email", "must be an email address");
@@ -187,13 +142,7 @@ pub fn parse_escalation(
             Some(Customer { id, name, email })
         }
         Some(other) => {
-            errs.push(
-                "customer",
-                format!(
-                    "must be an object, got {}",
-                    super::validation::json_type(other)
-                ),
-            );
+            errs.push("customer", format!("must be an object, got {}", super::validation::json_type(other)));
             None
         }
     };
@@ -315,12 +264,7 @@ pub fn decide_escalation(
         },
         timeline: vec![],
     };
-    let mut b = EffectBuilder {
-        handoff: &mut h,
-        effects: Vec::new(),
-        now,
-        actor,
-    };
+    let mut b = EffectBuilder { handoff: &mut h, effects: Vec::new(), now, actor };
     b.note(TimelineEvent::Escalated {
         event_id: req.event_id.clone(),
         state,
@@ -331,24 +275,12 @@ pub fn decide_escalation(
     if outcome == EscalationOutcome::RoutedToAi {
         b.outbound(OutboundType::RouteToAi, None);
     }
-    b.outbound(
-        OutboundType::CustomerMessage,
-        Some((MessagePurpose::Confirmation, &confirmation)),
-    );
+    b.outbound(OutboundType::CustomerMessage, Some((MessagePurpose::Confirmation, &confirmation)));
     match outcome {
-        EscalationOutcome::Queued => {
-            b.timer(TimerKind::Stall, settings.stalling_time_seconds.seconds())
-        }
-        EscalationOutcome::Ringing => b.timer(
-            TimerKind::Ring,
-            settings.voice_ring_timeout_seconds.seconds(),
-        ),
+        EscalationOutcome::Queued => b.timer(TimerKind::Stall, settings.stalling_time_seconds.seconds()),
+        EscalationOutcome::Ringing => b.timer(TimerKind::Ring, settings.voice_ring_timeout_seconds.seconds()),
         _ => {}
     }
     let effects = b.effects;
-    EscalationDecision {
-        record: record(outcome, Some(new_id)),
-        created: Some(h),
-        effects,
-    }
+    EscalationDecision { record: record(outcome, Some(new_id)), created: Some(h), effects }
 }

@@ -64,8 +64,7 @@ pub enum Channel {
 }
 
 impl Channel {
-    pub const ALL: [(&'static str, Channel); 2] =
-        [("chat", Channel::Chat), ("voice", Channel::Voice)];
+    pub const ALL: [(&'static str, Channel); 2] = [("chat", Channel::Chat), ("voice", Channel::Voice)];
     pub fn as_str(self) -> &'static str {
         match self {
             Channel::Chat => "chat",
@@ -99,11 +98,7 @@ impl Reason {
         ("other", Reason::Other),
     ];
     pub fn as_str(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(_, r)| *r == self)
-            .map(|(n, _)| *n)
-            .unwrap_or("other")
+        Self::ALL.iter().find(|(_, r)| *r == self).map(|(n, _)| *n).unwrap_or("other")
     }
 }
 
@@ -118,12 +113,8 @@ pub enum Priority {
 }
 
 impl Priority {
-    pub const ALL: [(&'static str, Priority); 4] = [
-        ("low", Priority::Low),
-        ("normal", Priority::Normal),
-        ("high", Priority::High),
-        ("urgent", Priority::Urgent),
-    ];
+    pub const ALL: [(&'static str, Priority); 4] =
+        [("low", Priority::Low), ("normal", Priority::Normal), ("high", Priority::High), ("urgent", Priority::Urgent)];
 }
 
 /// The customer, as the AI runtime describes them (optional; never logged).
@@ -163,9 +154,7 @@ pub enum Action {
 
 impl fmt::Display for Action {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = serde_json::to_value(self)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned));
+        let s = serde_json::to_value(self).ok().and_then(|v| v.as_str().map(str::to_owned));
         f.write_str(s.as_deref().unwrap_or("?"))
     }
 }
@@ -278,12 +267,7 @@ pub struct TimelineEntry {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum TimelineEvent {
     /// The handoff was created by an escalation.
-    Escalated {
-        event_id: EventId,
-        state: State,
-        reason: Reason,
-        channel: Channel,
-    },
+    Escalated { event_id: EventId, state: State, reason: Reason, channel: Channel },
     /// A state transition (or a noted stall, which keeps the state).
     Transition {
         action: Action,
@@ -293,22 +277,11 @@ pub enum TimelineEvent {
         assignee: Option<UserId>,
     },
     /// A message sent to the customer.
-    MessageSent {
-        purpose: MessagePurpose,
-        event_id: String,
-        text: String,
-    },
+    MessageSent { purpose: MessagePurpose, event_id: String, text: String },
     /// An outbound event for the AI runtime.
-    EventSent {
-        event_type: OutboundType,
-        event_id: String,
-    },
+    EventSent { event_type: OutboundType, event_id: String },
     /// A timer was set.
-    TimerSet {
-        timer_id: String,
-        kind: TimerKind,
-        due_at: DateTime<Utc>,
-    },
+    TimerSet { timer_id: String, kind: TimerKind, due_at: DateTime<Utc> },
 }
 
 /// A conversation handed from the AI to people.
@@ -416,20 +389,11 @@ pub(crate) struct EffectBuilder<'a> {
 
 impl<'a> EffectBuilder<'a> {
     fn next_id(&self) -> String {
-        format!(
-            "{}:v{}:{}",
-            self.handoff.handoff_id,
-            self.handoff.version,
-            self.effects.len()
-        )
+        format!("{}:v{}:{}", self.handoff.handoff_id, self.handoff.version, self.effects.len())
     }
 
     pub fn note(&mut self, event: TimelineEvent) {
-        self.handoff.timeline.push(TimelineEntry {
-            at: self.now,
-            actor: self.actor.clone(),
-            event,
-        });
+        self.handoff.timeline.push(TimelineEntry { at: self.now, actor: self.actor.clone(), event });
     }
 
     pub fn outbound(&mut self, event_type: OutboundType, text: Option<(MessagePurpose, &Message)>) {
@@ -447,15 +411,10 @@ impl<'a> EffectBuilder<'a> {
         };
         self.effects.push(Effect::Outbound(ev));
         match text {
-            Some((purpose, m)) => self.note(TimelineEvent::MessageSent {
-                purpose,
-                event_id,
-                text: m.as_str().to_string(),
-            }),
-            None => self.note(TimelineEvent::EventSent {
-                event_type,
-                event_id,
-            }),
+            Some((purpose, m)) => {
+                self.note(TimelineEvent::MessageSent { purpose, event_id, text: m.as_str().to_string() })
+            }
+            None => self.note(TimelineEvent::EventSent { event_type, event_id }),
         }
     }
 
@@ -472,20 +431,15 @@ impl<'a> EffectBuilder<'a> {
             due_at,
         };
         self.effects.push(Effect::SetTimer(t));
-        self.note(TimelineEvent::TimerSet {
-            timer_id,
-            kind,
-            due_at,
-        });
+        self.note(TimelineEvent::TimerSet { timer_id, kind, due_at });
     }
 }
 
 fn actor_of(cmd: &Command) -> Actor {
     match cmd {
-        Command::Accept { by }
-        | Command::Assign { by, .. }
-        | Command::Resolve { by }
-        | Command::ReturnToAi { by } => Actor::Agent(by.clone()),
+        Command::Accept { by } | Command::Assign { by, .. } | Command::Resolve { by } | Command::ReturnToAi { by } => {
+            Actor::Agent(by.clone())
+        }
         Command::StallTimerFired { .. } | Command::RingTimerFired { .. } => Actor::System,
     }
 }
@@ -493,10 +447,7 @@ fn actor_of(cmd: &Command) -> Actor {
 /// The handoff state machine: every rule of spec §5 lives here.
 pub fn decide(h: &Handoff, cmd: &Command, now: DateTime<Utc>) -> Result<Outcome, Rejection> {
     use State::*;
-    let illegal = || Rejection::IllegalTransition {
-        state: h.state,
-        action: cmd.action(),
-    };
+    let illegal = || Rejection::IllegalTransition { state: h.state, action: cmd.action() };
 
     // What the command does, before any change is made.
     enum Plan {
@@ -505,9 +456,7 @@ pub fn decide(h: &Handoff, cmd: &Command, now: DateTime<Utc>) -> Result<Outcome,
     }
     let plan = match (cmd, h.state) {
         (Command::Accept { by }, Waiting | Ringing) => Plan::To(Assigned, Some(by.clone())),
-        (Command::Accept { by }, Assigned) if h.assignee.as_ref() == Some(by) => {
-            return Ok(Outcome::Unchanged)
-        }
+        (Command::Accept { by }, Assigned) if h.assignee.as_ref() == Some(by) => return Ok(Outcome::Unchanged),
         (Command::Accept { .. }, Assigned) => return Err(Rejection::AssignedToSomeoneElse),
         (Command::Assign { assignee, .. }, Assigned) => {
             if h.assignee.as_ref() == Some(assignee) {
@@ -516,12 +465,8 @@ pub fn decide(h: &Handoff, cmd: &Command, now: DateTime<Utc>) -> Result<Outcome,
             Plan::To(Assigned, Some(assignee.clone()))
         }
         (Command::Resolve { .. }, Assigned) => Plan::To(Resolved, h.assignee.clone()),
-        (Command::ReturnToAi { .. }, Waiting | Ringing | Assigned) => {
-            Plan::To(ReturnedToAi, h.assignee.clone())
-        }
-        (Command::StallTimerFired { set_at_version }, Waiting)
-            if *set_at_version == h.version && !h.stall_notified =>
-        {
+        (Command::ReturnToAi { .. }, Waiting | Ringing | Assigned) => Plan::To(ReturnedToAi, h.assignee.clone()),
+        (Command::StallTimerFired { set_at_version }, Waiting) if *set_at_version == h.version && !h.stall_notified => {
             Plan::Stall
         }
         (Command::RingTimerFired { set_at_version }, Ringing) if *set_at_version == h.version => {
@@ -531,9 +476,7 @@ pub fn decide(h: &Handoff, cmd: &Command, now: DateTime<Utc>) -> Result<Outcome,
             }
         }
         // A timer that finds the handoff moved on does nothing.
-        (Command::StallTimerFired { .. } | Command::RingTimerFired { .. }, _) => {
-            return Ok(Outcome::Unchanged)
-        }
+        (Command::StallTimerFired { .. } | Command::RingTimerFired { .. }, _) => return Ok(Outcome::Unchanged),
         _ => return Err(illegal()),
     };
 
@@ -541,36 +484,18 @@ pub fn decide(h: &Handoff, cmd: &Command, now: DateTime<Utc>) -> Result<Outcome,
     next.version = h.version + 1;
     next.updated_at = now;
     let from = h.state;
-    let mut b = EffectBuilder {
-        handoff: &mut next,
-        effects: Vec::new(),
-        now,
-        actor: actor_of(cmd),
-    };
+    let mut b = EffectBuilder { handoff: &mut next, effects: Vec::new(), now, actor: actor_of(cmd) };
     match plan {
         Plan::Stall => {
             b.handoff.stall_notified = true;
-            b.note(TimelineEvent::Transition {
-                action: Action::StallTimer,
-                from,
-                to: from,
-                assignee: None,
-            });
+            b.note(TimelineEvent::Transition { action: Action::StallTimer, from, to: from, assignee: None });
             let msg = b.handoff.policy.stall_message.clone();
-            b.outbound(
-                OutboundType::CustomerMessage,
-                Some((MessagePurpose::Stall, &msg)),
-            );
+            b.outbound(OutboundType::CustomerMessage, Some((MessagePurpose::Stall, &msg)));
         }
         Plan::To(to, assignee) => {
             b.handoff.state = to;
             b.handoff.assignee = assignee.clone();
-            b.note(TimelineEvent::Transition {
-                action: cmd.action(),
-                from,
-                to,
-                assignee,
-            });
+            b.note(TimelineEvent::Transition { action: cmd.action(), from, to, assignee });
             match (cmd, to) {
                 (Command::Accept { .. }, _) => b.outbound(OutboundType::AgentJoined, None),
                 (Command::Resolve { .. }, _) => b.outbound(OutboundType::HandoffResolved, None),
@@ -581,8 +506,5 @@ pub fn decide(h: &Handoff, cmd: &Command, now: DateTime<Utc>) -> Result<Outcome,
         }
     }
     let effects = b.effects;
-    Ok(Outcome::Changed(Decision {
-        handoff: next,
-        effects,
-    }))
+    Ok(Outcome::Changed(Decision { handoff: next, effects }))
 }

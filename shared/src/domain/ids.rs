@@ -14,14 +14,8 @@ pub fn check_token(s: &str) -> Result<(), String> {
     if s.chars().count() > MAX_ID_LEN {
         return Err(format!("must be at most {MAX_ID_LEN} characters"));
     }
-    if let Some(bad) = s
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-')))
-    {
-        return Err(format!(
-            "may only contain letters, digits and . _ : - (found {:?})",
-            bad
-        ));
+    if let Some(bad) = s.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-'))) {
+        return Err(format!("may only contain letters, digits and . _ : - (found {:?})", bad));
     }
     Ok(())
 }
@@ -152,9 +146,7 @@ impl<'de> Deserialize<'de> for Actor {
             "ai" => Ok(Actor::Ai),
             "system" => Ok(Actor::System),
             other => match other.strip_prefix("agent:") {
-                Some(id) => UserId::parse(id)
-                    .map(Actor::Agent)
-                    .map_err(serde::de::Error::custom),
+                Some(id) => UserId::parse(id).map(Actor::Agent).map_err(serde::de::Error::custom),
                 None => Err(serde::de::Error::custom(format!("unknown actor {other:?}"))),
             },
         }
@@ -178,18 +170,11 @@ mod tests {
 
     #[test]
     fn actor_round_trips() {
-        for a in [
-            Actor::Ai,
-            Actor::System,
-            Actor::Agent(UserId::parse("u|1").unwrap()),
-        ] {
+        for a in [Actor::Ai, Actor::System, Actor::Agent(UserId::parse("u|1").unwrap())] {
             let j = serde_json::to_string(&a).unwrap();
             assert_eq!(serde_json::from_str::<Actor>(&j).unwrap(), a);
         }
-        assert_eq!(
-            serde_json::to_string(&Actor::Agent(UserId::parse("u1").unwrap())).unwrap(),
-            "\"agent:u1\""
-        );
+        assert_eq!(serde_json::to_string(&Actor::Agent(UserId::parse("u1").unwrap())).unwrap(), "\"agent:u1\"");
     }
 
     proptest! {

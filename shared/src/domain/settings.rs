@@ -8,8 +8,7 @@ use serde_json::Value;
 
 pub const DEFAULT_CONFIRMATION: &str =
     "Your message has been forwarded to a human assistant. They will respond shortly.";
-pub const DEFAULT_STALL: &str =
-    "No human agent is available right now. We'll reply here as soon as someone is free.";
+pub const DEFAULT_STALL: &str = "No human agent is available right now. We'll reply here as soon as someone is free.";
 
 /// A message shown or spoken to the customer: 1–1000 characters after trimming, no control
 /// characters except newline. Stored trimmed.
@@ -26,10 +25,7 @@ impl Message {
             return Err("must not be empty".into());
         }
         if n > Self::MAX_CHARS {
-            return Err(format!(
-                "must be at most {} characters (got {n})",
-                Self::MAX_CHARS
-            ));
+            return Err(format!("must be at most {} characters (got {n})", Self::MAX_CHARS));
         }
         if t.chars().any(|c| c.is_control() && c != '\n') {
             return Err("must not contain control characters other than newline".into());
@@ -150,13 +146,7 @@ pub struct SettingsDoc {
 impl SettingsDoc {
     /// What a workspace that never saved sees.
     pub fn defaults(workspace_id: WorkspaceId) -> Self {
-        Self {
-            workspace_id,
-            settings: Settings::default(),
-            version: 0,
-            updated_at: None,
-            updated_by: None,
-        }
+        Self { workspace_id, settings: Settings::default(), version: 0, updated_at: None, updated_by: None }
     }
 
     /// The document after a save based on this one.
@@ -193,15 +183,9 @@ const SERVER_FIELDS: [&str; 3] = ["updated_at", "updated_by", "workspace_id"];
 
 /// Reads a settings replacement document. Every settings field is required (PUT replaces the
 /// whole document); unknown fields are rejected; every failing field is reported.
-pub fn parse_settings_update(
-    doc: &Value,
-    workspace: &WorkspaceId,
-) -> Result<SettingsUpdate, Vec<FieldError>> {
+pub fn parse_settings_update(doc: &Value, workspace: &WorkspaceId) -> Result<SettingsUpdate, Vec<FieldError>> {
     let Some(obj) = doc.as_object() else {
-        return Err(vec![FieldError::new(
-            "",
-            "the settings document must be a JSON object",
-        )]);
+        return Err(vec![FieldError::new("", "the settings document must be a JSON object")]);
     };
     let mut errs = Errors::default();
     let mut allowed: Vec<&str> = SETTINGS_FIELDS.to_vec();
@@ -227,38 +211,16 @@ pub fn parse_settings_update(
     let action = req("voice_timeout_action");
 
     let enabled = enabled.and_then(|v| errs.take("enabled", as_bool(v)));
-    let routing = routing.and_then(|v| {
-        errs.take(
-            "routing",
-            one_of(v, &[("human", Routing::Human), ("ai", Routing::Ai)]),
-        )
-    });
-    let confirmation = confirmation
-        .and_then(|v| errs.take("confirmation_message", as_str(v).and_then(Message::parse)));
-    let stalling = stalling.and_then(|v| {
-        errs.take(
-            "stalling_time_seconds",
-            as_u64(v).and_then(StallingTime::parse),
-        )
-    });
-    let stall_msg =
-        stall_msg.and_then(|v| errs.take("stall_message", as_str(v).and_then(Message::parse)));
-    let ring = ring.and_then(|v| {
-        errs.take(
-            "voice_ring_timeout_seconds",
-            as_u64(v).and_then(RingTimeout::parse),
-        )
-    });
+    let routing =
+        routing.and_then(|v| errs.take("routing", one_of(v, &[("human", Routing::Human), ("ai", Routing::Ai)])));
+    let confirmation = confirmation.and_then(|v| errs.take("confirmation_message", as_str(v).and_then(Message::parse)));
+    let stalling = stalling.and_then(|v| errs.take("stalling_time_seconds", as_u64(v).and_then(StallingTime::parse)));
+    let stall_msg = stall_msg.and_then(|v| errs.take("stall_message", as_str(v).and_then(Message::parse)));
+    let ring = ring.and_then(|v| errs.take("voice_ring_timeout_seconds", as_u64(v).and_then(RingTimeout::parse)));
     let action = action.and_then(|v| {
         errs.take(
             "voice_timeout_action",
-            one_of(
-                v,
-                &[
-                    ("return_to_ai", VoiceTimeoutAction::ReturnToAi),
-                    ("end_call", VoiceTimeoutAction::EndCall),
-                ],
-            ),
+            one_of(v, &[("return_to_ai", VoiceTimeoutAction::ReturnToAi), ("end_call", VoiceTimeoutAction::EndCall)]),
         )
     });
     let version = match obj.get("version") {
@@ -267,10 +229,7 @@ pub fn parse_settings_update(
     };
     if let Some(ws) = obj.get("workspace_id") {
         if ws.as_str() != Some(workspace.as_str()) {
-            errs.push(
-                "workspace_id",
-                "must be the workspace of the path (or be left out)",
-            );
+            errs.push("workspace_id", "must be the workspace of the path (or be left out)");
         }
     }
     errs.finish(|| SettingsUpdate {
@@ -310,17 +269,11 @@ mod tests {
         let d = SettingsDoc::defaults(ws());
         assert!(!d.settings.enabled);
         assert_eq!(d.settings.routing, Routing::Human);
-        assert_eq!(
-            d.settings.confirmation_message.as_str(),
-            DEFAULT_CONFIRMATION
-        );
+        assert_eq!(d.settings.confirmation_message.as_str(), DEFAULT_CONFIRMATION);
         assert_eq!(d.settings.stalling_time_seconds.seconds(), 120);
         assert_eq!(d.settings.stall_message.as_str(), DEFAULT_STALL);
         assert_eq!(d.settings.voice_ring_timeout_seconds.seconds(), 30);
-        assert_eq!(
-            d.settings.voice_timeout_action,
-            VoiceTimeoutAction::ReturnToAi
-        );
+        assert_eq!(d.settings.voice_timeout_action, VoiceTimeoutAction::ReturnToAi);
         assert_eq!(d.version, 0);
         let j = serde_json::to_value(&d).unwrap();
         assert_eq!(j["voice_timeout_action"], "return_to_ai");
@@ -376,11 +329,8 @@ mod tests {
         let u = parse_settings_update(&serde_json::to_value(&d).unwrap(), &ws()).unwrap();
         assert_eq!(u.settings, d.settings);
         assert_eq!(u.version, Some(0));
-        let errs = parse_settings_update(
-            &serde_json::to_value(&d).unwrap(),
-            &WorkspaceId::parse("other").unwrap(),
-        )
-        .unwrap_err();
+        let errs = parse_settings_update(&serde_json::to_value(&d).unwrap(), &WorkspaceId::parse("other").unwrap())
+            .unwrap_err();
         assert_eq!(errs[0].field, "workspace_id");
     }
 

@@ -13,12 +13,7 @@ fn uid(s: &str) -> UserId {
     UserId::parse(s).unwrap()
 }
 fn settings(enabled: bool, routing: Routing, action: VoiceTimeoutAction) -> Settings {
-    Settings {
-        enabled,
-        routing,
-        voice_timeout_action: action,
-        ..Settings::default()
-    }
+    Settings { enabled, routing, voice_timeout_action: action, ..Settings::default() }
 }
 fn request(channel: Channel) -> EscalationRequest {
     EscalationRequest {
@@ -33,24 +28,11 @@ fn request(channel: Channel) -> EscalationRequest {
     }
 }
 fn escalate(s: &Settings, channel: Channel) -> EscalationDecision {
-    decide_escalation(
-        s,
-        &request(channel),
-        Actor::Ai,
-        None,
-        HandoffId::parse("hnd_1").unwrap(),
-        t0(),
-    )
+    decide_escalation(s, &request(channel), Actor::Ai, None, HandoffId::parse("hnd_1").unwrap(), t0())
 }
 fn handoff_in(state: State, action: VoiceTimeoutAction) -> Handoff {
-    let channel = if state == State::Ringing {
-        Channel::Voice
-    } else {
-        Channel::Chat
-    };
-    let mut h = escalate(&settings(true, Routing::Human, action), channel)
-        .created
-        .unwrap();
+    let channel = if state == State::Ringing { Channel::Voice } else { Channel::Chat };
+    let mut h = escalate(&settings(true, Routing::Human, action), channel).created.unwrap();
     h.state = state;
     if state == State::Assigned || state == State::Resolved {
         h.assignee = Some(uid("alice"));
@@ -75,16 +57,10 @@ fn changed(o: Result<Outcome, Rejection>) -> Decision {
 
 #[test]
 fn escalation_disabled_declines_and_creates_nothing() {
-    let d = escalate(
-        &settings(false, Routing::Human, VoiceTimeoutAction::ReturnToAi),
-        Channel::Chat,
-    );
+    let d = escalate(&settings(false, Routing::Human, VoiceTimeoutAction::ReturnToAi), Channel::Chat);
     assert_eq!(d.record.outcome, EscalationOutcome::Disabled);
     assert!(d.created.is_none());
-    assert_eq!(
-        outbound_types(&d.effects),
-        vec![OutboundType::HandoffDeclined]
-    );
+    assert_eq!(outbound_types(&d.effects), vec![OutboundType::HandoffDeclined]);
 }
 
 #[test]
@@ -95,10 +71,7 @@ fn escalation_routed_to_ai_sends_route_and_confirmation_without_timer() {
     let h = d.created.unwrap();
     assert_eq!(h.state, State::RoutedToAi);
     assert!(!h.state.is_active());
-    assert_eq!(
-        outbound_types(&d.effects),
-        vec![OutboundType::RouteToAi, OutboundType::CustomerMessage]
-    );
+    assert_eq!(outbound_types(&d.effects), vec![OutboundType::RouteToAi, OutboundType::CustomerMessage]);
     assert!(!d.effects.iter().any(|e| matches!(e, Effect::SetTimer(_))));
 }
 
@@ -133,10 +106,7 @@ fn chat_escalation_queues_with_confirmation_and_stall_timer() {
 
 #[test]
 fn voice_escalation_rings_with_ring_timer() {
-    let d = escalate(
-        &settings(true, Routing::Human, VoiceTimeoutAction::EndCall),
-        Channel::Voice,
-    );
+    let d = escalate(&settings(true, Routing::Human, VoiceTimeoutAction::EndCall), Channel::Voice);
     assert_eq!(d.record.outcome, EscalationOutcome::Ringing);
     assert_eq!(d.created.as_ref().unwrap().state, State::Ringing);
     let timer = d
@@ -175,13 +145,7 @@ fn effect_ids_are_stable_and_unique() {
     let a = escalate(&s, Channel::Chat);
     let b = escalate(&s, Channel::Chat);
     let ids: Vec<_> = a.effects.iter().map(|e| e.id().to_string()).collect();
-    assert_eq!(
-        ids,
-        b.effects
-            .iter()
-            .map(|e| e.id().to_string())
-            .collect::<Vec<_>>()
-    );
+    assert_eq!(ids, b.effects.iter().map(|e| e.id().to_string()).collect::<Vec<_>>());
     let mut dedup = ids.clone();
     dedup.sort();
     dedup.dedup();
@@ -200,39 +164,24 @@ fn every_transition_legal_and_illegal() {
             let h = handoff_in(state, action);
             let cmds = [
                 Command::Accept { by: bob.clone() },
-                Command::Assign {
-                    by: alice.clone(),
-                    assignee: bob.clone(),
-                },
+                Command::Assign { by: alice.clone(), assignee: bob.clone() },
                 Command::Resolve { by: alice.clone() },
                 Command::ReturnToAi { by: alice.clone() },
-                Command::StallTimerFired {
-                    set_at_version: h.version,
-                },
-                Command::RingTimerFired {
-                    set_at_version: h.version,
-                },
+                Command::StallTimerFired { set_at_version: h.version },
+                Command::RingTimerFired { set_at_version: h.version },
             ];
             for cmd in cmds {
                 let r = decide(&h, &cmd, t0());
                 let expect: Option<(State, Vec<OutboundType>)> = match (&cmd, state) {
-                    (Command::Accept { .. }, Waiting | Ringing) => {
-                        Some((Assigned, vec![OutboundType::AgentJoined]))
-                    }
+                    (Command::Accept { .. }, Waiting | Ringing) => Some((Assigned, vec![OutboundType::AgentJoined])),
                     (Command::Assign { .. }, Assigned) => Some((Assigned, vec![])),
-                    (Command::Resolve { .. }, Assigned) => {
-                        Some((Resolved, vec![OutboundType::HandoffResolved]))
-                    }
+                    (Command::Resolve { .. }, Assigned) => Some((Resolved, vec![OutboundType::HandoffResolved])),
                     (Command::ReturnToAi { .. }, Waiting | Ringing | Assigned) => {
                         Some((ReturnedToAi, vec![OutboundType::ReturnToAi]))
                     }
-                    (Command::StallTimerFired { .. }, Waiting) => {
-                        Some((Waiting, vec![OutboundType::CustomerMessage]))
-                    }
+                    (Command::StallTimerFired { .. }, Waiting) => Some((Waiting, vec![OutboundType::CustomerMessage])),
                     (Command::RingTimerFired { .. }, Ringing) => Some(match action {
-                        VoiceTimeoutAction::ReturnToAi => {
-                            (ReturnedToAi, vec![OutboundType::ReturnToAi])
-                        }
+                        VoiceTimeoutAction::ReturnToAi => (ReturnedToAi, vec![OutboundType::ReturnToAi]),
                         VoiceTimeoutAction::EndCall => (Ended, vec![OutboundType::EndCall]),
                     }),
                     _ => None,
@@ -254,10 +203,7 @@ fn every_transition_legal_and_illegal() {
                         }
                         _ => assert_eq!(
                             r,
-                            Err(Rejection::IllegalTransition {
-                                state,
-                                action: cmd.action()
-                            }),
+                            Err(Rejection::IllegalTransition { state, action: cmd.action() }),
                             "{state} {cmd:?}"
                         ),
                     },
@@ -272,32 +218,12 @@ fn accept_sets_the_assignee_and_repeating_it_is_a_no_op() {
     let h = handoff_in(State::Waiting, VoiceTimeoutAction::ReturnToAi);
     let d = changed(decide(&h, &Command::Accept { by: uid("bob") }, t0()));
     assert_eq!(d.handoff.assignee, Some(uid("bob")));
-    assert_eq!(
-        decide(&d.handoff, &Command::Accept { by: uid("bob") }, t0()),
-        Ok(Outcome::Unchanged)
-    );
-    assert_eq!(
-        decide(&d.handoff, &Command::Accept { by: uid("carol") }, t0()),
-        Err(Rejection::AssignedToSomeoneElse)
-    );
-    let r = changed(decide(
-        &d.handoff,
-        &Command::Assign {
-            by: uid("bob"),
-            assignee: uid("carol"),
-        },
-        t0(),
-    ));
+    assert_eq!(decide(&d.handoff, &Command::Accept { by: uid("bob") }, t0()), Ok(Outcome::Unchanged));
+    assert_eq!(decide(&d.handoff, &Command::Accept { by: uid("carol") }, t0()), Err(Rejection::AssignedToSomeoneElse));
+    let r = changed(decide(&d.handoff, &Command::Assign { by: uid("bob"), assignee: uid("carol") }, t0()));
     assert_eq!(r.handoff.assignee, Some(uid("carol")));
     assert_eq!(
-        decide(
-            &r.handoff,
-            &Command::Assign {
-                by: uid("bob"),
-                assignee: uid("carol")
-            },
-            t0()
-        ),
+        decide(&r.handoff, &Command::Assign { by: uid("bob"), assignee: uid("carol") }, t0()),
         Ok(Outcome::Unchanged)
     );
 }
@@ -321,28 +247,18 @@ fn stall_fires_once_and_never_after_a_change() {
     assert_eq!(decide(&accepted, &fire, t0()), Ok(Outcome::Unchanged));
     let mut back = accepted.clone();
     back.state = State::Waiting;
-    assert_eq!(
-        decide(&back, &fire, t0()),
-        Ok(Outcome::Unchanged),
-        "version moved on"
-    );
+    assert_eq!(decide(&back, &fire, t0()), Ok(Outcome::Unchanged), "version moved on");
 }
 
 #[test]
 fn ring_timer_for_an_old_version_does_nothing() {
     let h = handoff_in(State::Ringing, VoiceTimeoutAction::EndCall);
-    assert_eq!(
-        decide(&h, &Command::RingTimerFired { set_at_version: 0 }, t0()),
-        Ok(Outcome::Unchanged)
-    );
+    assert_eq!(decide(&h, &Command::RingTimerFired { set_at_version: 0 }, t0()), Ok(Outcome::Unchanged));
 }
 
 #[test]
 fn outbound_event_json_matches_the_spec() {
-    let d = escalate(
-        &settings(true, Routing::Human, VoiceTimeoutAction::ReturnToAi),
-        Channel::Chat,
-    );
+    let d = escalate(&settings(true, Routing::Human, VoiceTimeoutAction::ReturnToAi), Channel::Chat);
     let ev = d
         .effects
         .iter()
@@ -352,16 +268,7 @@ fn outbound_event_json_matches_the_spec() {
         })
         .unwrap();
     let j = serde_json::to_value(&ev).unwrap();
-    for k in [
-        "event_id",
-        "type",
-        "workspace_id",
-        "conversation_id",
-        "handoff_id",
-        "channel",
-        "text",
-        "occurred_at",
-    ] {
+    for k in ["event_id", "type", "workspace_id", "conversation_id", "handoff_id", "channel", "text", "occurred_at"] {
         assert!(j.get(k).is_some(), "missing {k}");
     }
     assert_eq!(j["type"], "customer_message");
@@ -399,23 +306,9 @@ fn escalation_parser_lists_every_failing_field() {
 fn escalation_over_http_takes_ids_from_the_path() {
     let ws = WorkspaceId::parse("ws_1").unwrap();
     let conv = ConversationId::parse("conv_9").unwrap();
-    let src = || Source::Http {
-        workspace_id: &ws,
-        conversation_id: &conv,
-    };
-    let r = parse_escalation(
-        &json!({"event_id": "e1", "channel": "voice", "reason": "other"}),
-        src(),
-    )
-    .unwrap();
-    assert_eq!(
-        (
-            r.workspace_id.as_str(),
-            r.conversation_id.as_str(),
-            r.priority
-        ),
-        ("ws_1", "conv_9", Priority::Normal)
-    );
+    let src = || Source::Http { workspace_id: &ws, conversation_id: &conv };
+    let r = parse_escalation(&json!({"event_id": "e1", "channel": "voice", "reason": "other"}), src()).unwrap();
+    assert_eq!((r.workspace_id.as_str(), r.conversation_id.as_str(), r.priority), ("ws_1", "conv_9", Priority::Normal));
     let errs = parse_escalation(
         &json!({"event_id": "e1", "channel": "voice", "reason": "other", "workspace_id": "ws_2", "conversation_id": "c"}),
         src(),
@@ -431,15 +324,8 @@ fn arb_json() -> impl Strategy<Value = serde_json::Value> {
         any::<i64>().prop_map(serde_json::Value::from),
         any::<f64>().prop_map(serde_json::Value::from),
         "\\PC{0,20}".prop_map(serde_json::Value::from),
-        prop::sample::select(vec![
-            "chat",
-            "voice",
-            "refund_request",
-            "e-1",
-            "urgent",
-            "a@b"
-        ])
-        .prop_map(serde_json::Value::from),
+        prop::sample::select(vec!["chat", "voice", "refund_request", "e-1", "urgent", "a@b"])
+            .prop_map(serde_json::Value::from),
     ];
     leaf.prop_recursive(3, 24, 6, |inner| {
         prop_oneof![

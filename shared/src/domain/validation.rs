@@ -13,10 +13,7 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, problem: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            problem: problem.into(),
-        }
+        Self { field: field.into(), problem: problem.into() }
     }
 }
 
@@ -71,20 +68,16 @@ pub fn json_type(v: &Value) -> &'static str {
 }
 
 pub fn as_bool(v: &Value) -> Result<bool, String> {
-    v.as_bool()
-        .ok_or_else(|| format!("must be a boolean, got {}", json_type(v)))
+    v.as_bool().ok_or_else(|| format!("must be a boolean, got {}", json_type(v)))
 }
 
 pub fn as_str(v: &Value) -> Result<&str, String> {
-    v.as_str()
-        .ok_or_else(|| format!("must be a string, got {}", json_type(v)))
+    v.as_str().ok_or_else(|| format!("must be a string, got {}", json_type(v)))
 }
 
 pub fn as_u64(v: &Value) -> Result<u64, String> {
     match v {
-        Value::Number(n) => n
-            .as_u64()
-            .ok_or_else(|| "must be a non-negative whole number".to_string()),
+        Value::Number(n) => n.as_u64().ok_or_else(|| "must be a non-negative whole number".to_string()),
         other => Err(format!("must be a whole number, got {}", json_type(other))),
     }
 }
@@ -92,12 +85,8 @@ pub fn as_u64(v: &Value) -> Result<u64, String> {
 /// Parses one of a fixed set of string values.
 pub fn one_of<T: Copy>(v: &Value, options: &[(&str, T)]) -> Result<T, String> {
     let s = as_str(v)?;
-    options
-        .iter()
-        .find(|(name, _)| *name == s)
-        .map(|(_, t)| *t)
-        .ok_or_else(|| {
-            let names: Vec<String> = options.iter().map(|(n, _)| format!("{n:?}")).collect();
-            format!("must be one of {}", names.join(", "))
-        })
+    options.iter().find(|(name, _)| *name == s).map(|(_, t)| *t).ok_or_else(|| {
+        let names: Vec<String> = options.iter().map(|(n, _)| format!("{n:?}")).collect();
+        format!("must be one of {}", names.join(", "))
+    })
 }

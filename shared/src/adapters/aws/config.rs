@@ -74,15 +74,9 @@ pub struct TimerSettings {
 
 impl AwsSettings {
     /// Reads the variables `needs` asks for; every missing (or empty) one is named.
-    pub fn from_lookup(
-        needs: Needs,
-        get: impl Fn(&str) -> Option<String>,
-    ) -> Result<Self, ConfigError> {
-        let missing: Vec<&'static str> = needs
-            .variables()
-            .into_iter()
-            .filter(|v| get(v).map(|s| s.trim().is_empty()).unwrap_or(true))
-            .collect();
+    pub fn from_lookup(needs: Needs, get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let missing: Vec<&'static str> =
+            needs.variables().into_iter().filter(|v| get(v).map(|s| s.trim().is_empty()).unwrap_or(true)).collect();
         if !missing.is_empty() {
             return Err(ConfigError::Missing(missing));
         }
@@ -91,14 +85,8 @@ impl AwsSettings {
             table: var(TABLE_NAME),
             outbound_queue_url: (needs != Needs::Store).then(|| var(OUTBOUND_QUEUE_URL)),
             timers: (needs == Needs::Everything).then(|| TimerSettings {
-                stall: TimerQueue {
-                    url: var(STALL_TIMER_QUEUE_URL),
-                    arn: var(STALL_TIMER_QUEUE_ARN),
-                },
-                ring: TimerQueue {
-                    url: var(RING_TIMER_QUEUE_URL),
-                    arn: var(RING_TIMER_QUEUE_ARN),
-                },
+                stall: TimerQueue { url: var(STALL_TIMER_QUEUE_URL), arn: var(STALL_TIMER_QUEUE_ARN) },
+                ring: TimerQueue { url: var(RING_TIMER_QUEUE_URL), arn: var(RING_TIMER_QUEUE_ARN) },
                 schedule_group: var(SCHEDULE_GROUP),
                 scheduler_role_arn: var(SCHEDULER_ROLE_ARN),
             }),
@@ -127,10 +115,7 @@ impl Publisher for NotConfigured {
 #[async_trait]
 impl Timers for NotConfigured {
     async fn set(&self, timer: &TimerMessage) -> Result<(), TimerError> {
-        Err(TimerError {
-            timer_id: timer.timer_id.clone(),
-            reason: format!("{} does not set timers", self.0),
-        })
+        Err(TimerError { timer_id: timer.timer_id.clone(), reason: format!("{} does not set timers", self.0) })
     }
 }
 
@@ -141,11 +126,7 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
 }
 
 /// Builds the use cases' dependencies once per container.
-pub fn build_app(
-    sdk: &aws_config::SdkConfig,
-    settings: &AwsSettings,
-    function: &'static str,
-) -> App {
+pub fn build_app(sdk: &aws_config::SdkConfig, settings: &AwsSettings, function: &'static str) -> App {
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), settings.table.clone());
     let sqs = aws_sdk_sqs::Client::new(sdk);
     let publisher: Arc<dyn Publisher> = match &settings.outbound_queue_url {
@@ -188,10 +169,8 @@ mod tests {
 
     #[test]
     fn every_missing_variable_is_named() {
-        let e = AwsSettings::from_lookup(Needs::Everything, |k| {
-            (k == TABLE_NAME).then(|| "t".to_string())
-        })
-        .unwrap_err();
+        let e =
+            AwsSettings::from_lookup(Needs::Everything, |k| (k == TABLE_NAME).then(|| "t".to_string())).unwrap_err();
         let msg = e.to_string();
         for v in Needs::Everything.variables().into_iter().skip(1) {
             assert!(msg.contains(v), "{msg}");

@@ -4,12 +4,9 @@
 
 use crate::adapters::embedded_ts as ts;
 use crate::domain::{
-    ConversationId, Effect, EscalationRecord, EventId, Handoff, HandoffId, SettingsDoc, State,
-    WorkspaceId,
+    ConversationId, Effect, EscalationRecord, EventId, Handoff, HandoffId, SettingsDoc, State, WorkspaceId,
 };
-use crate::ports::{
-    InboxCursor, InboxPage, InboxQuery, PendingEffect, StatusFilter, Store, StoreError,
-};
+use crate::ports::{InboxCursor, InboxPage, InboxQuery, PendingEffect, StatusFilter, Store, StoreError};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -108,10 +105,7 @@ impl HandoffItem {
             gsi1sk: order.clone(),
             gsi2pk: active.then(|| active_pk(&h.workspace_id)),
             gsi2sk: active.then(|| order.clone()),
-            gsi3pk: h
-                .assignee
-                .as_ref()
-                .map(|a| assignee_pk(&h.workspace_id, a.as_str())),
+            gsi3pk: h.assignee.as_ref().map(|a| assignee_pk(&h.workspace_id, a.as_str())),
             gsi3sk: h.assignee.as_ref().map(|_| order),
             handoff: h.clone(),
         }
@@ -164,10 +158,7 @@ where
 {
     let code = e.code().unwrap_or("unknown").to_string();
     let msg = e.message().unwrap_or_default().to_string();
-    StoreError::Unavailable(format!(
-        "DynamoDB {code}: {msg} ({})",
-        aws_sdk_dynamodb::error::DisplayErrorContext(&e)
-    ))
+    StoreError::Unavailable(format!("DynamoDB {code}: {msg} ({})", aws_sdk_dynamodb::error::DisplayErrorContext(&e)))
 }
 fn to_attrs<T: Serialize>(v: &T) -> Result<Item, StoreError> {
     to_item(v).map_err(|e| StoreError::Corrupt(format!("cannot map item: {e}")))
@@ -183,26 +174,18 @@ fn n(v: impl ToString) -> AttributeValue {
 }
 
 /// Which condition of a cancelled transaction failed.
-fn cancelled_at(
-    e: &SdkError<TransactWriteItemsError, impl std::fmt::Debug>,
-) -> Option<Vec<String>> {
+fn cancelled_at(e: &SdkError<TransactWriteItemsError, impl std::fmt::Debug>) -> Option<Vec<String>> {
     match e.as_service_error() {
-        Some(TransactWriteItemsError::TransactionCanceledException(t)) => Some(
-            t.cancellation_reasons()
-                .iter()
-                .map(|r| r.code().unwrap_or("None").to_string())
-                .collect(),
-        ),
+        Some(TransactWriteItemsError::TransactionCanceledException(t)) => {
+            Some(t.cancellation_reasons().iter().map(|r| r.code().unwrap_or("None").to_string()).collect())
+        }
         _ => None,
     }
 }
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self {
-            client,
-            table: table.into(),
-        }
+        Self { client, table: table.into() }
     }
 
     pub fn table(&self) -> &str {
@@ -238,16 +221,10 @@ impl DynamoStore {
                 p = p.set_expression_attribute_values(Some(values));
             }
         }
-        Ok(TransactWriteItem::builder()
-            .put(p.build().map_err(unavailable)?)
-            .build())
+        Ok(TransactWriteItem::builder().put(p.build().map_err(unavailable)?).build())
     }
 
-    fn effect_puts(
-        &self,
-        effects: &[Effect],
-        at: &DateTime<Utc>,
-    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+    fn effect_puts(&self, effects: &[Effect], at: &DateTime<Utc>) -> Result<Vec<TransactWriteItem>, StoreError> {
         effects
             .iter()
             .map(|e| {
@@ -267,21 +244,11 @@ impl DynamoStore {
     async fn transact(
         &self,
         items: Vec<TransactWriteItem>,
-    ) -> Result<(), SdkError<TransactWriteItemsError, aws_sdk_dynamodb::config::http::HttpResponse>>
-    {
-        self.client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-            .map(|_| ())
+    ) -> Result<(), SdkError<TransactWriteItemsError, aws_sdk_dynamodb::config::http::HttpResponse>> {
+        self.client.transact_write_items().set_transact_items(Some(items)).send().await.map(|_| ())
     }
 
-    async fn query_handoffs(
-        &self,
-        ws: &WorkspaceId,
-        q: &InboxQuery,
-    ) -> Result<InboxPage, StoreError> {
+    async fn query_handoffs(&self, ws: &WorkspaceId, q: &InboxQuery) -> Result<InboxPage, StoreError> {
         let mut names: HashMap<String, String> = HashMap::new();
         let mut values: Item = HashMap::new();
         let mut filters: Vec<String> = Vec::new();
@@ -300,17 +267,10 @@ impl DynamoStore {
                         values.insert(":st".into(), s(st.as_str()));
                     }
                 }
-                (
-                    INDEX_BY_ASSIGNEE,
-                    "gsi3pk",
-                    "gsi3sk",
-                    assignee_pk(ws, a.as_str()),
-                )
+                (INDEX_BY_ASSIGNEE, "gsi3pk", "gsi3sk", assignee_pk(ws, a.as_str()))
             }
             (None, StatusFilter::Active) => (INDEX_ACTIVE, "gsi2pk", "gsi2sk", active_pk(ws)),
-            (None, StatusFilter::One(st)) => {
-                (INDEX_BY_STATE, "gsi1pk", "gsi1sk", by_state_pk(ws, st))
-            }
+            (None, StatusFilter::One(st)) => (INDEX_BY_STATE, "gsi1pk", "gsi1sk", by_state_pk(ws, st)),
         };
         if let Some(c) = q.channel {
             names.insert("#channel".into(), "channel".into());
@@ -329,10 +289,7 @@ impl DynamoStore {
                 ("pk".to_string(), s(ws_pk(ws))),
                 ("sk".to_string(), s(handoff_sk(&c.handoff_id))),
                 (pk_attr.to_string(), s(pk_value.clone())),
-                (
-                    sk_attr.to_string(),
-                    s(order_key(&c.created_at, &c.handoff_id)),
-                ),
+                (sk_attr.to_string(), s(order_key(&c.created_at, &c.handoff_id))),
             ])
         });
         let want = q.limit + 1;
@@ -366,10 +323,7 @@ impl DynamoStore {
         }
         let next = if items.len() > q.limit {
             items.truncate(q.limit);
-            items.last().map(|h| InboxCursor {
-                created_at: h.created_at,
-                handoff_id: h.handoff_id.clone(),
-            })
+            items.last().map(|h| InboxCursor { created_at: h.created_at, handoff_id: h.handoff_id.clone() })
         } else {
             None
         };
@@ -386,21 +340,9 @@ impl Store for DynamoStore {
         }
     }
 
-    async fn put_settings(
-        &self,
-        doc: &SettingsDoc,
-        expected_version: u64,
-    ) -> Result<(), StoreError> {
-        let item = to_attrs(&SettingsItem {
-            pk: ws_pk(&doc.workspace_id),
-            sk: "SETTINGS".into(),
-            doc: doc.clone(),
-        })?;
-        let mut req = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item));
+    async fn put_settings(&self, doc: &SettingsDoc, expected_version: u64) -> Result<(), StoreError> {
+        let item = to_attrs(&SettingsItem { pk: ws_pk(&doc.workspace_id), sk: "SETTINGS".into(), doc: doc.clone() })?;
+        let mut req = self.client.put_item().table_name(&self.table).set_item(Some(item));
         req = if expected_version == 0 {
             req.condition_expression("attribute_not_exists(pk)")
         } else {
@@ -410,11 +352,7 @@ impl Store for DynamoStore {
         };
         match req.send().await {
             Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .map(|s| s.is_conditional_check_failed_exception())
-                    .unwrap_or(false) =>
-            {
+            Err(e) if e.as_service_error().map(|s| s.is_conditional_check_failed_exception()).unwrap_or(false) => {
                 Err(StoreError::VersionConflict)
             }
             Err(e) => Err(sdk_error(e)),
@@ -467,10 +405,9 @@ impl Store for DynamoStore {
                     sk: conversation_sk(&h.conversation_id),
                     handoff_id: h.handoff_id.clone(),
                 };
-                items.push(self.put(
-                    to_attrs(&lock)?,
-                    Some(("attribute_not_exists(pk)", HashMap::new(), HashMap::new())),
-                )?);
+                items.push(
+                    self.put(to_attrs(&lock)?, Some(("attribute_not_exists(pk)", HashMap::new(), HashMap::new())))?,
+                );
             }
         }
         items.extend(self.effect_puts(effects, &record.created_at)?);
@@ -480,16 +417,13 @@ impl Store for DynamoStore {
                 Some(reasons) => {
                     if reasons.first().map(String::as_str) == Some("ConditionalCheckFailed") {
                         Err(StoreError::DuplicateEvent)
-                    } else if busy_at.and_then(|i| reasons.get(i)).map(String::as_str)
-                        == Some("ConditionalCheckFailed")
+                    } else if busy_at.and_then(|i| reasons.get(i)).map(String::as_str) == Some("ConditionalCheckFailed")
                         || reasons.iter().any(|r| r == "TransactionConflict")
                     {
                         // Another escalation of this conversation won (or is winning): re-read.
                         Err(StoreError::ConversationBusy)
                     } else {
-                        Err(StoreError::Unavailable(format!(
-                            "transaction cancelled: {reasons:?}"
-                        )))
+                        Err(StoreError::Unavailable(format!("transaction cancelled: {reasons:?}")))
                     }
                 }
                 None => Err(sdk_error(e)),
@@ -497,11 +431,7 @@ impl Store for DynamoStore {
         }
     }
 
-    async fn get_handoff(
-        &self,
-        ws: &WorkspaceId,
-        id: &HandoffId,
-    ) -> Result<Option<Handoff>, StoreError> {
+    async fn get_handoff(&self, ws: &WorkspaceId, id: &HandoffId) -> Result<Option<Handoff>, StoreError> {
         match self.get(ws_pk(ws), handoff_sk(id)).await? {
             Some(item) => Ok(Some(from_attrs::<HandoffItem>(item)?.handoff)),
             None => Ok(None),
@@ -517,10 +447,7 @@ impl Store for DynamoStore {
             return Ok(None);
         };
         let lock: ConversationItem = from_attrs(lock)?;
-        Ok(self
-            .get_handoff(ws, &lock.handoff_id)
-            .await?
-            .filter(|h| h.state.is_active()))
+        Ok(self.get_handoff(ws, &lock.handoff_id).await?.filter(|h| h.state.is_active()))
     }
 
     async fn commit_transition(
@@ -554,33 +481,21 @@ impl Store for DynamoStore {
             Ok(()) => Ok(()),
             Err(e) => match cancelled_at(&e) {
                 Some(reasons)
-                    if reasons
-                        .iter()
-                        .any(|r| r == "ConditionalCheckFailed" || r == "TransactionConflict") =>
+                    if reasons.iter().any(|r| r == "ConditionalCheckFailed" || r == "TransactionConflict") =>
                 {
                     Err(StoreError::VersionConflict)
                 }
-                Some(reasons) => Err(StoreError::Unavailable(format!(
-                    "transaction cancelled: {reasons:?}"
-                ))),
+                Some(reasons) => Err(StoreError::Unavailable(format!("transaction cancelled: {reasons:?}"))),
                 None => Err(sdk_error(e)),
             },
         }
     }
 
-    async fn list_inbox(
-        &self,
-        ws: &WorkspaceId,
-        query: &InboxQuery,
-    ) -> Result<InboxPage, StoreError> {
+    async fn list_inbox(&self, ws: &WorkspaceId, query: &InboxQuery) -> Result<InboxPage, StoreError> {
         self.query_handoffs(ws, query).await
     }
 
-    async fn pending_effects(
-        &self,
-        before: DateTime<Utc>,
-        limit: usize,
-    ) -> Result<Vec<PendingEffect>, StoreError> {
+    async fn pending_effects(&self, before: DateTime<Utc>, limit: usize) -> Result<Vec<PendingEffect>, StoreError> {
         let mut out: Vec<(String, PendingEffect)> = Vec::new();
         for shard in 0..PENDING_SHARDS {
             let resp = self
@@ -599,10 +514,7 @@ impl Store for DynamoStore {
                 let e: EffectItem = from_attrs(it)?;
                 out.push((
                     e.gsi4sk.clone().unwrap_or_default(),
-                    PendingEffect {
-                        effect: e.effect,
-                        recorded_at: e.recorded_at,
-                    },
+                    PendingEffect { effect: e.effect, recorded_at: e.recorded_at },
                 ));
             }
         }
@@ -628,11 +540,7 @@ impl Store for DynamoStore {
         match r {
             Ok(_) => Ok(()),
             // Nothing recorded under this id (already expired): nothing to mark.
-            Err(e)
-                if e.as_service_error()
-                    .map(|s| s.is_conditional_check_failed_exception())
-                    .unwrap_or(false) =>
-            {
+            Err(e) if e.as_service_error().map(|s| s.is_conditional_check_failed_exception()).unwrap_or(false) => {
                 Ok(())
             }
             Err(e) => Err(sdk_error(e)),
@@ -647,9 +555,7 @@ mod tests {
     #[test]
     fn shards_are_stable_and_spread() {
         assert_eq!(shard_of("hnd_1:v1:0"), shard_of("hnd_1:v1:0"));
-        let used: std::collections::HashSet<u32> = (0..200)
-            .map(|i| shard_of(&format!("hnd_{i}:v1:0")))
-            .collect();
+        let used: std::collections::HashSet<u32> = (0..200).map(|i| shard_of(&format!("hnd_{i}:v1:0"))).collect();
         assert_eq!(used.len(), PENDING_SHARDS as usize);
     }
 }

@@ -22,54 +22,28 @@ pub fn init_tracing() {
 
 /// Reads an API Gateway HTTP API (payload 2.0) event. The claims come from the JWT authorizer.
 pub fn api_request(event: ApiGatewayV2httpRequest) -> ApiRequest {
-    let route_key = event
-        .route_key
-        .clone()
-        .or_else(|| event.request_context.route_key.clone())
-        .unwrap_or_default();
-    let claims = event
-        .request_context
-        .authorizer
-        .as_ref()
-        .and_then(|a| a.jwt.as_ref())
-        .and_then(|jwt| {
-            let get = |k: &str| jwt.claims.get(k).cloned();
-            Some(RawClaims {
-                sub: get("sub")?,
-                workspace_id: get("workspace_id")?,
-                role: get("role")?,
-            })
-        });
+    let route_key = event.route_key.clone().or_else(|| event.request_context.route_key.clone()).unwrap_or_default();
+    let claims = event.request_context.authorizer.as_ref().and_then(|a| a.jwt.as_ref()).and_then(|jwt| {
+        let get = |k: &str| jwt.claims.get(k).cloned();
+        Some(RawClaims { sub: get("sub")?, workspace_id: get("workspace_id")?, role: get("role")? })
+    });
     let headers: HashMap<String, String> = event
         .headers
         .iter()
-        .filter_map(|(k, v)| {
-            v.to_str()
-                .ok()
-                .map(|v| (k.as_str().to_ascii_lowercase(), v.to_string()))
-        })
+        .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_ascii_lowercase(), v.to_string())))
         .collect();
     let body = match (event.body, event.is_base64_encoded) {
         (None, _) => Vec::new(),
         (Some(b), false) => b.into_bytes(),
         // A body that claims to be base64 but is not is passed on as is, to fail JSON parsing.
-        (Some(b), true) => base64::engine::general_purpose::STANDARD
-            .decode(&b)
-            .unwrap_or_else(|_| b.into_bytes()),
+        (Some(b), true) => base64::engine::general_purpose::STANDARD.decode(&b).unwrap_or_else(|_| b.into_bytes()),
     };
     let query = event
         .raw_query_string
         .as_deref()
         .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
         .unwrap_or_default();
-    ApiRequest {
-        route_key,
-        path_params: event.path_parameters,
-        query,
-        headers,
-        body,
-        claims,
-    }
+    ApiRequest { route_key, path_params: event.path_parameters, query, headers, body, claims }
 }
 
 /// Writes the API Gateway response.
@@ -77,10 +51,7 @@ pub fn api_response(r: ApiResponse) -> ApiGatewayV2httpResponse {
     let mut resp = ApiGatewayV2httpResponse::default();
     resp.status_code = r.status as i64;
     for (k, v) in r.headers {
-        if let (Ok(k), Ok(v)) = (
-            http::HeaderName::try_from(k),
-            http::HeaderValue::try_from(v),
-        ) {
+        if let (Ok(k), Ok(v)) = (http::HeaderName::try_from(k), http::HeaderValue::try_from(v)) {
             resp.headers.insert(k, v);
         }
     }
@@ -120,11 +91,8 @@ where
             }
         }
     });
-    let failed: Vec<String> = stream::iter(jobs)
-        .buffer_unordered(BATCH_CONCURRENCY)
-        .filter_map(|f| async move { f })
-        .collect()
-        .await;
+    let failed: Vec<String> =
+        stream::iter(jobs).buffer_unordered(BATCH_CONCURRENCY).filter_map(|f| async move { f }).collect().await;
     let mut resp = SqsBatchResponse::default();
     for id in failed {
         resp.add_failure(id);
@@ -141,10 +109,7 @@ pub struct OutboxSweep {
 
 impl OutboxSweep {
     pub fn new(every: Duration) -> Self {
-        Self {
-            every,
-            last: Mutex::new(None),
-        }
+        Self { every, last: Mutex::new(None) }
     }
 
     pub async fn maybe_run(&self, app: &App) {

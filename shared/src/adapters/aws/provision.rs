@@ -3,13 +3,11 @@
 //! declares the same resources for deployment.
 
 use super::config::{self, AwsSettings, TimerSettings};
-use super::dynamodb::{
-    INDEX_ACTIVE, INDEX_BY_ASSIGNEE, INDEX_BY_STATE, INDEX_PENDING_EFFECTS, TTL_ATTRIBUTE,
-};
+use super::dynamodb::{INDEX_ACTIVE, INDEX_BY_ASSIGNEE, INDEX_BY_STATE, INDEX_PENDING_EFFECTS, TTL_ATTRIBUTE};
 use super::sqs::TimerQueue;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, TimeToLiveSpecification,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 use std::collections::HashMap;
@@ -64,17 +62,11 @@ impl Provisioned {
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 fn key(name: &str, t: KeyType) -> Result<KeySchemaElement, BoxError> {
-    Ok(KeySchemaElement::builder()
-        .attribute_name(name)
-        .key_type(t)
-        .build()?)
+    Ok(KeySchemaElement::builder().attribute_name(name).key_type(t).build()?)
 }
 
 fn attr(name: &str) -> Result<AttributeDefinition, BoxError> {
-    Ok(AttributeDefinition::builder()
-        .attribute_name(name)
-        .attribute_type(ScalarAttributeType::S)
-        .build()?)
+    Ok(AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build()?)
 }
 
 /// Creates the single table with its four indexes and TTL.
@@ -85,39 +77,30 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Res
         .billing_mode(BillingMode::PayPerRequest)
         .key_schema(key("pk", KeyType::Hash)?)
         .key_schema(key("sk", KeyType::Range)?);
-    for a in [
-        "pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk", "gsi4pk", "gsi4sk",
-    ] {
+    for a in ["pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk", "gsi4pk", "gsi4sk"] {
         req = req.attribute_definitions(attr(a)?);
     }
-    for (name, n) in [
-        (INDEX_BY_STATE, 1),
-        (INDEX_ACTIVE, 2),
-        (INDEX_BY_ASSIGNEE, 3),
-        (INDEX_PENDING_EFFECTS, 4),
-    ] {
+    for (name, n) in [(INDEX_BY_STATE, 1), (INDEX_ACTIVE, 2), (INDEX_BY_ASSIGNEE, 3), (INDEX_PENDING_EFFECTS, 4)] {
         req = req.global_secondary_indexes(
             GlobalSecondaryIndex::builder()
                 .index_name(name)
                 .key_schema(key(&format!("gsi{n}pk"), KeyType::Hash)?)
                 .key_schema(key(&format!("gsi{n}sk"), KeyType::Range)?)
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::All)
-                        .build(),
-                )
+                .projection(Projection::builder().projection_type(ProjectionType::All).build())
                 .build()?,
         );
     }
-    req.send().await?;
+    match req.send().await {
+        Ok(_) => {}
+        // Already there (a second run against the same emulator): keep it.
+        Err(e) if e.as_service_error().map(|s| s.is_resource_in_use_exception()).unwrap_or(false) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    }
     client
         .update_time_to_live()
         .table_name(table)
         .time_to_live_specification(
-            TimeToLiveSpecification::builder()
-                .enabled(true)
-                .attribute_name(TTL_ATTRIBUTE)
-                .build()?,
+            TimeToLiveSpecification::builder().enabled(true).attribute_name(TTL_ATTRIBUTE).build()?,
         )
         .send()
         .await?;
@@ -138,16 +121,11 @@ pub async fn create_queue_with_dlq(
         .await?;
     let dlq_url = dlq.queue_url.unwrap_or_default();
     let dlq_arn = queue_arn(client, &dlq_url).await?;
-    let redrive =
-        serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive})
-            .to_string();
+    let redrive = serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive}).to_string();
     let q = client
         .create_queue()
         .queue_name(name)
-        .set_attributes(Some(HashMap::from([(
-            QueueAttributeName::RedrivePolicy,
-            redrive,
-        )])))
+        .set_attributes(Some(HashMap::from([(QueueAttributeName::RedrivePolicy, redrive)])))
         .send()
         .await?;
     let url = q.queue_url.unwrap_or_default();
@@ -156,22 +134,12 @@ pub async fn create_queue_with_dlq(
 }
 
 async fn queue_arn(client: &aws_sdk_sqs::Client, url: &str) -> Result<String, BoxError> {
-    let a = client
-        .get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await?;
-    Ok(a.attributes
-        .and_then(|m| m.get(&QueueAttributeName::QueueArn).cloned())
-        .ok_or("queue has no ARN")?)
+    let a = client.get_queue_attributes().queue_url(url).attribute_names(QueueAttributeName::QueueArn).send().await?;
+    Ok(a.attributes.and_then(|m| m.get(&QueueAttributeName::QueueArn).cloned()).ok_or("queue has no ARN")?)
 }
 
 /// Creates everything the five functions use.
-pub async fn create_all(
-    sdk: &aws_config::SdkConfig,
-    names: &Names,
-) -> Result<Provisioned, BoxError> {
+pub async fn create_all(sdk: &aws_config::SdkConfig, names: &Names) -> Result<Provisioned, BoxError> {
     let p = &names.prefix;
     let table = format!("{p}-handoff");
     create_table(&aws_sdk_dynamodb::Client::new(sdk), &table).await?;
@@ -181,11 +149,7 @@ pub async fn create_all(
     let stall_queue = create_queue_with_dlq(&sqs, &format!("{p}-stall-timers"), 5).await?;
     let ring_queue = create_queue_with_dlq(&sqs, &format!("{p}-ring-timers"), 5).await?;
     let schedule_group = format!("{p}-timers");
-    aws_sdk_scheduler::Client::new(sdk)
-        .create_schedule_group()
-        .name(&schedule_group)
-        .send()
-        .await?;
+    aws_sdk_scheduler::Client::new(sdk).create_schedule_group().name(&schedule_group).send().await?;
     Ok(Provisioned {
         table,
         escalation_queue,

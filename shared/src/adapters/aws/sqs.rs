@@ -6,9 +6,7 @@ use crate::domain::{OutboundEvent, TimerKind, TimerMessage};
 use crate::ports::{Clock, PublishError, Publisher, TimerError, Timers};
 use async_trait::async_trait;
 use aws_sdk_scheduler::error::ProvideErrorMetadata;
-use aws_sdk_scheduler::types::{
-    ActionAfterCompletion, FlexibleTimeWindow, FlexibleTimeWindowMode, Target,
-};
+use aws_sdk_scheduler::types::{ActionAfterCompletion, FlexibleTimeWindow, FlexibleTimeWindowMode, Target};
 use aws_sdk_sqs::types::MessageAttributeValue;
 use std::sync::Arc;
 
@@ -16,11 +14,7 @@ use std::sync::Arc;
 pub const MAX_SQS_DELAY_SECONDS: i64 = 900;
 
 fn attr(v: &str) -> MessageAttributeValue {
-    MessageAttributeValue::builder()
-        .data_type("String")
-        .string_value(v)
-        .build()
-        .expect("data type and value are set")
+    MessageAttributeValue::builder().data_type("String").string_value(v).build().expect("data type and value are set")
 }
 
 /// Publishes outbound events to the outbound queue. An event is only reported published once
@@ -33,20 +27,14 @@ pub struct SqsPublisher {
 
 impl SqsPublisher {
     pub fn new(client: aws_sdk_sqs::Client, queue_url: impl Into<String>) -> Self {
-        Self {
-            client,
-            queue_url: queue_url.into(),
-        }
+        Self { client, queue_url: queue_url.into() }
     }
 }
 
 #[async_trait]
 impl Publisher for SqsPublisher {
     async fn publish(&self, event: &OutboundEvent) -> Result<(), PublishError> {
-        let err = |reason: String| PublishError {
-            event_id: event.event_id.clone(),
-            reason,
-        };
+        let err = |reason: String| PublishError { event_id: event.event_id.clone(), reason };
         let body = serde_json::to_string(event).map_err(|e| err(e.to_string()))?;
         self.client
             .send_message()
@@ -57,11 +45,7 @@ impl Publisher for SqsPublisher {
             .send()
             .await
             .map_err(|e| {
-                err(format!(
-                    "{}: {}",
-                    e.code().unwrap_or("error"),
-                    aws_sdk_sqs::error::DisplayErrorContext(&e)
-                ))
+                err(format!("{}: {}", e.code().unwrap_or("error"), aws_sdk_sqs::error::DisplayErrorContext(&e)))
             })?;
         tracing::info!(event_type = event.event_type.as_str(), event_id = %event.event_id,
                        workspace_id = %event.workspace_id, conversation_id = %event.conversation_id, "outbound event published");
@@ -95,13 +79,7 @@ pub fn schedule_name(timer: &TimerMessage) -> String {
     let name: String = timer
         .timer_id
         .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
-                c
-            } else {
-                '-'
-            }
-        })
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '-' })
         .collect();
     if name.len() <= 64 {
         name
@@ -128,10 +106,7 @@ impl SqsSchedulerTimers {
 #[async_trait]
 impl Timers for SqsSchedulerTimers {
     async fn set(&self, timer: &TimerMessage) -> Result<(), TimerError> {
-        let err = |reason: String| TimerError {
-            timer_id: timer.timer_id.clone(),
-            reason,
-        };
+        let err = |reason: String| TimerError { timer_id: timer.timer_id.clone(), reason };
         let body = serde_json::to_string(timer).map_err(|e| err(e.to_string()))?;
         let queue = self.queue(timer.kind);
         // Round up: a timer must never act early.
@@ -147,11 +122,7 @@ impl Timers for SqsSchedulerTimers {
                 .send()
                 .await
                 .map_err(|e| {
-                    err(format!(
-                        "{}: {}",
-                        e.code().unwrap_or("error"),
-                        aws_sdk_sqs::error::DisplayErrorContext(&e)
-                    ))
+                    err(format!("{}: {}", e.code().unwrap_or("error"), aws_sdk_sqs::error::DisplayErrorContext(&e)))
                 })?;
             tracing::info!(timer_id = %timer.timer_id, delay_seconds = delay, "timer set on SQS");
             return Ok(());
@@ -163,10 +134,8 @@ impl Timers for SqsSchedulerTimers {
             .input(body)
             .build()
             .map_err(|e| err(e.to_string()))?;
-        let window = FlexibleTimeWindow::builder()
-            .mode(FlexibleTimeWindowMode::Off)
-            .build()
-            .map_err(|e| err(e.to_string()))?;
+        let window =
+            FlexibleTimeWindow::builder().mode(FlexibleTimeWindowMode::Off).build().map_err(|e| err(e.to_string()))?;
         let name = schedule_name(timer);
         let r = self
             .scheduler
@@ -186,13 +155,7 @@ impl Timers for SqsSchedulerTimers {
                 Ok(())
             }
             // Already created by an earlier attempt: the same schedule, so nothing to do.
-            Err(e)
-                if e.as_service_error()
-                    .map(|s| s.is_conflict_exception())
-                    .unwrap_or(false) =>
-            {
-                Ok(())
-            }
+            Err(e) if e.as_service_error().map(|s| s.is_conflict_exception()).unwrap_or(false) => Ok(()),
             Err(e) => Err(err(format!(
                 "{}: {}",
                 e.code().unwrap_or("error"),

@@ -25,9 +25,7 @@ impl LogPublisher {
                 let mut stmt = c
                     .prepare("SELECT event FROM outbound_log WHERE workspace_id = ?1 ORDER BY seq")
                     .map_err(unavailable)?;
-                let rows = stmt
-                    .query_map([ws], |r| r.get::<_, String>(0))
-                    .map_err(unavailable)?;
+                let rows = stmt.query_map([ws], |r| r.get::<_, String>(0)).map_err(unavailable)?;
                 let mut out = Vec::new();
                 for r in rows {
                     out.push(serde_json::from_str(&r.map_err(unavailable)?).map_err(corrupt)?);
@@ -41,15 +39,9 @@ impl LogPublisher {
 #[async_trait]
 impl Publisher for LogPublisher {
     async fn publish(&self, event: &OutboundEvent) -> Result<(), PublishError> {
-        let err = |reason: String| PublishError {
-            event_id: event.event_id.clone(),
-            reason,
-        };
+        let err = |reason: String| PublishError { event_id: event.event_id.clone(), reason };
         let json = serde_json::to_string(event).map_err(|e| err(e.to_string()))?;
-        let (id, ws) = (
-            event.event_id.clone(),
-            event.workspace_id.as_str().to_owned(),
-        );
+        let (id, ws) = (event.event_id.clone(), event.workspace_id.as_str().to_owned());
         let inserted = self
             .db
             .with(move |c| {

@@ -1,10 +1,6 @@
 use super::{corrupt, ts, unavailable, EmbeddedDb};
-use crate::domain::{
-    ConversationId, Effect, EscalationRecord, EventId, Handoff, HandoffId, SettingsDoc, WorkspaceId,
-};
-use crate::ports::{
-    InboxCursor, InboxPage, InboxQuery, PendingEffect, StatusFilter, Store, StoreError,
-};
+use crate::domain::{ConversationId, Effect, EscalationRecord, EventId, Handoff, HandoffId, SettingsDoc, WorkspaceId};
+use crate::ports::{InboxCursor, InboxPage, InboxQuery, PendingEffect, StatusFilter, Store, StoreError};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Transaction};
@@ -21,11 +17,7 @@ impl EmbeddedStore {
     }
 }
 
-fn insert_effects(
-    tx: &Transaction<'_>,
-    effects: &[Effect],
-    at: &DateTime<Utc>,
-) -> Result<(), StoreError> {
+fn insert_effects(tx: &Transaction<'_>, effects: &[Effect], at: &DateTime<Utc>) -> Result<(), StoreError> {
     for e in effects {
         let json = serde_json::to_string(e).map_err(corrupt)?;
         tx.execute(
@@ -67,24 +59,15 @@ impl Store for EmbeddedStore {
         self.db
             .with(move |c| {
                 let doc: Option<String> = c
-                    .query_row(
-                        "SELECT doc FROM settings WHERE workspace_id = ?1",
-                        [ws],
-                        |r| r.get(0),
-                    )
+                    .query_row("SELECT doc FROM settings WHERE workspace_id = ?1", [ws], |r| r.get(0))
                     .optional()
                     .map_err(unavailable)?;
-                doc.map(|d| serde_json::from_str(&d).map_err(corrupt))
-                    .transpose()
+                doc.map(|d| serde_json::from_str(&d).map_err(corrupt)).transpose()
             })
             .await
     }
 
-    async fn put_settings(
-        &self,
-        doc: &SettingsDoc,
-        expected_version: u64,
-    ) -> Result<(), StoreError> {
+    async fn put_settings(&self, doc: &SettingsDoc, expected_version: u64) -> Result<(), StoreError> {
         let json = serde_json::to_string(doc).map_err(corrupt)?;
         let ws = doc.workspace_id.as_str().to_owned();
         let version = doc.version as i64;
@@ -125,8 +108,7 @@ impl Store for EmbeddedStore {
                     )
                     .optional()
                     .map_err(unavailable)?;
-                rec.map(|d| serde_json::from_str(&d).map_err(corrupt))
-                    .transpose()
+                rec.map(|d| serde_json::from_str(&d).map_err(corrupt)).transpose()
             })
             .await
     }
@@ -154,7 +136,13 @@ impl Store for EmbeddedStore {
                     "INSERT INTO escalations (workspace_id, event_id, expires_at, record) VALUES (?1, ?2, ?3, ?4)",
                     params![record.workspace_id.as_str(), record.event_id.as_str(), ts(&record.expires_at), json],
                 )
-                .map_err(|e| if is_unique_violation(&e) { StoreError::DuplicateEvent } else { unavailable(e) })?;
+                .map_err(|e| {
+                    if is_unique_violation(&e) {
+                        StoreError::DuplicateEvent
+                    } else {
+                        unavailable(e)
+                    }
+                })?;
                 if let Some(h) = &handoff {
                     insert_handoff(&tx, h)?;
                 }
@@ -164,20 +152,14 @@ impl Store for EmbeddedStore {
             .await
     }
 
-    async fn get_handoff(
-        &self,
-        ws: &WorkspaceId,
-        id: &HandoffId,
-    ) -> Result<Option<Handoff>, StoreError> {
+    async fn get_handoff(&self, ws: &WorkspaceId, id: &HandoffId) -> Result<Option<Handoff>, StoreError> {
         let (ws, id) = (ws.as_str().to_owned(), id.as_str().to_owned());
         self.db
             .with(move |c| {
                 let doc: Option<String> = c
-                    .query_row(
-                        "SELECT doc FROM handoffs WHERE workspace_id = ?1 AND handoff_id = ?2",
-                        [ws, id],
-                        |r| r.get(0),
-                    )
+                    .query_row("SELECT doc FROM handoffs WHERE workspace_id = ?1 AND handoff_id = ?2", [ws, id], |r| {
+                        r.get(0)
+                    })
                     .optional()
                     .map_err(unavailable)?;
                 doc.map(parse_handoff).transpose()
@@ -223,8 +205,14 @@ impl Store for EmbeddedStore {
                         "UPDATE handoffs SET state = ?1, active = ?2, assignee = ?3, version = ?4, doc = ?5
                          WHERE workspace_id = ?6 AND handoff_id = ?7 AND version = ?8",
                         params![
-                            h.state.as_str(), h.state.is_active() as i64, h.assignee.as_ref().map(|a| a.as_str()),
-                            h.version as i64, doc, h.workspace_id.as_str(), h.handoff_id.as_str(), expected_version as i64
+                            h.state.as_str(),
+                            h.state.is_active() as i64,
+                            h.assignee.as_ref().map(|a| a.as_str()),
+                            h.version as i64,
+                            doc,
+                            h.workspace_id.as_str(),
+                            h.handoff_id.as_str(),
+                            expected_version as i64
                         ],
                     )
                     .map_err(|e| if is_unique_violation(&e) { StoreError::ConversationBusy } else { unavailable(e) })?;
@@ -269,15 +257,10 @@ impl Store for EmbeddedStore {
                     args.push(ts(&cur.created_at));
                     args.push(cur.handoff_id.as_str().into());
                 }
-                sql.push_str(&format!(
-                    " ORDER BY created_at, handoff_id LIMIT {}",
-                    q.limit + 1
-                ));
+                sql.push_str(&format!(" ORDER BY created_at, handoff_id LIMIT {}", q.limit + 1));
                 let mut stmt = c.prepare(&sql).map_err(unavailable)?;
                 let rows = stmt
-                    .query_map(rusqlite::params_from_iter(args.iter()), |r| {
-                        r.get::<_, String>(0)
-                    })
+                    .query_map(rusqlite::params_from_iter(args.iter()), |r| r.get::<_, String>(0))
                     .map_err(unavailable)?;
                 let mut items = Vec::new();
                 for row in rows {
@@ -285,10 +268,7 @@ impl Store for EmbeddedStore {
                 }
                 let next = if items.len() > q.limit {
                     items.truncate(q.limit);
-                    items.last().map(|h| InboxCursor {
-                        created_at: h.created_at,
-                        handoff_id: h.handoff_id.clone(),
-                    })
+                    items.last().map(|h| InboxCursor { created_at: h.created_at, handoff_id: h.handoff_id.clone() })
                 } else {
                     None
                 };
@@ -297,11 +277,7 @@ impl Store for EmbeddedStore {
             .await
     }
 
-    async fn pending_effects(
-        &self,
-        before: DateTime<Utc>,
-        limit: usize,
-    ) -> Result<Vec<PendingEffect>, StoreError> {
+    async fn pending_effects(&self, before: DateTime<Utc>, limit: usize) -> Result<Vec<PendingEffect>, StoreError> {
         self.db
             .with(move |c| {
                 let mut stmt = c
@@ -311,7 +287,9 @@ impl Store for EmbeddedStore {
                     )
                     .map_err(unavailable)?;
                 let rows = stmt
-                    .query_map(params![ts(&before), limit as i64], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+                    .query_map(params![ts(&before), limit as i64], |r| {
+                        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                    })
                     .map_err(unavailable)?;
                 let mut out = Vec::new();
                 for row in rows {
@@ -332,11 +310,7 @@ impl Store for EmbeddedStore {
         let id = effect_id.to_owned();
         self.db
             .with(move |c| {
-                c.execute(
-                    "UPDATE outbox SET dispatched = 1 WHERE effect_id = ?1",
-                    [id],
-                )
-                .map_err(unavailable)?;
+                c.execute("UPDATE outbox SET dispatched = 1 WHERE effect_id = ?1", [id]).map_err(unavailable)?;
                 Ok(())
             })
             .await

@@ -21,10 +21,7 @@ pub struct EmbeddedTimers {
 
 impl EmbeddedTimers {
     pub fn new(db: EmbeddedDb) -> Self {
-        Self {
-            db,
-            wake: Arc::new(Notify::new()),
-        }
+        Self { db, wake: Arc::new(Notify::new()) }
     }
 
     /// The earliest pending timer.
@@ -32,15 +29,10 @@ impl EmbeddedTimers {
         self.db
             .with(|c| {
                 let t: Option<String> = c
-                    .query_row(
-                        "SELECT timer FROM timers ORDER BY due_at, timer_id LIMIT 1",
-                        [],
-                        |r| r.get(0),
-                    )
+                    .query_row("SELECT timer FROM timers ORDER BY due_at, timer_id LIMIT 1", [], |r| r.get(0))
                     .optional()
                     .map_err(unavailable)?;
-                t.map(|t| serde_json::from_str(&t).map_err(corrupt))
-                    .transpose()
+                t.map(|t| serde_json::from_str(&t).map_err(corrupt)).transpose()
             })
             .await
     }
@@ -48,10 +40,7 @@ impl EmbeddedTimers {
     /// How many timers are pending.
     pub async fn pending(&self) -> Result<usize, StoreError> {
         self.db
-            .with(|c| {
-                c.query_row("SELECT COUNT(*) FROM timers", [], |r| r.get::<_, i64>(0))
-                    .map_err(unavailable)
-            })
+            .with(|c| c.query_row("SELECT COUNT(*) FROM timers", [], |r| r.get::<_, i64>(0)).map_err(unavailable))
             .await
             .map(|n| n as usize)
     }
@@ -59,11 +48,7 @@ impl EmbeddedTimers {
     async fn remove(&self, timer_id: &str) -> Result<(), StoreError> {
         let id = timer_id.to_owned();
         self.db
-            .with(move |c| {
-                c.execute("DELETE FROM timers WHERE timer_id = ?1", [id])
-                    .map(|_| ())
-                    .map_err(unavailable)
-            })
+            .with(move |c| c.execute("DELETE FROM timers WHERE timer_id = ?1", [id]).map(|_| ()).map_err(unavailable))
             .await
     }
 
@@ -119,10 +104,7 @@ impl EmbeddedTimers {
 #[async_trait]
 impl Timers for EmbeddedTimers {
     async fn set(&self, timer: &TimerMessage) -> Result<(), TimerError> {
-        let err = |reason: String| TimerError {
-            timer_id: timer.timer_id.clone(),
-            reason,
-        };
+        let err = |reason: String| TimerError { timer_id: timer.timer_id.clone(), reason };
         let json = serde_json::to_string(timer).map_err(|e| err(e.to_string()))?;
         let (id, due) = (timer.timer_id.clone(), ts(&timer.due_at));
         self.db

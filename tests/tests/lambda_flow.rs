@@ -1,0 +1,338 @@
+//! The five Lambda handlers driven with the event fixtures against the AWS emulator: what lands
+//! in DynamoDB, the outbound queue, the timer queues and EventBridge Scheduler.
+
+use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
+use aws_lambda_events::sqs::SqsEvent;
+use handoff::domain::{HandoffId, State, WorkspaceId};
+use handoff_tests::aws::{apigw, fixture, sqs_event, Env};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+const WS: &str = "ws_fixture";
+
+fn ws() -> WorkspaceId {
+    WorkspaceId::parse(WS).unwrap()
+}
+
+async fn http(env: &Env, f: fn(&Env) -> HttpFn, event: Value) -> (i64, Value) {
+    let req: ApiGatewayV2httpRequest = serde_json::from_value(event).expect("fixture is an API Gateway v2 event");
+    let resp = f(env)(env, req).await;
+    let body = match resp.body {
+        Some(aws_lambda_events::encodings::Body::Text(t)) => serde_json::from_str(&t).unwrap(),
+        other => panic!("unexpected body {other:?}"),
+    };
+    (resp.status_code, body)
+}
+
+type HttpFn = for<'a> fn(
+    &'a Env,
+    ApiGatewayV2httpRequest,
+) -> std::pin::Pin<
+    Box<dyn std::future::Future<Output = aws_lambda_events::apigw::ApiGatewayV2httpResponse> + 'a>,
+>;
+
+fn settings(_: &Env) -> HttpFn {
+    |env, req| Box::pin(settings_api::lambda::handler(&env.app, req))
+}
+fn inbox(_: &Env) -> HttpFn {
+    |env, req| Box::pin(inbox_api::lambda::handler(&env.app, req))
+}
+
+/// Saves settings through settings-api with the PUT fixture and `overrides`.
+async fn configure(env: &Env, overrides: Value) {
+    let mut ev = fixture("apigw-put-settings.json");
+    let mut body: Value = serde_json::from_str(ev["body"].as_str().unwrap()).unwrap();
+    for (k, v) in overrides.as_object().unwrap() {
+        body[k] = v.clone();
+    }
+    ev["body"] = Value::String(body.to_string());
+    let (status, doc) = http(env, settings, ev).await;
+    assert_eq!(status, 200, "{doc}");
+}
+
+/// Sends an SQS event to escalation-trigger; returns the failed message ids.
+async fn escalate_sqs(env: &Env, event: Value) -> Vec<String> {
+    let out = escalation_trigger::lambda::handler(&env.app, &env.sweep, event).await.expect("an SQS event");
+    out["batchItemFailures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["itemIdentifier"].as_str().unwrap().to_string())
+        .collect()
+}
+
+async fn timer_batch(env: &Env, kind: &str, messages: &[(String, String)]) -> Vec<String> {
+    let resp = match kind {
+        "stall" => {
+            let ev: SqsEvent = serde_json::from_value(sqs_event("sqs-stall-timer.json", messages)).unwrap();
+            stall_notifier::lambda::handler(&env.app, ev).await
+        }
+        _ => {
+            let ev: SqsEvent = serde_json::from_value(sqs_event("sqs-ring-timer.json", messages)).unwrap();
+            voice_timeout::lambda::handler(&env.app, ev).await
+        }
+    };
+    resp.batch_item_failures.into_iter().map(|f| f.item_identifier).collect()
+}
+
+/// Waits for the delayed timer message on a timer queue.
+async fn wait_for_timer(env: &Env, queue_url: &str, within: Duration) -> (Vec<(String, String)>, Duration) {
+    let start = Instant::now();
+    loop {
+        let got = env.receive(queue_url, 2).await;
+        if !got.is_empty() {
+            return (got, start.elapsed());
+        }
+        assert!(start.elapsed() < within, "no timer message within {within:?}");
+    }
+}
+
+async fn handoff_of(env: &Env, conversation: &str) -> handoff::domain::Handoff {
+    let page = env
+        .app
+        .store
+        .list_inbox(
+            &ws(),
+            &handoff::ports::InboxQuery {
+                status: handoff::ports::StatusFilter::Active,
+                assignee: None,
+                channel: None,
+                reason: None,
+                limit: 100,
+                after: None,
+            },
+        )
+        .await
+        .unwrap();
+    page.items.into_iter().find(|h| h.conversation_id.as_str() == conversation).expect("handoff in the Inbox")
+}
+
+fn texts(events: &[Value], kind: &str) -> Vec<String> {
+    events.iter().filter(|e| e["type"] == kind).map(|e| e["text"].as_str().unwrap_or_default().to_string()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn chat_escalation_confirms_sets_a_stall_timer_and_stalls_once() {
+    let env = Env::new().await;
+    configure(&env, json!({"stalling_time_seconds": 10, "stall_message": "Nobody is free yet."})).await;
+    let failed = escalate_sqs(&env, fixture("sqs-escalation.json")).await;
+    assert!(failed.is_empty(), "{failed:?}");
+
+    // DynamoDB holds the waiting handoff; the confirmation went out.
+    let h = handoff_of(&env, "conv_fixture_chat").await;
+    assert_eq!(h.state, State::Waiting);
+    let out = env.outbound().await;
+    assert_eq!(texts(&out, "customer_message"), vec!["Thanks for waiting - a teammate will join this chat shortly."]);
+    assert_eq!(out[0]["handoff_id"], h.handoff_id.as_str());
+
+    // The stall timer is an SQS message timer: not visible yet, then delivered after the delay.
+    assert!(env.receive(&env.res.stall_queue.url, 0).await.is_empty(), "delivered before its delay");
+    let (timer, waited) = wait_for_timer(&env, &env.res.stall_queue.url, Duration::from_secs(20)).await;
+    assert!(waited >= Duration::from_secs(7), "delivered after only {waited:?}");
+    let body: Value = serde_json::from_str(&timer[0].1).unwrap();
+    assert_eq!(body["kind"], "stall");
+    assert_eq!(body["handoff_id"], h.handoff_id.as_str());
+
+    // stall-notifier sends the stall message once, even if the timer is delivered twice.
+    assert!(timer_batch(&env, "stall", &timer).await.is_empty());
+    assert!(timer_batch(&env, "stall", &timer).await.is_empty());
+    let out = env.outbound().await;
+    assert_eq!(texts(&out, "customer_message"), vec!["Nobody is free yet."]);
+    let stored = env.app.store.get_handoff(&ws(), &h.handoff_id).await.unwrap().unwrap();
+    assert!(stored.stall_notified);
+    assert_eq!(stored.state, State::Waiting);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn voice_ring_timeout_ends_the_call_per_the_setting() {
+    let env = Env::new().await;
+    configure(&env, json!({"voice_ring_timeout_seconds": 5, "voice_timeout_action": "end_call"})).await;
+    assert!(escalate_sqs(&env, fixture("sqs-escalation-voice.json")).await.is_empty());
+    let h = handoff_of(&env, "conv_fixture_voice").await;
+    assert_eq!(h.state, State::Ringing);
+    let (timer, _) = wait_for_timer(&env, &env.res.ring_queue.url, Duration::from_secs(15)).await;
+    assert!(timer_batch(&env, "ring", &timer).await.is_empty());
+    let stored = env.app.store.get_handoff(&ws(), &h.handoff_id).await.unwrap().unwrap();
+    assert_eq!(stored.state, State::Ended);
+    let types: Vec<String> = env.outbound().await.iter().map(|e| e["type"].as_str().unwrap().to_string()).collect();
+    assert_eq!(types, vec!["customer_message", "end_call"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn accepting_cancels_both_timers() {
+    let env = Env::new().await;
+    configure(&env, json!({"stalling_time_seconds": 10, "voice_ring_timeout_seconds": 5})).await;
+    assert!(escalate_sqs(&env, fixture("sqs-escalation.json")).await.is_empty());
+    assert!(escalate_sqs(&env, fixture("sqs-escalation-voice.json")).await.is_empty());
+    let chat = handoff_of(&env, "conv_fixture_chat").await;
+    let voice = handoff_of(&env, "conv_fixture_voice").await;
+    for h in [&chat, &voice] {
+        let (status, body) =
+            http(&env, inbox, apigw("apigw-post-accept.json", Some(h.handoff_id.as_str()), "agent", "user-agent-1"))
+                .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["state"], "assigned");
+    }
+    env.outbound().await; // confirmations and agent_joined
+    let (ring, _) = wait_for_timer(&env, &env.res.ring_queue.url, Duration::from_secs(15)).await;
+    let (stall, _) = wait_for_timer(&env, &env.res.stall_queue.url, Duration::from_secs(20)).await;
+    assert!(timer_batch(&env, "ring", &ring).await.is_empty());
+    assert!(timer_batch(&env, "stall", &stall).await.is_empty());
+    assert!(env.outbound().await.is_empty(), "a timer acted after the accept");
+    for h in [&chat, &voice] {
+        assert_eq!(env.app.store.get_handoff(&ws(), &h.handoff_id).await.unwrap().unwrap().state, State::Assigned);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_duplicate_sqs_delivery_acts_once() {
+    let env = Env::new().await;
+    configure(&env, json!({})).await;
+    let ev = fixture("sqs-escalation.json");
+    assert!(escalate_sqs(&env, ev.clone()).await.is_empty());
+    assert!(escalate_sqs(&env, ev.clone()).await.is_empty());
+    // The same event in one batch twice, too.
+    let body = ev["Records"][0]["body"].as_str().unwrap().to_string();
+    let doubled = sqs_event("sqs-escalation.json", &[("m-1".into(), body.clone()), ("m-2".into(), body)]);
+    assert!(escalate_sqs(&env, doubled).await.is_empty());
+    let out = env.outbound().await;
+    assert_eq!(texts(&out, "customer_message").len(), 1, "{out:?}");
+    let scan = env.dynamo.scan().table_name(&env.res.table).send().await.unwrap();
+    let handoffs =
+        scan.items().iter().filter(|i| i["sk"].as_s().map(|s| s.starts_with("HANDOFF#")).unwrap_or(false)).count();
+    assert_eq!(handoffs, 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bad_message_fails_alone() {
+    let env = Env::new().await;
+    configure(&env, json!({})).await;
+    let ev = fixture("sqs-escalation-batch-with-bad-message.json");
+    let mut failed = escalate_sqs(&env, ev.clone()).await;
+    failed.sort();
+    let ids: Vec<String> =
+        ev["Records"].as_array().unwrap().iter().map(|r| r["messageId"].as_str().unwrap().to_string()).collect();
+    assert_eq!(failed, vec![ids[1].clone(), ids[2].clone()], "only the malformed and the invalid message fail");
+    assert_eq!(handoff_of(&env, "conv_fixture_batch").await.state, State::Waiting);
+    assert_eq!(env.outbound().await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn timers_beyond_15_minutes_are_one_time_schedules() {
+    let env = Env::new().await;
+    configure(&env, json!({"stalling_time_seconds": 3600})).await;
+    assert!(escalate_sqs(&env, fixture("sqs-escalation.json")).await.is_empty());
+    let h = handoff_of(&env, "conv_fixture_chat").await;
+    assert!(env.receive(&env.res.stall_queue.url, 1).await.is_empty(), "not an SQS message timer");
+    let list = env.scheduler.list_schedules().group_name(&env.res.schedule_group).send().await.unwrap();
+    assert_eq!(list.schedules().len(), 1);
+    let name = list.schedules()[0].name().unwrap().to_string();
+    assert_eq!(name, format!("stall-{}-v1", h.handoff_id));
+    let s = env.scheduler.get_schedule().group_name(&env.res.schedule_group).name(&name).send().await.unwrap();
+    assert_eq!(s.action_after_completion().map(|a| a.as_str()), Some("DELETE"));
+    let due = h.created_at + chrono::Duration::seconds(3600);
+    assert_eq!(s.schedule_expression(), Some(format!("at({})", due.format("%Y-%m-%dT%H:%M:%S")).as_str()));
+    assert_eq!(s.flexible_time_window().unwrap().mode().as_str(), "OFF");
+    let target = s.target().unwrap();
+    assert_eq!(target.arn(), env.res.stall_queue.arn);
+    let input: Value = serde_json::from_str(target.input().unwrap()).unwrap();
+    assert_eq!(input["kind"], "stall");
+    assert_eq!(input["handoff_id"], h.handoff_id.as_str());
+    // What the schedule will deliver is the same timer message the stall-notifier reads.
+    let msg: handoff::domain::TimerMessage = serde_json::from_value(input).unwrap();
+    // Setting it again (a retry) is idempotent.
+    use handoff::ports::Timers;
+    let timers = handoff::adapters::aws::sqs::SqsSchedulerTimers {
+        sqs: env.sqs.clone(),
+        scheduler: env.scheduler.clone(),
+        stall: env.res.stall_queue.clone(),
+        ring: env.res.ring_queue.clone(),
+        schedule_group: env.res.schedule_group.clone(),
+        scheduler_role_arn: env.res.scheduler_role_arn.clone(),
+        clock: std::sync::Arc::new(handoff::ports::SystemClock),
+    };
+    timers.set(&msg).await.unwrap();
+    assert_eq!(
+        env.scheduler.list_schedules().group_name(&env.res.schedule_group).send().await.unwrap().schedules().len(),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn http_routes_through_the_functions() {
+    let env = Env::new().await;
+    // Defaults, then a save, then a stale save.
+    let (status, doc) = http(&env, settings, fixture("apigw-get-settings.json")).await;
+    assert_eq!((status, doc["version"].as_u64()), (200, Some(0)));
+    let (status, doc) = http(&env, settings, fixture("apigw-put-settings.json")).await;
+    assert_eq!((status, doc["version"].as_u64()), (200, Some(1)), "{doc}");
+    let (status, err) = http(&env, settings, fixture("apigw-put-settings.json")).await;
+    assert_eq!(status, 409);
+    assert_eq!(err["current"]["version"], 1);
+    // An agent may not change settings.
+    let (status, _) = http(&env, settings, apigw("apigw-put-settings.json", None, "agent", "user-agent-1")).await;
+    assert_eq!(status, 403);
+
+    // Escalation over HTTP, through the same function as the queue.
+    let ev = fixture("apigw-post-escalation.json");
+    let out = escalation_trigger::lambda::handler(&env.app, &env.sweep, ev).await.unwrap();
+    assert_eq!(out["statusCode"], 200);
+    let body: Value = serde_json::from_str(out["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["outcome"], "queued");
+    let id = body["handoff"]["handoff_id"].as_str().unwrap().to_string();
+
+    let (status, page) = http(&env, inbox, fixture("apigw-get-inbox.json")).await;
+    assert_eq!(status, 200);
+    assert_eq!(page["items"][0]["handoff_id"], id.as_str());
+    let (status, h) = http(&env, inbox, apigw("apigw-get-handoff.json", Some(&id), "agent", "user-agent-1")).await;
+    assert_eq!(status, 200);
+    assert_eq!(h["timeline"][0]["type"], "escalated");
+    let (status, _) = http(&env, inbox, apigw("apigw-post-accept.json", Some(&id), "agent", "user-agent-1")).await;
+    assert_eq!(status, 200);
+    let (status, h) = http(&env, inbox, apigw("apigw-post-assign.json", Some(&id), "agent", "user-agent-1")).await;
+    assert_eq!((status, h["assignee"].as_str()), (200, Some("user-agent-2")));
+    let (status, h) = http(&env, inbox, apigw("apigw-post-resolve.json", Some(&id), "agent", "user-agent-2")).await;
+    assert_eq!((status, h["state"].as_str()), (200, Some("resolved")));
+    let (status, _) =
+        http(&env, inbox, apigw("apigw-post-return-to-ai.json", Some(&id), "agent", "user-agent-1")).await;
+    assert_eq!(status, 409);
+    let (status, _) = http(&env, inbox, apigw("apigw-get-handoff.json", Some("hnd_missing"), "agent", "u")).await;
+    assert_eq!(status, 404);
+    // Without authorizer claims (a route deployed without the authorizer) nothing is served.
+    let mut anon = fixture("apigw-get-inbox.json");
+    anon["requestContext"].as_object_mut().unwrap().remove("authorizer");
+    let (status, _) = http(&env, inbox, anon).await;
+    assert_eq!(status, 401);
+
+    let types: Vec<String> = env.outbound().await.iter().map(|e| e["type"].as_str().unwrap().to_string()).collect();
+    assert_eq!(types, vec!["customer_message", "agent_joined", "handoff_resolved"]);
+    let stored = env.app.store.get_handoff(&ws(), &HandoffId::parse(id).unwrap()).await.unwrap().unwrap();
+    assert_eq!(stored.state, State::Resolved);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_fixture_is_a_valid_event_of_its_kind() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/events");
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_string();
+        let v = fixture(&name);
+        if name.starts_with("apigw-") {
+            let e: ApiGatewayV2httpRequest = serde_json::from_value(v).unwrap();
+            let key = e.route_key.clone().unwrap();
+            let all: Vec<&str> = settings_api::ROUTES
+                .iter()
+                .chain(&escalation_trigger::ROUTES)
+                .chain(&inbox_api::ROUTES)
+                .copied()
+                .collect();
+            assert!(all.contains(&key.as_str()), "{name}: unknown route {key}");
+        } else {
+            let e: SqsEvent = serde_json::from_value(v).unwrap();
+            assert!(!e.records.is_empty(), "{name}");
+        }
+        n += 1;
+    }
+    assert_eq!(n, 14);
+}

@@ -7,6 +7,9 @@ mod handoffs;
 mod settings;
 mod timers;
 
+#[cfg(test)]
+mod tests;
+
 pub use escalation::EscalationResult;
 pub use timers::{parse_timer_message, TimerMessageError, TimerResult};
 

@@ -129,3 +129,93 @@ impl OutboxSweep {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn event(body: Option<&str>, base64: bool, claims: Option<serde_json::Value>) -> ApiGatewayV2httpRequest {
+        let mut v = json!({
+            "version": "2.0",
+            "routeKey": "GET /v1/workspaces/{workspace_id}/inbox",
+            "rawPath": "/v1/workspaces/ws_1/inbox",
+            "rawQueryString": "status=waiting&assignee=a%7Cb&limit=5",
+            "headers": {"If-Match": "\"3\"", "content-type": "application/json"},
+            "requestContext": {"accountId": "1", "apiId": "x", "http": {"method": "GET", "path": "/", "protocol": "HTTP/1.1", "sourceIp": "1.1.1.1", "userAgent": "t"},
+                               "requestId": "r", "routeKey": "GET /v1/workspaces/{workspace_id}/inbox", "stage": "$default", "time": "t", "timeEpoch": 0},
+            "pathParameters": {"workspace_id": "ws_1"},
+            "isBase64Encoded": base64
+        });
+        if let Some(b) = body {
+            v["body"] = json!(b);
+        }
+        if let Some(c) = claims {
+            v["requestContext"]["authorizer"] = json!({"jwt": {"claims": c, "scopes": null}});
+        }
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn reads_route_claims_query_headers_and_body() {
+        let r = api_request(event(
+            Some("{\"a\":1}"),
+            false,
+            Some(json!({"sub": "u1", "workspace_id": "ws_1", "role": "agent", "exp": "1"})),
+        ));
+        assert_eq!(r.route_key, "GET /v1/workspaces/{workspace_id}/inbox");
+        assert_eq!(r.path_params["workspace_id"], "ws_1");
+        assert_eq!(
+            r.query,
+            vec![("status".into(), "waiting".into()), ("assignee".into(), "a|b".into()), ("limit".into(), "5".into())]
+        );
+        assert_eq!(r.header("if-match"), Some("\"3\""));
+        assert_eq!(r.body, b"{\"a\":1}");
+        let c = r.claims.unwrap();
+        assert_eq!((c.sub.as_str(), c.workspace_id.as_str(), c.role.as_str()), ("u1", "ws_1", "agent"));
+    }
+
+    #[test]
+    fn base64_bodies_are_decoded_and_missing_claims_mean_no_caller() {
+        let r = api_request(event(Some("eyJhIjoxfQ=="), true, Some(json!({"sub": "u1", "role": "agent"}))));
+        assert_eq!(r.body, b"{\"a\":1}");
+        assert!(r.claims.is_none(), "a token without workspace_id is no caller");
+        assert!(api_request(event(None, false, None)).claims.is_none());
+    }
+
+    #[test]
+    fn responses_carry_status_headers_and_json() {
+        let resp = api_response(ApiResponse::with_status(409, json!({"error": {"code": "x"}})).header("etag", "\"2\""));
+        assert_eq!(resp.status_code, 409);
+        assert_eq!(resp.headers["etag"], "\"2\"");
+        assert_eq!(resp.headers["content-type"], "application/json");
+        match resp.body {
+            Some(Body::Text(t)) => {
+                assert_eq!(serde_json::from_str::<serde_json::Value>(&t).unwrap()["error"]["code"], "x")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_batch_names_only_its_failed_messages() {
+        let ev: SqsEvent = serde_json::from_value(json!({"Records": [
+            {"messageId": "m1", "body": "ok", "eventSource": "aws:sqs"},
+            {"messageId": "m2", "body": "bad", "eventSource": "aws:sqs"},
+            {"messageId": "m3", "eventSource": "aws:sqs"},
+            {"messageId": "m4", "body": "ok", "eventSource": "aws:sqs"}
+        ]}))
+        .unwrap();
+        let resp = sqs_batch(ev, |body| async move {
+            if body == "ok" {
+                Ok(())
+            } else {
+                Err("malformed")
+            }
+        })
+        .await;
+        let mut failed: Vec<String> = resp.batch_item_failures.into_iter().map(|f| f.item_identifier).collect();
+        failed.sort();
+        assert_eq!(failed, vec!["m2", "m3"]);
+    }
+}

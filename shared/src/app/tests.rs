@@ -3,7 +3,7 @@
 use super::*;
 use crate::adapters::embedded::{EmbeddedDb, EmbeddedStore, EmbeddedTimers};
 use crate::domain::*;
-use crate::ports::{PublishError, Publisher, Store};
+use crate::ports::{PublishError, Publisher};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use std::sync::atomic::{AtomicBool, Ordering};

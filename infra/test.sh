@@ -25,6 +25,10 @@ cargo fmt --all --check
 step "lint (cargo clippy, warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "template.yaml (cfn-lint) and docs/openapi.yaml (openapi-spec-validator)"
+.venv/bin/cfn-lint template.yaml
+.venv/bin/openapi-spec-validator docs/openapi.yaml
+
 step "AWS emulator (moto server)"
 export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
 unset AWS_PROFILE AWS_SESSION_TOKEN
@@ -32,7 +36,7 @@ eval "$(bash infra/moto.sh)"
 trap 'bash infra/moto.sh stop' EXIT
 echo "moto server at $AWS_ENDPOINT_URL"
 
-step "tests (domain, adapters, store contract on SQLite and DynamoDB, Lambda handlers on moto, HTTP end to end, command line)"
+step "tests (domain, adapters, store contract on SQLite and DynamoDB, Lambda handlers on moto, HTTP end to end, command line, template and OpenAPI drift)"
 # Many tests wait for real timers (5-10 s), so they run many at once.
 RUST_TEST_THREADS="${RUST_TEST_THREADS:-16}" cargo test --workspace --locked
 

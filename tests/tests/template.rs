@@ -1,0 +1,249 @@
+//! template.yaml against the code: the template deploys every piece the code expects, and
+//! nothing drifts (functions, environment, queues, IAM, routes, table, alarms).
+
+use handoff::adapters::aws::config::Needs;
+use handoff::adapters::aws::dynamodb::{
+    INDEX_ACTIVE, INDEX_BY_ASSIGNEE, INDEX_BY_STATE, INDEX_PENDING_EFFECTS, TTL_ATTRIBUTE,
+};
+use serde_norway::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+fn template() -> Value {
+    let text = std::fs::read_to_string(root().join("template.yaml")).expect("template.yaml at the project root");
+    serde_norway::from_str(&text).expect("template.yaml is YAML")
+}
+
+/// The function crates and what each reads and serves.
+fn functions() -> Vec<(&'static str, Needs, Vec<&'static str>, bool)> {
+    vec![
+        ("settings-api", settings_api::lambda::NEEDS, settings_api::ROUTES.to_vec(), false),
+        ("escalation-trigger", escalation_trigger::lambda::NEEDS, escalation_trigger::ROUTES.to_vec(), true),
+        ("stall-notifier", stall_notifier::lambda::NEEDS, vec![], true),
+        ("voice-timeout", voice_timeout::lambda::NEEDS, vec![], true),
+        ("inbox-api", inbox_api::lambda::NEEDS, inbox_api::ROUTES.to_vec(), false),
+    ]
+}
+
+/// `!Ref X`, `!GetAtt X.Attr` (or their long forms): the resource they name.
+fn target(v: &Value) -> Option<String> {
+    match v {
+        Value::Tagged(t) if t.tag == "Ref" || t.tag == "GetAtt" => {
+            t.value.as_str().map(|s| s.split('.').next().unwrap().to_string())
+        }
+        Value::Mapping(m) => m
+            .get("Ref")
+            .or_else(|| m.get("Fn::GetAtt"))
+            .and_then(|x| x.as_str().map(str::to_owned).or_else(|| x.get(0).and_then(Value::as_str).map(str::to_owned)))
+            .map(|s| s.split('.').next().unwrap().to_string()),
+        _ => None,
+    }
+}
+
+fn resources(t: &Value) -> BTreeMap<String, Value> {
+    t["Resources"].as_mapping().unwrap().iter().map(|(k, v)| (k.as_str().unwrap().to_string(), v.clone())).collect()
+}
+
+fn of_type(t: &Value, kind: &str) -> BTreeMap<String, Value> {
+    resources(t).into_iter().filter(|(_, r)| r["Type"] == kind).collect()
+}
+
+fn function_resources(t: &Value) -> BTreeMap<String, (String, Value)> {
+    of_type(t, "AWS::Serverless::Function")
+        .into_iter()
+        .map(|(name, r)| {
+            let binary = r["Metadata"]["BuildProperties"]["Binary"].as_str().expect("each function names its binary");
+            (binary.to_string(), (name, r))
+        })
+        .collect()
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    match v {
+        Value::String(s) => vec![s.clone()],
+        Value::Sequence(seq) => seq.iter().flat_map(strings).collect(),
+        _ => vec![],
+    }
+}
+
+#[test]
+fn every_function_crate_has_a_resource_and_every_resource_a_crate() {
+    let t = template();
+    let crates: BTreeSet<String> = std::fs::read_dir(root().join("functions"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let resources: BTreeSet<String> = function_resources(&t).keys().cloned().collect();
+    assert_eq!(crates, resources);
+    let listed: BTreeSet<String> = functions().iter().map(|f| f.0.to_string()).collect();
+    assert_eq!(crates, listed, "this test knows every function");
+    for name in &crates {
+        let manifest = std::fs::read_to_string(root().join("functions").join(name).join("Cargo.toml")).unwrap();
+        assert!(manifest.contains(&format!("[[bin]]\nname = \"{name}\"")), "{name} builds a binary named {name}");
+    }
+    let g = &t["Globals"]["Function"];
+    assert_eq!(g["Runtime"], "provided.al2023");
+    assert_eq!(strings(&g["Architectures"]), vec!["arm64"]);
+    assert_eq!(g["Handler"], "bootstrap");
+    assert_eq!(g["LoggingConfig"]["LogFormat"], "JSON");
+    for (binary, (_, r)) in function_resources(&t) {
+        assert_eq!(r["Metadata"]["BuildMethod"], "rust-cargolambda", "{binary}");
+        assert!(target(&r["Properties"]["Role"]).is_some(), "{binary} has its own role");
+        assert!(r["Properties"].get("Policies").is_none(), "{binary}: permissions belong in its role");
+        assert!(target(&r["Properties"]["LoggingConfig"]["LogGroup"]).is_some(), "{binary} logs to its own log group");
+    }
+}
+
+#[test]
+fn every_environment_variable_a_function_reads_is_set() {
+    let t = template();
+    let fns = function_resources(&t);
+    for (binary, needs, _, _) in functions() {
+        let (_, r) = &fns[binary];
+        let vars: BTreeSet<String> = r["Properties"]["Environment"]["Variables"]
+            .as_mapping()
+            .map(|m| m.keys().map(|k| k.as_str().unwrap().to_string()).collect())
+            .unwrap_or_default();
+        let wanted: BTreeSet<String> = needs.variables().into_iter().map(String::from).collect();
+        assert_eq!(vars, wanted, "{binary}: the variables set must be exactly those it reads");
+    }
+}
+
+#[test]
+fn every_sqs_consumer_reports_batch_item_failures_and_has_a_dead_letter_queue() {
+    let t = template();
+    let res = resources(&t);
+    let timeout = t["Globals"]["Function"]["Timeout"].as_u64().unwrap();
+    let mut consumers = BTreeSet::new();
+    for (binary, (_, r)) in function_resources(&t) {
+        let timeout = r["Properties"]["Timeout"].as_u64().unwrap_or(timeout);
+        for (_, ev) in r["Properties"]["Events"].as_mapping().unwrap() {
+            if ev["Type"] != "SQS" {
+                continue;
+            }
+            consumers.insert(binary.clone());
+            let p = &ev["Properties"];
+            assert!(strings(&p["FunctionResponseTypes"]).contains(&"ReportBatchItemFailures".to_string()), "{binary}");
+            let queue = target(&p["Queue"]).expect("queue reference");
+            let q = &res[&queue]["Properties"];
+            let dlq =
+                target(&q["RedrivePolicy"]["deadLetterTargetArn"]).unwrap_or_else(|| panic!("{queue} has no DLQ"));
+            assert_eq!(res[&dlq]["Type"], "AWS::SQS::Queue");
+            let visibility = q["VisibilityTimeout"].as_u64().unwrap_or(30);
+            assert!(visibility >= 6 * timeout, "{queue}: visibility {visibility}s < 6 x {timeout}s");
+        }
+    }
+    let expected: BTreeSet<String> = functions().iter().filter(|f| f.3).map(|f| f.0.to_string()).collect();
+    assert_eq!(consumers, expected);
+    // Every queue has a dead-letter queue, and every dead-letter queue an alarm on its depth.
+    let alarms = of_type(&t, "AWS::CloudWatch::Alarm");
+    let queues = of_type(&t, "AWS::SQS::Queue");
+    let dlqs: BTreeSet<String> =
+        queues.values().filter_map(|q| target(&q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"])).collect();
+    assert_eq!(dlqs.len() * 2, queues.len(), "every queue has its own dead-letter queue");
+    for dlq in &dlqs {
+        assert!(
+            alarms.values().any(|a| a["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
+                && target(&a["Properties"]["Dimensions"][0]["Value"]).as_deref() == Some(dlq.as_str())),
+            "no alarm on {dlq}"
+        );
+    }
+    for (_, (name, _)) in function_resources(&t) {
+        assert!(
+            alarms.values().any(|a| a["Properties"]["MetricName"] == "Errors"
+                && target(&a["Properties"]["Dimensions"][0]["Value"]).as_deref() == Some(name.as_str())),
+            "no error alarm on {name}"
+        );
+    }
+}
+
+#[test]
+fn no_wildcard_in_iam() {
+    let t = template();
+    let roles = of_type(&t, "AWS::IAM::Role");
+    assert_eq!(roles.len(), 6, "five function roles and the scheduler's");
+    for (name, role) in roles {
+        assert!(role["Properties"].get("ManagedPolicyArns").is_none(), "{name}: no managed policies");
+        for policy in role["Properties"]["Policies"].as_sequence().unwrap() {
+            for st in policy["PolicyDocument"]["Statement"].as_sequence().unwrap() {
+                for action in strings(&st["Action"]) {
+                    assert!(!action.contains('*'), "{name}: wildcard action {action}");
+                }
+                let resources = match &st["Resource"] {
+                    Value::Sequence(s) => s.clone(),
+                    other => vec![other.clone()],
+                };
+                for r in resources {
+                    assert!(r.as_str() != Some("*"), "{name}: Resource '*'");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn every_route_of_the_api_is_in_the_template() {
+    let t = template();
+    let fns = function_resources(&t);
+    let mut all = BTreeSet::new();
+    for (binary, _, routes, _) in functions() {
+        let (_, r) = &fns[binary];
+        let mut declared = BTreeSet::new();
+        for (_, ev) in r["Properties"]["Events"].as_mapping().unwrap() {
+            if ev["Type"] == "HttpApi" {
+                let p = &ev["Properties"];
+                assert_eq!(target(&p["ApiId"]).as_deref(), Some("HttpApi"));
+                declared.insert(format!("{} {}", p["Method"].as_str().unwrap(), p["Path"].as_str().unwrap()));
+            }
+        }
+        let served: BTreeSet<String> = routes.iter().map(|s| s.to_string()).collect();
+        assert_eq!(declared, served, "{binary}");
+        all.extend(served);
+    }
+    let local: BTreeSet<String> = handoff_local::http::api_routes().into_iter().map(String::from).collect();
+    assert_eq!(all, local, "the local stack serves the same routes");
+    let auth = &resources(&t)["HttpApi"]["Properties"]["Auth"];
+    assert_eq!(auth["DefaultAuthorizer"], "JwtAuthorizer");
+    assert_eq!(auth["Authorizers"]["JwtAuthorizer"]["IdentitySource"], "$request.header.Authorization");
+}
+
+#[test]
+fn the_table_matches_the_key_design() {
+    let t = template();
+    let table = &resources(&t)["HandoffTable"]["Properties"];
+    assert_eq!(table["BillingMode"], "PAY_PER_REQUEST");
+    assert_eq!(table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"], true);
+    assert_eq!(table["TimeToLiveSpecification"]["AttributeName"], TTL_ATTRIBUTE);
+    let gsis: BTreeMap<String, (String, String)> = table["GlobalSecondaryIndexes"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            let k = g["KeySchema"].as_sequence().unwrap();
+            (
+                g["IndexName"].as_str().unwrap().to_string(),
+                (
+                    k[0]["AttributeName"].as_str().unwrap().to_string(),
+                    k[1]["AttributeName"].as_str().unwrap().to_string(),
+                ),
+            )
+        })
+        .collect();
+    let expected: BTreeMap<String, (String, String)> =
+        [(INDEX_BY_STATE, 1), (INDEX_ACTIVE, 2), (INDEX_BY_ASSIGNEE, 3), (INDEX_PENDING_EFFECTS, 4)]
+            .into_iter()
+            .map(|(n, i)| (n.to_string(), (format!("gsi{i}pk"), format!("gsi{i}sk"))))
+            .collect();
+    assert_eq!(gsis, expected);
+    let outputs: BTreeSet<String> =
+        t["Outputs"].as_mapping().unwrap().keys().map(|k| k.as_str().unwrap().to_string()).collect();
+    for o in
+        ["ApiUrl", "TableName", "EscalationQueueUrl", "OutboundQueueUrl", "StallTimerQueueUrl", "RingTimerQueueUrl"]
+    {
+        assert!(outputs.contains(o), "output {o}");
+    }
+}

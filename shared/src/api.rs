@@ -209,8 +209,14 @@ impl ApiError {
                     body(409, "illegal_transition", e.to_string(), None, None)
                 }
                 e @ AppError::Contended => body(409, "conflict", e.to_string(), None, None),
-                AppError::Store(StoreError::Unavailable(m) | StoreError::Corrupt(m)) => {
-                    error!(error = %m, "store failure");
+                AppError::Store(StoreError::Unavailable(m)) => {
+                    error!(error = %m, "store unavailable");
+                    body(503, "unavailable", "the service is temporarily unavailable; retry".into(), None, None)
+                        .header("retry-after", "1")
+                }
+                // The text of a decoding error may quote stored customer data: log the kind only.
+                AppError::Store(StoreError::Corrupt(_)) => {
+                    error!("stored data could not be read");
                     body(503, "unavailable", "the service is temporarily unavailable; retry".into(), None, None)
                         .header("retry-after", "1")
                 }

@@ -25,8 +25,9 @@ pub enum StoreError {
     /// The store could not be reached or failed.
     #[error("store unavailable: {0}")]
     Unavailable(String),
-    /// A stored item could not be read back.
-    #[error("stored data is corrupt: {0}")]
+    /// A stored item could not be read back. The detail (a decoding error that may quote stored
+    /// customer data) is kept out of the message so it never reaches a log line.
+    #[error("stored data could not be read")]
     Corrupt(String),
 }
 

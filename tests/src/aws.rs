@@ -2,7 +2,6 @@
 //! it fail loudly, saying how to start it, when it is not there; nothing is skipped.
 
 use handoff::adapters::aws::config::build_app;
-use handoff::adapters::aws::lambda::OutboxSweep;
 use handoff::adapters::aws::provision::{create_all, Names, Provisioned};
 use handoff::app::App;
 use serde_json::Value;
@@ -38,7 +37,6 @@ pub struct Env {
     pub sdk: aws_config::SdkConfig,
     pub res: Provisioned,
     pub app: App,
-    pub sweep: OutboxSweep,
     pub sqs: aws_sdk_sqs::Client,
     pub dynamo: aws_sdk_dynamodb::Client,
     pub scheduler: aws_sdk_scheduler::Client,
@@ -54,7 +52,6 @@ impl Env {
             sqs: aws_sdk_sqs::Client::new(&sdk),
             dynamo: aws_sdk_dynamodb::Client::new(&sdk),
             scheduler: aws_sdk_scheduler::Client::new(&sdk),
-            sweep: OutboxSweep::new(Duration::from_secs(30)),
             sdk,
             res,
             app,

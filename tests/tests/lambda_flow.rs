@@ -52,7 +52,7 @@ async fn configure(env: &Env, overrides: Value) {
 
 /// Sends an SQS event to escalation-trigger; returns the failed message ids.
 async fn escalate_sqs(env: &Env, event: Value) -> Vec<String> {
-    let out = escalation_trigger::lambda::handler(&env.app, &env.sweep, event).await.expect("an SQS event");
+    let out = escalation_trigger::lambda::handler(&env.app, event).await.expect("an SQS event");
     out["batchItemFailures"]
         .as_array()
         .unwrap()
@@ -231,7 +231,10 @@ async fn timers_beyond_15_minutes_are_one_time_schedules() {
     let s = env.scheduler.get_schedule().group_name(&env.res.schedule_group).name(&name).send().await.unwrap();
     assert_eq!(s.action_after_completion().map(|a| a.as_str()), Some("DELETE"));
     let due = h.created_at + chrono::Duration::seconds(3600);
-    assert_eq!(s.schedule_expression(), Some(format!("at({})", due.format("%Y-%m-%dT%H:%M:%S")).as_str()));
+    assert_eq!(
+        s.schedule_expression(),
+        Some(format!("at({})", handoff::adapters::aws::sqs::schedule_time(due)).as_str())
+    );
     assert_eq!(s.flexible_time_window().unwrap().mode().as_str(), "OFF");
     let target = s.target().unwrap();
     assert_eq!(target.arn(), env.res.stall_queue.arn);
@@ -275,7 +278,7 @@ async fn http_routes_through_the_functions() {
 
     // Escalation over HTTP, through the same function as the queue.
     let ev = fixture("apigw-post-escalation.json");
-    let out = escalation_trigger::lambda::handler(&env.app, &env.sweep, ev).await.unwrap();
+    let out = escalation_trigger::lambda::handler(&env.app, ev).await.unwrap();
     assert_eq!(out["statusCode"], 200);
     let body: Value = serde_json::from_str(out["body"].as_str().unwrap()).unwrap();
     assert_eq!(body["outcome"], "queued");
@@ -318,7 +321,9 @@ async fn every_fixture_is_a_valid_event_of_its_kind() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_str().unwrap().to_string();
         let v = fixture(&name);
-        if name.starts_with("apigw-") {
+        if name.starts_with("eventbridge-") {
+            assert!(handoff::adapters::aws::lambda::is_sweep(&v), "{name}");
+        } else if name.starts_with("apigw-") {
             let e: ApiGatewayV2httpRequest = serde_json::from_value(v).unwrap();
             let key = e.route_key.clone().unwrap();
             let all: Vec<&str> = settings_api::ROUTES
@@ -334,5 +339,39 @@ async fn every_fixture_is_a_valid_event_of_its_kind() {
         }
         n += 1;
     }
-    assert_eq!(n, 14);
+    assert_eq!(n, 15);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_scheduled_sweep_sends_effects_left_pending() {
+    use ::handoff::domain::*;
+    let env = Env::new().await;
+    // An escalation committed a minute ago whose effects were never sent (the process died).
+    let req = EscalationRequest {
+        event_id: EventId::parse("evt_crashed").unwrap(),
+        workspace_id: ws(),
+        conversation_id: ConversationId::parse("conv_crashed").unwrap(),
+        channel: Channel::Chat,
+        reason: Reason::Other,
+        summary: None,
+        customer: None,
+        priority: Priority::Normal,
+    };
+    let settings = Settings { enabled: true, ..Settings::default() };
+    let at = chrono::Utc::now() - chrono::Duration::seconds(60);
+    let d = decide_escalation(&settings, &req, Actor::Ai, None, HandoffId::parse("hnd_crashed").unwrap(), at);
+    env.app.store.create_escalation(&d.record, d.created.as_ref(), &d.effects).await.unwrap();
+    assert!(env.outbound().await.is_empty());
+
+    let out = escalation_trigger::lambda::handler(&env.app, fixture("eventbridge-outbox-sweep.json")).await.unwrap();
+    assert_eq!(out["redispatched"], 2, "the confirmation and the stall timer");
+    let sent = env.outbound().await;
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0]["event_id"], "hnd_crashed:v1:0");
+    // The stall timer (due 60 s after a minute ago: one minute from now at most) is on its queue.
+    let pending = env.app.store.pending_effects(chrono::Utc::now() + chrono::Duration::days(1), 10).await.unwrap();
+    assert!(pending.is_empty(), "nothing left pending");
+    let again = escalation_trigger::lambda::handler(&env.app, fixture("eventbridge-outbox-sweep.json")).await.unwrap();
+    assert_eq!(again["redispatched"], 0);
+    assert!(env.outbound().await.is_empty(), "nothing sent twice");
 }

@@ -63,23 +63,32 @@ pub async fn handle_message(app: &App, body: &str) -> Result<EscalationResult, M
 }
 
 /// The Lambda edge: one function for both event sources, SQS batches from the escalation queue
-/// (partial batch responses) and API Gateway HTTP API requests.
+/// (partial batch responses) and API Gateway HTTP API requests, plus the outbox sweep that a
+/// schedule invokes every minute.
 #[cfg(feature = "lambda")]
 pub mod lambda {
     use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
     use aws_lambda_events::sqs::SqsEvent;
     use handoff::adapters::aws::config::Needs;
-    use handoff::adapters::aws::lambda::{api_request, api_response, sqs_batch, OutboxSweep};
-    use handoff::app::App;
-    use serde_json::Value;
+    use handoff::adapters::aws::lambda::{api_request, api_response, is_sweep, sqs_batch, SWEEP_AGE};
+    use handoff::app::{App, AppError};
+    use serde_json::{json, Value};
 
     /// What this function talks to.
     pub const NEEDS: Needs = Needs::Everything;
 
-    /// The event could not be read as either source.
+    /// How many pending effects one sweep re-sends at most.
+    pub const SWEEP_LIMIT: usize = 200;
+
     #[derive(Debug, thiserror::Error)]
-    #[error("unsupported event: {0}")]
-    pub struct UnsupportedEvent(String);
+    pub enum HandlerError {
+        /// The event is none of the three this function is invoked with.
+        #[error("unsupported event: {0}")]
+        Unsupported(String),
+        /// The sweep could not read the outbox (the invocation fails, so the error alarm sees it).
+        #[error("outbox sweep failed: {0}")]
+        Sweep(#[from] AppError),
+    }
 
     fn is_sqs(event: &Value) -> bool {
         event
@@ -89,18 +98,19 @@ pub mod lambda {
             .unwrap_or(false)
     }
 
-    /// Handles an SQS batch or an HTTP request, then sweeps the outbox if it is time to.
-    pub async fn handler(app: &App, sweep: &OutboxSweep, event: Value) -> Result<Value, UnsupportedEvent> {
-        let out = if is_sqs(&event) {
-            let batch: SqsEvent = serde_json::from_value(event).map_err(|e| UnsupportedEvent(e.to_string()))?;
+    /// Handles an SQS batch, an HTTP request, or the outbox sweep.
+    pub async fn handler(app: &App, event: Value) -> Result<Value, HandlerError> {
+        let unsupported = |e: serde_json::Error| HandlerError::Unsupported(e.to_string());
+        if is_sweep(&event) {
+            let n = app.redispatch_older_than(SWEEP_AGE, SWEEP_LIMIT).await?;
+            return Ok(json!({ "redispatched": n }));
+        }
+        if is_sqs(&event) {
+            let batch: SqsEvent = serde_json::from_value(event).map_err(unsupported)?;
             let resp = sqs_batch(batch, |body| async move { super::handle_message(app, &body).await }).await;
-            serde_json::to_value(resp)
-        } else {
-            let req: ApiGatewayV2httpRequest =
-                serde_json::from_value(event).map_err(|e| UnsupportedEvent(e.to_string()))?;
-            serde_json::to_value(api_response(super::handle_http(app, api_request(req)).await))
-        };
-        sweep.maybe_run(app).await;
-        out.map_err(|e| UnsupportedEvent(e.to_string()))
+            return serde_json::to_value(resp).map_err(unsupported);
+        }
+        let req: ApiGatewayV2httpRequest = serde_json::from_value(event).map_err(unsupported)?;
+        serde_json::to_value(api_response(super::handle_http(app, api_request(req)).await)).map_err(unsupported)
     }
 }

@@ -1,18 +1,17 @@
-//! The escalation-trigger Lambda function: escalations from the SQS queue and from HTTP.
+//! The escalation-trigger Lambda function: escalations from the SQS queue and from HTTP, and the
+//! scheduled outbox sweep.
 
 use handoff::adapters::aws::{config, lambda};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use serde_json::Value;
-use std::time::Duration;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda::init_tracing();
     let app: &'static _ =
         Box::leak(Box::new(config::app_from_env(escalation_trigger::lambda::NEEDS, "escalation-trigger").await));
-    let sweep: &'static _ = Box::leak(Box::new(lambda::OutboxSweep::new(Duration::from_secs(30))));
     run(service_fn(move |event: LambdaEvent<Value>| async move {
-        escalation_trigger::lambda::handler(app, sweep, event.payload).await.map_err(Error::from)
+        escalation_trigger::lambda::handler(app, event.payload).await.map_err(Error::from)
     }))
     .await
 }

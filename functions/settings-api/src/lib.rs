@@ -41,7 +41,7 @@ async fn route(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
             let version = if_match(req)?;
             let ws: WorkspaceId = caller.workspace.clone();
             let doc = app.put_settings(&ws, &body, version, &caller.user).await?;
-            tracing::info!(workspace_id = %ws, version = doc.version, updated_by = %caller.user, "settings saved");
+            tracing::info!(workspace_id = %ws, version = doc.version, "settings saved");
             Ok(with_etag(&doc))
         }
         _ => Err(ApiError::NotFound("no such route".into())),

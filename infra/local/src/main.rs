@@ -171,14 +171,19 @@ async fn serve(args: ServeArgs) -> ExitCode {
         Some(d) => println!("  Data:    {} (SQLite; survives restarts)", d.display()),
         None => println!("  Data:    in memory (lost when this process stops)"),
     }
-    match source {
+    let mut env_prefix = String::new();
+    match &source {
         SecretSource::Environment => println!("  Tokens:  signed with HANDOFF_JWT_SECRET (HS256)"),
-        SecretSource::DataDir => println!(
-            "  Tokens:  signed with the secret in {} (set HANDOFF_JWT_SECRET to choose one)",
-            args.data_dir.join("jwt-secret").display()
+        SecretSource::DataDir(path) => {
+            println!("  Tokens:  signed with the secret in {} (set HANDOFF_JWT_SECRET to choose one)", path.display())
+        }
+        SecretSource::Generated(Some(path)) => println!(
+            "  Tokens:  signed with a generated secret, HANDOFF_JWT_SECRET={secret} (kept in {})",
+            path.display()
         ),
-        SecretSource::Generated => {
-            println!("  Tokens:  signed with a generated secret: HANDOFF_JWT_SECRET={secret}")
+        SecretSource::Generated(None) => {
+            println!("  Tokens:  signed with a generated secret, HANDOFF_JWT_SECRET={secret}");
+            env_prefix = format!("HANDOFF_JWT_SECRET={secret} ");
         }
     }
     let data_flag = if args.data_dir.as_path() == std::path::Path::new(".handoff") {
@@ -186,9 +191,9 @@ async fn serve(args: ServeArgs) -> ExitCode {
     } else {
         format!(" --data-dir {}", args.data_dir.display())
     };
-    let env_prefix =
-        if source == SecretSource::Generated { format!("HANDOFF_JWT_SECRET={secret} ") } else { String::new() };
-    println!("  Get a token:  {env_prefix}cargo run --release -p handoff-local -- token --workspace ws_demo --role admin --sub alice{data_flag}");
+    println!(
+        "  Get a token:  {env_prefix}cargo run --release -p handoff-local -- token --workspace {DEMO_WORKSPACE} --role admin --sub alice{data_flag}"
+    );
     if !args.no_demo {
         println!("  Demo workspace: {DEMO_WORKSPACE} (Human Handoff on, routing to humans)");
     }

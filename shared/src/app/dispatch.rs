@@ -29,6 +29,16 @@ impl App {
         done
     }
 
+    /// Dispatches effects recorded more than `age` ago and never confirmed (the outbox sweep).
+    pub async fn redispatch_older_than(
+        &self,
+        age: std::time::Duration,
+        limit: usize,
+    ) -> Result<usize, super::AppError> {
+        let before = self.clock.now() - chrono::Duration::from_std(age).unwrap_or_default();
+        self.redispatch_pending(before, limit).await
+    }
+
     /// Dispatches effects that were recorded before `before` but never confirmed (a crash or an
     /// outage between commit and dispatch). Returns how many were dispatched.
     pub async fn redispatch_pending(&self, before: DateTime<Utc>, limit: usize) -> Result<usize, super::AppError> {

@@ -2,7 +2,6 @@
 //! [`ApiResponse`], SQS batches with partial batch responses, logging, and the outbox sweep.
 
 use crate::api::{ApiRequest, ApiResponse, RawClaims};
-use crate::app::App;
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use aws_lambda_events::encodings::Body;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
@@ -10,8 +9,7 @@ use base64::Engine;
 use futures::stream::{self, StreamExt};
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tracing::{error, warn};
 
 /// Structured logs that follow the function's log configuration (`AWS_LAMBDA_LOG_FORMAT=JSON`
@@ -100,35 +98,13 @@ where
     resp
 }
 
-/// Re-sends effects that were committed but never confirmed dispatched (a crash between commit
-/// and send), at most once per `every` per container, after the function's own work.
-pub struct OutboxSweep {
-    every: Duration,
-    last: Mutex<Option<Instant>>,
+/// The input the outbox-sweep schedule sends to escalation-trigger.
+pub fn is_sweep(event: &serde_json::Value) -> bool {
+    event.get("handoff_sweep") == Some(&serde_json::Value::Bool(true))
 }
 
-impl OutboxSweep {
-    pub fn new(every: Duration) -> Self {
-        Self { every, last: Mutex::new(None) }
-    }
-
-    pub async fn maybe_run(&self, app: &App) {
-        {
-            let mut last = match self.last.lock() {
-                Ok(l) => l,
-                Err(p) => p.into_inner(),
-            };
-            if last.map(|t| t.elapsed() < self.every).unwrap_or(false) {
-                return;
-            }
-            *last = Some(Instant::now());
-        }
-        let before = app.clock.now() - chrono::Duration::from_std(self.every).unwrap_or_default();
-        if let Err(e) = app.redispatch_pending(before, 25).await {
-            warn!(error = %e, "outbox sweep failed");
-        }
-    }
-}
+/// Effects older than this and still pending are re-sent by the sweep.
+pub const SWEEP_AGE: Duration = Duration::from_secs(30);
 
 #[cfg(test)]
 mod tests {

@@ -94,6 +94,14 @@ pub fn schedule_name(timer: &TimerMessage) -> String {
     }
 }
 
+/// The `at()` time of a schedule: the due time rounded up to the second, in UTC.
+pub fn schedule_time(due: chrono::DateTime<chrono::Utc>) -> String {
+    use chrono::{SubsecRound, Timelike};
+    let whole = due.trunc_subsecs(0);
+    let up = if due.nanosecond() > 0 { whole + chrono::Duration::seconds(1) } else { whole };
+    up.format("%Y-%m-%dT%H:%M:%S").to_string()
+}
+
 impl SqsSchedulerTimers {
     fn queue(&self, kind: TimerKind) -> &TimerQueue {
         match kind {
@@ -127,7 +135,8 @@ impl Timers for SqsSchedulerTimers {
             tracing::info!(timer_id = %timer.timer_id, delay_seconds = delay, "timer set on SQS");
             return Ok(());
         }
-        let at = timer.due_at.format("%Y-%m-%dT%H:%M:%S");
+        // `at()` has second precision: round up so the schedule never fires before the due time.
+        let at = schedule_time(timer.due_at);
         let target = Target::builder()
             .arn(&queue.arn)
             .role_arn(&self.scheduler_role_arn)
@@ -169,6 +178,15 @@ impl Timers for SqsSchedulerTimers {
 mod tests {
     use super::*;
     use crate::domain::{HandoffId, WorkspaceId};
+
+    #[test]
+    fn schedules_never_fire_early() {
+        use chrono::TimeZone;
+        let t = chrono::Utc.with_ymd_and_hms(2026, 11, 24, 10, 0, 0).unwrap();
+        assert_eq!(schedule_time(t), "2026-11-24T10:00:00");
+        assert_eq!(schedule_time(t + chrono::Duration::milliseconds(1)), "2026-11-24T10:00:01");
+        assert_eq!(schedule_time(t + chrono::Duration::milliseconds(999)), "2026-11-24T10:00:01");
+    }
 
     #[test]
     fn schedule_names_are_valid_stable_and_unique() {

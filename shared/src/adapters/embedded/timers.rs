@@ -10,6 +10,9 @@ use std::time::Duration;
 use tokio::sync::{watch, Notify};
 use tracing::warn;
 
+/// How long a timer whose callback failed waits before it is tried again.
+pub const RETRY_AFTER: Duration = Duration::from_secs(5);
+
 /// Timers kept in the embedded database and fired in-process by [`EmbeddedTimers::run`].
 /// Pending timers survive restarts; those that fell due while the process was down fire as soon
 /// as it runs again.
@@ -52,9 +55,22 @@ impl EmbeddedTimers {
             .await
     }
 
+    /// Moves a timer whose callback failed to `at`, so it is retried then without holding up the
+    /// timers due before it.
+    async fn postpone(&self, timer_id: &str, at: chrono::DateTime<Utc>) -> Result<(), StoreError> {
+        let (id, due) = (timer_id.to_owned(), ts(&at));
+        self.db
+            .with(move |c| {
+                c.execute("UPDATE timers SET due_at = ?1 WHERE timer_id = ?2", params![due, id])
+                    .map(|_| ())
+                    .map_err(unavailable)
+            })
+            .await
+    }
+
     /// Fires due timers until `shutdown` turns true. `fire` gets each timer at its due time (or
-    /// at once if it is overdue); a timer is removed only after `fire` succeeded, and retried a
-    /// second later otherwise.
+    /// at once if it is overdue); a timer is removed only after `fire` succeeded, and retried
+    /// [`RETRY_AFTER`] later otherwise (the others keep firing meanwhile).
     pub async fn run<F, Fut>(&self, mut shutdown: watch::Receiver<bool>, fire: F)
     where
         F: Fn(TimerMessage) -> Fut,
@@ -78,8 +94,12 @@ impl EmbeddedTimers {
                                 }
                             }
                             Err(e) => {
-                                warn!(timer_id = %t.timer_id, error = %e, "timer callback failed; retrying in 1 s");
-                                Duration::from_secs(1)
+                                warn!(timer_id = %t.timer_id, error = %e, "timer callback failed; retrying later");
+                                let retry = Utc::now() + chrono::Duration::from_std(RETRY_AFTER).unwrap_or_default();
+                                match self.postpone(&t.timer_id, retry).await {
+                                    Ok(()) => continue,
+                                    Err(_) => Duration::from_secs(1),
+                                }
                             }
                         }
                     } else {

@@ -77,6 +77,20 @@ pub struct InboxPage {
     pub next: Option<InboxCursor>,
 }
 
+impl InboxPage {
+    /// A page from up to `limit + 1` items read in order: the extra one only tells that more
+    /// follow, and the cursor points after the last item kept.
+    pub fn from_overfetch(mut items: Vec<Handoff>, limit: usize) -> Self {
+        let next = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(|h| InboxCursor { created_at: h.created_at, handoff_id: h.handoff_id.clone() })
+        } else {
+            None
+        };
+        Self { items, next }
+    }
+}
+
 /// An effect recorded with a state change and not yet confirmed as carried out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingEffect {

@@ -6,7 +6,7 @@ use crate::adapters::embedded_ts as ts;
 use crate::domain::{
     ConversationId, Effect, EscalationRecord, EventId, Handoff, HandoffId, SettingsDoc, State, WorkspaceId,
 };
-use crate::ports::{InboxCursor, InboxPage, InboxQuery, PendingEffect, StatusFilter, Store, StoreError};
+use crate::ports::{InboxPage, InboxQuery, PendingEffect, StatusFilter, Store, StoreError};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -321,13 +321,7 @@ impl DynamoStore {
                 _ => break,
             }
         }
-        let next = if items.len() > q.limit {
-            items.truncate(q.limit);
-            items.last().map(|h| InboxCursor { created_at: h.created_at, handoff_id: h.handoff_id.clone() })
-        } else {
-            None
-        };
-        Ok(InboxPage { items, next })
+        Ok(InboxPage::from_overfetch(items, q.limit))
     }
 }
 

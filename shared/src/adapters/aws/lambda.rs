@@ -98,6 +98,15 @@ where
     resp
 }
 
+/// A batch from a timer queue for the function that owns timers of `kind`.
+pub async fn timer_batch(app: &crate::app::App, kind: crate::domain::TimerKind, event: SqsEvent) -> SqsBatchResponse {
+    sqs_batch(event, |body| async move {
+        let timer = crate::app::parse_timer_message(&body, kind)?;
+        app.on_timer_of_kind(kind, &timer).await
+    })
+    .await
+}
+
 /// The input the outbox-sweep schedule sends to escalation-trigger.
 pub fn is_sweep(event: &serde_json::Value) -> bool {
     event.get("handoff_sweep") == Some(&serde_json::Value::Bool(true))

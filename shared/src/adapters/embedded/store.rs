@@ -1,6 +1,6 @@
 use super::{corrupt, ts, unavailable, EmbeddedDb};
 use crate::domain::{ConversationId, Effect, EscalationRecord, EventId, Handoff, HandoffId, SettingsDoc, WorkspaceId};
-use crate::ports::{InboxCursor, InboxPage, InboxQuery, PendingEffect, StatusFilter, Store, StoreError};
+use crate::ports::{InboxPage, InboxQuery, PendingEffect, StatusFilter, Store, StoreError};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Transaction};
@@ -266,13 +266,7 @@ impl Store for EmbeddedStore {
                 for row in rows {
                     items.push(parse_handoff(row.map_err(unavailable)?)?);
                 }
-                let next = if items.len() > q.limit {
-                    items.truncate(q.limit);
-                    items.last().map(|h| InboxCursor { created_at: h.created_at, handoff_id: h.handoff_id.clone() })
-                } else {
-                    None
-                };
-                Ok(InboxPage { items, next })
+                Ok(InboxPage::from_overfetch(items, q.limit))
             })
             .await
     }

@@ -171,3 +171,73 @@ pub mod lambda {
         api_response(super::handle(app, api_request(event)).await)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn me() -> UserId {
+        UserId::parse("me-user").unwrap()
+    }
+
+    fn q(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_and_every_filter() {
+        let d = parse_inbox_query(&[], &me()).unwrap();
+        assert_eq!((d.status, d.limit, d.assignee, d.after), (StatusFilter::Active, DEFAULT_LIMIT, None, None));
+        let cursor = InboxCursor { created_at: chrono_now(), handoff_id: HandoffId::parse("hnd_1").unwrap() };
+        let all = parse_inbox_query(
+            &q(&[
+                ("status", "resolved"),
+                ("assignee", "me"),
+                ("channel", "voice"),
+                ("reason", "other"),
+                ("limit", "100"),
+                ("cursor", &cursor.encode()),
+            ]),
+            &me(),
+        )
+        .unwrap();
+        assert_eq!(all.status, StatusFilter::One(State::Resolved));
+        assert_eq!(all.assignee, Some(me()));
+        assert_eq!((all.channel, all.reason, all.limit), (Some(Channel::Voice), Some(Reason::Other), 100));
+        assert_eq!(all.after, Some(cursor));
+        let errs = parse_inbox_query(&q(&[("limit", "101"), ("limit", "1"), ("status", "open")]), &me()).unwrap_err();
+        assert_eq!(errs.len(), 3);
+    }
+
+    fn chrono_now() -> chrono::DateTime<chrono::Utc> {
+        serde_json::from_value(serde_json::json!("2026-11-24T10:00:00.123456Z")).unwrap()
+    }
+
+    proptest! {
+        /// Any query string: a clear answer, never a panic; each bad parameter is named.
+        #[test]
+        fn any_query_is_answered(pairs in prop::collection::vec(("[a-z_]{0,10}", "\\PC{0,30}"), 0..8)) {
+            match parse_inbox_query(&pairs, &me()) {
+                Ok(parsed) => prop_assert!((1..=MAX_LIMIT).contains(&parsed.limit)),
+                Err(errs) => {
+                    prop_assert!(!errs.is_empty());
+                    for e in errs {
+                        prop_assert!(pairs.iter().any(|(k, _)| *k == e.field));
+                    }
+                }
+            }
+        }
+
+        /// Cursors: whatever a client sends is rejected or understood; ours round-trip.
+        #[test]
+        fn cursors_decode_or_are_rejected(s in "\\PC{0,80}", secs in 0i64..4_000_000_000, id in "[A-Za-z0-9._:-]{1,128}") {
+            let _ = InboxCursor::decode(&s);
+            let c = InboxCursor {
+                created_at: chrono::DateTime::from_timestamp(secs, 0).unwrap(),
+                handoff_id: HandoffId::parse(id).unwrap(),
+            };
+            prop_assert_eq!(InboxCursor::decode(&c.encode()), Some(c));
+        }
+    }
+}

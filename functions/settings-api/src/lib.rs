@@ -63,3 +63,37 @@ pub mod lambda {
         api_response(super::handle(app, api_request(event)).await)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn with_if_match(v: &str) -> ApiRequest {
+        let mut r = ApiRequest::default();
+        r.headers.insert("if-match".into(), v.into());
+        r
+    }
+
+    #[test]
+    fn if_match_forms() {
+        assert_eq!(if_match(&ApiRequest::default()).unwrap(), None);
+        assert_eq!(if_match(&with_if_match("\"3\"")).unwrap(), Some(3));
+        assert_eq!(if_match(&with_if_match("W/\"12\"")).unwrap(), Some(12));
+        assert_eq!(if_match(&with_if_match("7")).unwrap(), Some(7));
+        assert!(if_match(&with_if_match("*")).is_err());
+        assert!(if_match(&with_if_match("\"-1\"")).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn any_if_match_is_a_version_or_a_clear_error(v in "\\PC{0,40}") {
+            match if_match(&with_if_match(&v)) {
+                Ok(Some(n)) => prop_assert!(v.contains(&n.to_string())),
+                Ok(None) => prop_assert!(false, "a header was sent"),
+                Err(ApiError::Invalid(f)) => prop_assert_eq!(f[0].field.as_str(), "If-Match"),
+                Err(other) => prop_assert!(false, "unexpected {other:?}"),
+            }
+        }
+    }
+}

@@ -188,11 +188,11 @@ impl ApiError {
             ApiError::PayloadTooLarge => {
                 body(413, "payload_too_large", "the request body is larger than 64 KiB".into(), None, None)
             }
-            ApiError::Invalid(f) | ApiError::App(AppError::Invalid(f)) => {
-                body(422, "validation_failed", "invalid values; see fields".into(), Some(f), None)
-            }
+            ApiError::Invalid(f) => body(422, "validation_failed", "invalid values; see fields".into(), Some(f), None),
             ApiError::App(e) => match e {
-                AppError::Invalid(_) => unreachable!("handled above"),
+                AppError::Invalid(f) => {
+                    body(422, "validation_failed", "invalid values; see fields".into(), Some(f), None)
+                }
                 AppError::HandoffNotFound => body(404, "not_found", "no such handoff".into(), None, None),
                 AppError::SettingsVersionConflict { expected, current } => body(
                     409,

@@ -54,24 +54,19 @@ impl Stack {
         (self.data_dir.clone(), self._tmp.take())
     }
 
+    /// A request with a JSON body (or none); answers the status and the JSON body.
     pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut req = self.http.request(method, format!("{}{}", self.url, path));
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.expect("request sent");
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        let body = body.map(|b| serde_json::to_vec(&b).unwrap()).unwrap_or_default();
+        self.raw(method, path, token, body).await
     }
 
+    /// A request with these exact body bytes.
     pub async fn raw(&self, method: &str, path: &str, token: Option<&str>, body: Vec<u8>) -> (u16, Value) {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut req = self.http.request(method, format!("{}{}", self.url, path)).body(body);
+        let mut req = self.http.request(method, format!("{}{}", self.url, path));
+        if !body.is_empty() {
+            req = req.header("content-type", "application/json").body(body);
+        }
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }

@@ -14,28 +14,24 @@ fn ws() -> WorkspaceId {
     WorkspaceId::parse(WS).unwrap()
 }
 
-async fn http(env: &Env, f: fn(&Env) -> HttpFn, event: Value) -> (i64, Value) {
+/// The two API functions the HTTP fixtures go to.
+#[derive(Clone, Copy)]
+enum Api {
+    Settings,
+    Inbox,
+}
+
+async fn http(env: &Env, api: Api, event: Value) -> (i64, Value) {
     let req: ApiGatewayV2httpRequest = serde_json::from_value(event).expect("fixture is an API Gateway v2 event");
-    let resp = f(env)(env, req).await;
+    let resp = match api {
+        Api::Settings => settings_api::lambda::handler(&env.app, req).await,
+        Api::Inbox => inbox_api::lambda::handler(&env.app, req).await,
+    };
     let body = match resp.body {
         Some(aws_lambda_events::encodings::Body::Text(t)) => serde_json::from_str(&t).unwrap(),
         other => panic!("unexpected body {other:?}"),
     };
     (resp.status_code, body)
-}
-
-type HttpFn = for<'a> fn(
-    &'a Env,
-    ApiGatewayV2httpRequest,
-) -> std::pin::Pin<
-    Box<dyn std::future::Future<Output = aws_lambda_events::apigw::ApiGatewayV2httpResponse> + 'a>,
->;
-
-fn settings(_: &Env) -> HttpFn {
-    |env, req| Box::pin(settings_api::lambda::handler(&env.app, req))
-}
-fn inbox(_: &Env) -> HttpFn {
-    |env, req| Box::pin(inbox_api::lambda::handler(&env.app, req))
 }
 
 /// Saves settings through settings-api with the PUT fixture and `overrides`.
@@ -46,7 +42,7 @@ async fn configure(env: &Env, overrides: Value) {
         body[k] = v.clone();
     }
     ev["body"] = Value::String(body.to_string());
-    let (status, doc) = http(env, settings, ev).await;
+    let (status, doc) = http(env, Api::Settings, ev).await;
     assert_eq!(status, 200, "{doc}");
 }
 
@@ -167,9 +163,12 @@ async fn accepting_cancels_both_timers() {
     let chat = handoff_of(&env, "conv_fixture_chat").await;
     let voice = handoff_of(&env, "conv_fixture_voice").await;
     for h in [&chat, &voice] {
-        let (status, body) =
-            http(&env, inbox, apigw("apigw-post-accept.json", Some(h.handoff_id.as_str()), "agent", "user-agent-1"))
-                .await;
+        let (status, body) = http(
+            &env,
+            Api::Inbox,
+            apigw("apigw-post-accept.json", Some(h.handoff_id.as_str()), "agent", "user-agent-1"),
+        )
+        .await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["state"], "assigned");
     }
@@ -265,15 +264,15 @@ async fn timers_beyond_15_minutes_are_one_time_schedules() {
 async fn http_routes_through_the_functions() {
     let env = Env::new().await;
     // Defaults, then a save, then a stale save.
-    let (status, doc) = http(&env, settings, fixture("apigw-get-settings.json")).await;
+    let (status, doc) = http(&env, Api::Settings, fixture("apigw-get-settings.json")).await;
     assert_eq!((status, doc["version"].as_u64()), (200, Some(0)));
-    let (status, doc) = http(&env, settings, fixture("apigw-put-settings.json")).await;
+    let (status, doc) = http(&env, Api::Settings, fixture("apigw-put-settings.json")).await;
     assert_eq!((status, doc["version"].as_u64()), (200, Some(1)), "{doc}");
-    let (status, err) = http(&env, settings, fixture("apigw-put-settings.json")).await;
+    let (status, err) = http(&env, Api::Settings, fixture("apigw-put-settings.json")).await;
     assert_eq!(status, 409);
     assert_eq!(err["current"]["version"], 1);
     // An agent may not change settings.
-    let (status, _) = http(&env, settings, apigw("apigw-put-settings.json", None, "agent", "user-agent-1")).await;
+    let (status, _) = http(&env, Api::Settings, apigw("apigw-put-settings.json", None, "agent", "user-agent-1")).await;
     assert_eq!(status, 403);
 
     // Escalation over HTTP, through the same function as the queue.
@@ -284,27 +283,28 @@ async fn http_routes_through_the_functions() {
     assert_eq!(body["outcome"], "queued");
     let id = body["handoff"]["handoff_id"].as_str().unwrap().to_string();
 
-    let (status, page) = http(&env, inbox, fixture("apigw-get-inbox.json")).await;
+    let (status, page) = http(&env, Api::Inbox, fixture("apigw-get-inbox.json")).await;
     assert_eq!(status, 200);
     assert_eq!(page["items"][0]["handoff_id"], id.as_str());
-    let (status, h) = http(&env, inbox, apigw("apigw-get-handoff.json", Some(&id), "agent", "user-agent-1")).await;
+    let (status, h) = http(&env, Api::Inbox, apigw("apigw-get-handoff.json", Some(&id), "agent", "user-agent-1")).await;
     assert_eq!(status, 200);
     assert_eq!(h["timeline"][0]["type"], "escalated");
-    let (status, _) = http(&env, inbox, apigw("apigw-post-accept.json", Some(&id), "agent", "user-agent-1")).await;
+    let (status, _) = http(&env, Api::Inbox, apigw("apigw-post-accept.json", Some(&id), "agent", "user-agent-1")).await;
     assert_eq!(status, 200);
-    let (status, h) = http(&env, inbox, apigw("apigw-post-assign.json", Some(&id), "agent", "user-agent-1")).await;
+    let (status, h) = http(&env, Api::Inbox, apigw("apigw-post-assign.json", Some(&id), "agent", "user-agent-1")).await;
     assert_eq!((status, h["assignee"].as_str()), (200, Some("user-agent-2")));
-    let (status, h) = http(&env, inbox, apigw("apigw-post-resolve.json", Some(&id), "agent", "user-agent-2")).await;
+    let (status, h) =
+        http(&env, Api::Inbox, apigw("apigw-post-resolve.json", Some(&id), "agent", "user-agent-2")).await;
     assert_eq!((status, h["state"].as_str()), (200, Some("resolved")));
     let (status, _) =
-        http(&env, inbox, apigw("apigw-post-return-to-ai.json", Some(&id), "agent", "user-agent-1")).await;
+        http(&env, Api::Inbox, apigw("apigw-post-return-to-ai.json", Some(&id), "agent", "user-agent-1")).await;
     assert_eq!(status, 409);
-    let (status, _) = http(&env, inbox, apigw("apigw-get-handoff.json", Some("hnd_missing"), "agent", "u")).await;
+    let (status, _) = http(&env, Api::Inbox, apigw("apigw-get-handoff.json", Some("hnd_missing"), "agent", "u")).await;
     assert_eq!(status, 404);
     // Without authorizer claims (a route deployed without the authorizer) nothing is served.
     let mut anon = fixture("apigw-get-inbox.json");
     anon["requestContext"].as_object_mut().unwrap().remove("authorizer");
-    let (status, _) = http(&env, inbox, anon).await;
+    let (status, _) = http(&env, Api::Inbox, anon).await;
     assert_eq!(status, 401);
 
     let types: Vec<String> = env.outbound().await.iter().map(|e| e["type"].as_str().unwrap().to_string()).collect();

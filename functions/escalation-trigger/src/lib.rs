@@ -70,7 +70,7 @@ pub mod lambda {
     use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
     use aws_lambda_events::sqs::SqsEvent;
     use handoff::adapters::aws::config::Needs;
-    use handoff::adapters::aws::lambda::{api_request, api_response, is_sweep, sqs_batch, SWEEP_AGE};
+    use handoff::adapters::aws::lambda::{api_request, api_response, is_sqs_event, is_sweep, sqs_batch, SWEEP_AGE};
     use handoff::app::{App, AppError};
     use serde_json::{json, Value};
 
@@ -90,14 +90,6 @@ pub mod lambda {
         Sweep(#[from] AppError),
     }
 
-    fn is_sqs(event: &Value) -> bool {
-        event
-            .get("Records")
-            .and_then(Value::as_array)
-            .map(|r| r.iter().all(|m| m.get("eventSource").and_then(Value::as_str) == Some("aws:sqs")))
-            .unwrap_or(false)
-    }
-
     /// Handles an SQS batch, an HTTP request, or the outbox sweep.
     pub async fn handler(app: &App, event: Value) -> Result<Value, HandlerError> {
         let unsupported = |e: serde_json::Error| HandlerError::Unsupported(e.to_string());
@@ -105,7 +97,7 @@ pub mod lambda {
             let n = app.redispatch_older_than(SWEEP_AGE, SWEEP_LIMIT).await?;
             return Ok(json!({ "redispatched": n }));
         }
-        if is_sqs(&event) {
+        if is_sqs_event(&event) {
             let batch: SqsEvent = serde_json::from_value(event).map_err(unsupported)?;
             let resp = sqs_batch(batch, |body| async move { super::handle_message(app, &body).await }).await;
             return serde_json::to_value(resp).map_err(unsupported);

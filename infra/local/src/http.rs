@@ -3,7 +3,7 @@
 
 use crate::auth;
 use axum::body::{to_bytes, Body};
-use axum::extract::{MatchedPath, Path, Query, RawQuery, State};
+use axum::extract::{MatchedPath, Path, RawQuery, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, on, MethodFilter, MethodRouter};
@@ -111,12 +111,7 @@ async fn invoke(
 
 /// Local only: the outbound events published for a workspace (what the AI runtime would
 /// receive). Any role of the workspace may read them.
-async fn outbound_events(
-    State(state): State<HttpState>,
-    Path(ws): Path<String>,
-    headers: HeaderMap,
-    Query(_q): Query<HashMap<String, String>>,
-) -> Response {
+async fn outbound_events(State(state): State<HttpState>, Path(ws): Path<String>, headers: HeaderMap) -> Response {
     let claims = match auth::verify(&state.secret, headers.get("authorization").and_then(|v| v.to_str().ok())) {
         Ok(c) => c,
         Err(why) => return error(ApiError::Unauthorized(why)),

@@ -88,11 +88,6 @@ impl RunningStack {
             let _ = t.await;
         }
     }
-
-    /// Resolves when a shutdown was requested.
-    pub fn shutdown_handle(&self) -> watch::Sender<bool> {
-        self.shutdown.clone()
-    }
 }
 
 /// Fires a due timer through the function that owns its kind.
@@ -153,8 +148,7 @@ pub async fn start(config: LocalConfig) -> Result<RunningStack, StartError> {
                     _ = tokio::time::sleep(REDISPATCH_EVERY) => {}
                     r = rx.changed() => if r.is_err() || *rx.borrow() { return },
                 }
-                let before = chrono::Utc::now() - chrono::Duration::from_std(REDISPATCH_EVERY).unwrap_or_default();
-                if let Err(e) = app.redispatch_pending(before, 100).await {
+                if let Err(e) = app.redispatch_older_than(REDISPATCH_EVERY, 100).await {
                     error!(error = %e, "redispatch failed");
                 }
             }

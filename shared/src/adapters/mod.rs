@@ -9,6 +9,6 @@ pub mod embedded;
 
 /// Timestamps as fixed-width RFC 3339 UTC text (microseconds), so text order is time order.
 /// Both stores use it for sort keys.
-pub(crate) fn embedded_ts(t: &chrono::DateTime<chrono::Utc>) -> String {
+pub(crate) fn sortable_time(t: &chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }

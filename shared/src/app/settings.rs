@@ -1,5 +1,5 @@
 use super::{App, AppError};
-use crate::domain::{parse_settings_update, FieldError, SettingsDoc, UserId, WorkspaceId};
+use crate::domain::{parse_settings_update, SettingsDoc, UserId, WorkspaceId};
 use crate::ports::StoreError;
 use serde_json::Value;
 
@@ -20,21 +20,7 @@ impl App {
         by: &UserId,
     ) -> Result<SettingsDoc, AppError> {
         let update = parse_settings_update(body, ws).map_err(AppError::Invalid)?;
-        let expected = match (if_match, update.version) {
-            (Some(h), Some(b)) if h != b => {
-                return Err(AppError::Invalid(vec![FieldError::new(
-                    "version",
-                    format!("is {b} but the If-Match header says {h}"),
-                )]))
-            }
-            (Some(v), _) | (None, Some(v)) => v,
-            (None, None) => {
-                return Err(AppError::Invalid(vec![FieldError::new(
-                    "version",
-                    "is required: send the version the change is based on (field `version` or header If-Match)",
-                )]))
-            }
-        };
+        let expected = update.based_on(if_match).map_err(|f| AppError::Invalid(vec![f]))?;
         let current = self.get_settings(ws).await?;
         if current.version != expected {
             return Err(AppError::SettingsVersionConflict { expected, current: Box::new(current) });

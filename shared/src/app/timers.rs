@@ -1,6 +1,6 @@
+use super::handoffs::Applied;
 use super::{App, AppError};
-use crate::domain::{decide, Command, Outcome, TimerKind, TimerMessage};
-use crate::ports::StoreError;
+use crate::domain::{Command, TimerKind, TimerMessage};
 use tracing::info;
 
 /// What a timer callback did.
@@ -20,33 +20,20 @@ impl App {
             TimerKind::Stall => Command::StallTimerFired { set_at_version: timer.set_at_version },
             TimerKind::Ring => Command::RingTimerFired { set_at_version: timer.set_at_version },
         };
-        for _ in 0..3 {
-            let Some(h) = self.store.get_handoff(&timer.workspace_id, &timer.handoff_id).await? else {
-                info!(timer_id = %timer.timer_id, handoff_id = %timer.handoff_id, "timer for an unknown handoff ignored");
-                return Ok(TimerResult::Ignored);
-            };
-            let now = self.clock.now();
-            let decision = match decide(&h, &cmd, now) {
-                Ok(Outcome::Changed(d)) => d,
-                Ok(Outcome::Unchanged) | Err(_) => {
-                    info!(timer_id = %timer.timer_id, handoff_id = %timer.handoff_id, state = %h.state,
-                          "timer found the handoff moved on; nothing to do");
-                    return Ok(TimerResult::Ignored);
-                }
-            };
-            match self.store.commit_transition(&decision.handoff, h.version, &decision.effects).await {
-                Ok(()) => {
-                    let late_ms = (now - timer.due_at).num_milliseconds();
-                    info!(timer_id = %timer.timer_id, handoff_id = %timer.handoff_id, kind = timer.kind.as_str(),
-                          to = %decision.handoff.state, late_ms, "timer acted");
-                    self.dispatch(&decision.effects).await;
-                    return Ok(TimerResult::Acted);
-                }
-                Err(StoreError::VersionConflict) => continue,
-                Err(e) => return Err(e.into()),
+        match self.transition(&timer.workspace_id, &timer.handoff_id, &cmd).await {
+            Ok(Applied::Changed(h)) => {
+                let late_ms = (h.updated_at - timer.due_at).num_milliseconds();
+                info!(timer_id = %timer.timer_id, handoff_id = %timer.handoff_id, late_ms, "timer acted");
+                Ok(TimerResult::Acted)
             }
+            // Timers are never trusted to be cancelled: one that finds the handoff moved on (or
+            // gone) does nothing.
+            Ok(Applied::Unchanged(_)) | Err(AppError::HandoffNotFound) => {
+                info!(timer_id = %timer.timer_id, handoff_id = %timer.handoff_id, "timer found the handoff moved on; nothing to do");
+                Ok(TimerResult::Ignored)
+            }
+            Err(e) => Err(e),
         }
-        Err(AppError::Contended)
     }
 }
 

@@ -154,8 +154,15 @@ pub enum Action {
 
 impl fmt::Display for Action {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = serde_json::to_value(self).ok().and_then(|v| v.as_str().map(str::to_owned));
-        f.write_str(s.as_deref().unwrap_or("?"))
+        f.write_str(match self {
+            Action::Escalate => "escalate",
+            Action::Accept => "accept",
+            Action::Assign => "assign",
+            Action::Resolve => "resolve",
+            Action::ReturnToAi => "return_to_ai",
+            Action::StallTimer => "stall_timer",
+            Action::RingTimer => "ring_timer",
+        })
     }
 }
 

@@ -169,6 +169,24 @@ pub struct SettingsUpdate {
     pub version: Option<u64>,
 }
 
+impl SettingsUpdate {
+    /// The version this update is based on: from the `If-Match` header or the body's `version`
+    /// (they must agree). An update that names no version is rejected: it could silently
+    /// overwrite someone else's change.
+    pub fn based_on(&self, if_match: Option<u64>) -> Result<u64, FieldError> {
+        match (if_match, self.version) {
+            (Some(h), Some(b)) if h != b => {
+                Err(FieldError::new("version", format!("is {b} but the If-Match header says {h}")))
+            }
+            (Some(v), _) | (None, Some(v)) => Ok(v),
+            (None, None) => Err(FieldError::new(
+                "version",
+                "is required: send the version the change is based on (field `version` or header If-Match)",
+            )),
+        }
+    }
+}
+
 const SETTINGS_FIELDS: [&str; 7] = [
     "enabled",
     "routing",

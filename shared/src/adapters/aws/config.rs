@@ -2,7 +2,7 @@
 //! container from it.
 
 use super::dynamodb::DynamoStore;
-use super::sqs::{SqsPublisher, SqsSchedulerTimers, TimerQueue};
+use super::sqs::{QueueRef, SqsPublisher, SqsSchedulerTimers};
 use crate::app::App;
 use crate::domain::{OutboundEvent, TimerMessage};
 use crate::ports::{PublishError, Publisher, SystemClock, TimerError, Timers, UuidIds};
@@ -66,8 +66,8 @@ pub struct AwsSettings {
 
 #[derive(Debug, Clone)]
 pub struct TimerSettings {
-    pub stall: TimerQueue,
-    pub ring: TimerQueue,
+    pub stall: QueueRef,
+    pub ring: QueueRef,
     pub schedule_group: String,
     pub scheduler_role_arn: String,
 }
@@ -85,8 +85,8 @@ impl AwsSettings {
             table: var(TABLE_NAME),
             outbound_queue_url: (needs != Needs::Store).then(|| var(OUTBOUND_QUEUE_URL)),
             timers: (needs == Needs::Everything).then(|| TimerSettings {
-                stall: TimerQueue { url: var(STALL_TIMER_QUEUE_URL), arn: var(STALL_TIMER_QUEUE_ARN) },
-                ring: TimerQueue { url: var(RING_TIMER_QUEUE_URL), arn: var(RING_TIMER_QUEUE_ARN) },
+                stall: QueueRef { url: var(STALL_TIMER_QUEUE_URL), arn: var(STALL_TIMER_QUEUE_ARN) },
+                ring: QueueRef { url: var(RING_TIMER_QUEUE_URL), arn: var(RING_TIMER_QUEUE_ARN) },
                 schedule_group: var(SCHEDULE_GROUP),
                 scheduler_role_arn: var(SCHEDULER_ROLE_ARN),
             }),

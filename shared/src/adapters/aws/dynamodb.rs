@@ -2,7 +2,7 @@
 //! condition expression, every state change and its effects one `TransactWriteItems`.
 //! The key design is documented in docs/ARCHITECTURE.md ("DynamoDB key design").
 
-use crate::adapters::embedded_ts as ts;
+use crate::adapters::sortable_time as ts;
 use crate::domain::{
     ConversationId, Effect, EscalationRecord, EventId, Handoff, HandoffId, SettingsDoc, State, WorkspaceId,
 };
@@ -59,13 +59,7 @@ fn assignee_pk(ws: &WorkspaceId, u: &str) -> String {
     format!("WS#{ws}#ASSIGNEE#{u}")
 }
 fn shard_of(effect_id: &str) -> u32 {
-    // FNV-1a: stable across processes and releases (unlike the std hasher).
-    let mut h: u32 = 0x811c_9dc5;
-    for b in effect_id.bytes() {
-        h ^= b as u32;
-        h = h.wrapping_mul(0x0100_0193);
-    }
-    h % PENDING_SHARDS
+    (super::stable_hash(effect_id) % PENDING_SHARDS as u64) as u32
 }
 
 #[derive(Serialize, Deserialize)]

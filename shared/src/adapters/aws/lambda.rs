@@ -102,9 +102,18 @@ where
 pub async fn timer_batch(app: &crate::app::App, kind: crate::domain::TimerKind, event: SqsEvent) -> SqsBatchResponse {
     sqs_batch(event, |body| async move {
         let timer = crate::app::parse_timer_message(&body, kind)?;
-        app.on_timer_of_kind(kind, &timer).await
+        Ok::<_, crate::app::TimerMessageError>(app.on_timer(&timer).await?)
     })
     .await
+}
+
+/// Whether a raw event is an SQS batch (escalation-trigger takes SQS and HTTP events).
+pub fn is_sqs_event(event: &serde_json::Value) -> bool {
+    event
+        .get("Records")
+        .and_then(serde_json::Value::as_array)
+        .map(|r| r.iter().all(|m| m.get("eventSource").and_then(serde_json::Value::as_str) == Some("aws:sqs")))
+        .unwrap_or(false)
 }
 
 /// The input the outbox-sweep schedule sends to escalation-trigger.

@@ -6,3 +6,14 @@ pub mod dynamodb;
 pub mod lambda;
 pub mod provision;
 pub mod sqs;
+
+/// FNV-1a: a hash that is the same in every process and release (unlike the std hasher), for
+/// names and partitions derived from ids.
+pub(crate) fn stable_hash(s: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in s.bytes() {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}

@@ -4,7 +4,7 @@
 
 use super::config::{self, AwsSettings, TimerSettings};
 use super::dynamodb::{INDEX_ACTIVE, INDEX_BY_ASSIGNEE, INDEX_BY_STATE, INDEX_PENDING_EFFECTS, TTL_ATTRIBUTE};
-use super::sqs::TimerQueue;
+use super::sqs::QueueRef;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
     ScalarAttributeType, TimeToLiveSpecification,
@@ -22,10 +22,10 @@ pub struct Names {
 #[derive(Debug, Clone)]
 pub struct Provisioned {
     pub table: String,
-    pub escalation_queue: TimerQueue,
-    pub outbound_queue: TimerQueue,
-    pub stall_queue: TimerQueue,
-    pub ring_queue: TimerQueue,
+    pub escalation_queue: QueueRef,
+    pub outbound_queue: QueueRef,
+    pub stall_queue: QueueRef,
+    pub ring_queue: QueueRef,
     pub schedule_group: String,
     pub scheduler_role_arn: String,
 }
@@ -112,7 +112,7 @@ pub async fn create_queue_with_dlq(
     client: &aws_sdk_sqs::Client,
     name: &str,
     max_receive: u32,
-) -> Result<TimerQueue, BoxError> {
+) -> Result<QueueRef, BoxError> {
     let dlq = client
         .create_queue()
         .queue_name(format!("{name}-dlq"))
@@ -130,7 +130,7 @@ pub async fn create_queue_with_dlq(
         .await?;
     let url = q.queue_url.unwrap_or_default();
     let arn = queue_arn(client, &url).await?;
-    Ok(TimerQueue { url, arn })
+    Ok(QueueRef { url, arn })
 }
 
 async fn queue_arn(client: &aws_sdk_sqs::Client, url: &str) -> Result<String, BoxError> {

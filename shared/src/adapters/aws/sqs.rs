@@ -55,7 +55,7 @@ impl Publisher for SqsPublisher {
 
 /// Where the timers of one kind go.
 #[derive(Debug, Clone)]
-pub struct TimerQueue {
+pub struct QueueRef {
     pub url: String,
     pub arn: String,
 }
@@ -65,8 +65,8 @@ pub struct TimerQueue {
 pub struct SqsSchedulerTimers {
     pub sqs: aws_sdk_sqs::Client,
     pub scheduler: aws_sdk_scheduler::Client,
-    pub stall: TimerQueue,
-    pub ring: TimerQueue,
+    pub stall: QueueRef,
+    pub ring: QueueRef,
     pub schedule_group: String,
     /// The role EventBridge Scheduler assumes to send to the timer queues.
     pub scheduler_role_arn: String,
@@ -85,12 +85,7 @@ pub fn schedule_name(timer: &TimerMessage) -> String {
         name
     } else {
         // Keep it unique: a stable digest of the whole id after a readable prefix.
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for b in timer.timer_id.bytes() {
-            h ^= b as u64;
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-        format!("{}-{h:016x}", &name[..47])
+        format!("{}-{:016x}", &name[..47], super::stable_hash(&timer.timer_id))
     }
 }
 
@@ -103,7 +98,7 @@ pub fn schedule_time(due: chrono::DateTime<chrono::Utc>) -> String {
 }
 
 impl SqsSchedulerTimers {
-    fn queue(&self, kind: TimerKind) -> &TimerQueue {
+    fn queue(&self, kind: TimerKind) -> &QueueRef {
         match kind {
             TimerKind::Stall => &self.stall,
             TimerKind::Ring => &self.ring,

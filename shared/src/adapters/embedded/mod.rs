@@ -115,4 +115,4 @@ pub(crate) fn corrupt(e: serde_json::Error) -> StoreError {
     StoreError::Corrupt(e.to_string())
 }
 
-pub(crate) use super::embedded_ts as ts;
+pub(crate) use super::sortable_time as ts;

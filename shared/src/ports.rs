@@ -2,8 +2,8 @@
 //! stack and tests; DynamoDB, SQS and EventBridge Scheduler in AWS).
 
 use crate::domain::{
-    Channel, ConversationId, Effect, EscalationRecord, EventId, Handoff, HandoffId, OutboundEvent, Reason, SettingsDoc,
-    State, TimerMessage, UserId, WorkspaceId,
+    Channel, DecisionRecord, EscalationRecord, EventId, Handoff, HandoffId, OutboundEvent, Reason, SettingsDoc, State,
+    TimerMessage, UserId, WorkspaceId,
 };
 use async_trait::async_trait;
 use base64::Engine;
@@ -16,12 +16,6 @@ pub enum StoreError {
     /// The version a write was conditional on is no longer current.
     #[error("the record changed since it was read")]
     VersionConflict,
-    /// An escalation with this `event_id` was already recorded.
-    #[error("this event was already processed")]
-    DuplicateEvent,
-    /// The conversation already has an active handoff.
-    #[error("the conversation already has an active handoff")]
-    ConversationBusy,
     /// The store could not be reached or failed.
     #[error("store unavailable: {0}")]
     Unavailable(String),
@@ -29,6 +23,46 @@ pub enum StoreError {
     /// customer data) is kept out of the message so it never reaches a log line.
     #[error("stored data could not be read")]
     Corrupt(String),
+}
+
+/// Why an escalation's write did not happen. The first three are answers the write itself
+/// returns (the store reads nothing beforehand), so the caller reads only on conflict.
+#[derive(Debug, thiserror::Error)]
+pub enum EscalationWriteError {
+    /// This `event_id` was already processed: the stored record.
+    #[error("this event was already processed")]
+    Duplicate(Box<EscalationRecord>),
+    /// The conversation's lock names this handoff (which may or may not still be active).
+    #[error("the conversation already has a handoff")]
+    ConversationBusy(HandoffId),
+    /// The settings the decision was made on are no longer the saved ones.
+    #[error("the settings changed")]
+    SettingsChanged,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// One escalation's write: all of it or nothing.
+#[derive(Debug, Clone, Copy)]
+pub struct EscalationWrite<'a> {
+    pub record: &'a EscalationRecord,
+    /// The new handoff, if the escalation creates one; its conversation lock is taken with it.
+    pub handoff: Option<&'a Handoff>,
+    /// The decision's timeline lines and effects (none for `already_active`).
+    pub decision: Option<&'a DecisionRecord>,
+    /// The settings version the decision was made on (0: never saved). `None`: not checked.
+    pub settings_version: Option<u64>,
+    /// The conversation lock may be taken over if it still names this handoff (found closed).
+    pub stale_lock: Option<&'a HandoffId>,
+}
+
+/// A handoff with a page of its history: the decisions after `after_version`, oldest first.
+#[derive(Debug, Clone)]
+pub struct HandoffView {
+    pub handoff: Handoff,
+    pub decisions: Vec<DecisionRecord>,
+    /// Where the next page of history starts (a version), if there is more.
+    pub next: Option<u64>,
 }
 
 /// Which handoffs an Inbox listing shows.
@@ -91,15 +125,8 @@ impl InboxPage {
     }
 }
 
-/// An effect recorded with a state change and not yet confirmed as carried out.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PendingEffect {
-    pub effect: Effect,
-    pub recorded_at: DateTime<Utc>,
-}
-
-/// The durable store. Every write is conditional; a state change and its effects are one
-/// atomic write.
+/// The durable store. Every write is conditional; a state change, its timeline lines and its
+/// effects are one atomic write.
 #[async_trait]
 pub trait Store: Send + Sync {
     async fn get_settings(&self, ws: &WorkspaceId) -> Result<Option<SettingsDoc>, StoreError>;
@@ -107,41 +134,45 @@ pub trait Store: Send + Sync {
     /// otherwise `VersionConflict`.
     async fn put_settings(&self, doc: &SettingsDoc, expected_version: u64) -> Result<(), StoreError>;
 
-    async fn get_escalation(
+    /// Records a processed escalation, the handoff it created (if any), its conversation lock and
+    /// its decision, all or nothing, checking the event is new, the conversation free and the
+    /// settings version current. Each failed check is its own error, carrying what was found.
+    async fn create_escalation(&self, write: EscalationWrite<'_>) -> Result<(), EscalationWriteError>;
+
+    /// The handoff alone (one bounded read).
+    async fn get_handoff(&self, ws: &WorkspaceId, id: &HandoffId) -> Result<Option<Handoff>, StoreError>;
+    /// The handoff and up to `limit` of its decisions after version `after_version` (one bounded
+    /// read however long the history).
+    async fn get_handoff_view(
+        &self,
+        ws: &WorkspaceId,
+        id: &HandoffId,
+        after_version: u64,
+        limit: usize,
+    ) -> Result<Option<HandoffView>, StoreError>;
+    /// A decision that belongs to no handoff (an escalation declined because Human Handoff is off).
+    async fn get_event_decision(
         &self,
         ws: &WorkspaceId,
         event_id: &EventId,
-    ) -> Result<Option<EscalationRecord>, StoreError>;
-    /// Records a processed escalation, the handoff it created (if any) and its effects, all or
-    /// nothing. `DuplicateEvent` if the event id is already recorded (and not expired);
-    /// `ConversationBusy` if the new handoff is active and the conversation already has one.
-    async fn create_escalation(
-        &self,
-        record: &EscalationRecord,
-        handoff: Option<&Handoff>,
-        effects: &[Effect],
-    ) -> Result<(), StoreError>;
-
-    async fn get_handoff(&self, ws: &WorkspaceId, id: &HandoffId) -> Result<Option<Handoff>, StoreError>;
-    async fn find_active_handoff(
-        &self,
-        ws: &WorkspaceId,
-        conversation: &ConversationId,
-    ) -> Result<Option<Handoff>, StoreError>;
+    ) -> Result<Option<DecisionRecord>, StoreError>;
     /// Replaces the handoff with `handoff` (whose version is `expected_version + 1`) and records
-    /// `effects`, if the stored version is still `expected_version`; otherwise `VersionConflict`.
+    /// `decision`, if the stored version is still `expected_version`; otherwise `VersionConflict`.
+    /// Frees the conversation when the handoff is no longer active.
     async fn commit_transition(
         &self,
         handoff: &Handoff,
         expected_version: u64,
-        effects: &[Effect],
+        decision: &DecisionRecord,
     ) -> Result<(), StoreError>;
     /// Handoffs of a workspace, oldest first (created_at, then id).
     async fn list_inbox(&self, ws: &WorkspaceId, query: &InboxQuery) -> Result<InboxPage, StoreError>;
 
-    /// Effects recorded before `before` and not yet marked dispatched, oldest first.
-    async fn pending_effects(&self, before: DateTime<Utc>, limit: usize) -> Result<Vec<PendingEffect>, StoreError>;
-    async fn mark_dispatched(&self, effect_id: &str) -> Result<(), StoreError>;
+    /// Decisions recorded before `before` with effects not yet handed over, oldest first.
+    async fn pending_decisions(&self, before: DateTime<Utc>, limit: usize) -> Result<Vec<DecisionRecord>, StoreError>;
+    /// Notes that the effects `sent` of `decision` were handed over at `at` (one write for all of
+    /// them). A decision all of whose effects are sent leaves the pending set.
+    async fn mark_sent(&self, decision: &DecisionRecord, sent: &[String], at: DateTime<Utc>) -> Result<(), StoreError>;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -154,7 +185,9 @@ pub struct PublishError {
 /// Sends outbound events to the AI runtime and channels.
 #[async_trait]
 pub trait Publisher: Send + Sync {
-    async fn publish(&self, event: &OutboundEvent) -> Result<(), PublishError>;
+    /// Sends `events` (the outbound effects of one decision, in decision order) in that order.
+    /// An error means some may not have been sent; all are sent again later with the same ids.
+    async fn publish(&self, events: &[OutboundEvent]) -> Result<(), PublishError>;
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -2,7 +2,7 @@
 //! DynamoDB on the emulator (tests/tests/store_contract.rs).
 
 use ::handoff::domain::*;
-use ::handoff::ports::{InboxQuery, StatusFilter, Store, StoreError};
+use ::handoff::ports::{EscalationWrite, EscalationWriteError, InboxQuery, StatusFilter, Store, StoreError};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 pub fn t0() -> DateTime<Utc> {
@@ -48,6 +48,34 @@ fn changed(h: &Handoff, cmd: Command, at: DateTime<Utc>) -> Decision {
     }
 }
 
+/// Records an escalation decision as the use case does (settings never saved: version 0).
+async fn record(s: &dyn Store, d: &EscalationDecision) -> Result<(), EscalationWriteError> {
+    let decision = d.decision_record();
+    s.create_escalation(EscalationWrite {
+        record: &d.record,
+        handoff: d.created.as_ref(),
+        decision: decision.as_ref(),
+        settings_version: Some(0),
+        stale_lock: None,
+    })
+    .await
+}
+
+async fn commit(s: &dyn Store, d: &Decision, expected: u64) -> Result<(), StoreError> {
+    s.commit_transition(&d.handoff, expected, &d.record()).await
+}
+
+/// The escalation's own decision, as a replay reads it.
+async fn first_decision(s: &dyn Store, h: &Handoff) -> DecisionRecord {
+    let v = s.get_handoff_view(&h.workspace_id, &h.handoff_id, 0, 1).await.unwrap().unwrap();
+    assert_eq!(&v.handoff, h);
+    v.decisions.into_iter().next().unwrap()
+}
+
+fn pending_ids(v: &[DecisionRecord]) -> Vec<String> {
+    v.iter().flat_map(|d| d.pending().into_iter().map(|e| e.id().to_string())).collect()
+}
+
 fn query(status: StatusFilter) -> InboxQuery {
     InboxQuery { status, assignee: None, channel: None, reason: None, limit: 50, after: None }
 }
@@ -74,119 +102,200 @@ pub async fn settings_writes_are_conditional(s: &dyn Store) {
 pub async fn escalations_are_recorded_once_and_atomically(s: &dyn Store) {
     let d = escalation("ws_e", "conv-1", "evt-1", Channel::Chat, Reason::Other, t0(), true);
     let h = d.created.clone().unwrap();
-    s.create_escalation(&d.record, Some(&h), &d.effects).await.unwrap();
-    assert_eq!(s.get_escalation(&ws("ws_e"), &d.record.event_id).await.unwrap().as_ref(), Some(&d.record));
+    record(s, &d).await.unwrap();
     assert_eq!(s.get_handoff(&ws("ws_e"), &h.handoff_id).await.unwrap().as_ref(), Some(&h));
-    assert_eq!(s.find_active_handoff(&ws("ws_e"), &h.conversation_id).await.unwrap().as_ref(), Some(&h));
+    let first = first_decision(s, &h).await;
+    assert_eq!(first, d.decision_record().unwrap(), "timeline lines and effects recorded with the handoff");
 
-    // The same event again, even with another handoff for another conversation: a duplicate, and
-    // nothing of it is written.
+    // The same event again, even with another handoff for another conversation: a duplicate that
+    // answers with the stored record, and nothing of it is written.
     let mut again = escalation("ws_e", "conv-2", "evt-1", Channel::Chat, Reason::Other, t0(), true);
     let other = again.created.as_mut().unwrap();
     other.handoff_id = HandoffId::parse("hnd_other").unwrap();
     let other = other.clone();
-    assert!(matches!(
-        s.create_escalation(&again.record, Some(&other), &again.effects).await,
-        Err(StoreError::DuplicateEvent)
-    ));
+    match record(s, &again).await {
+        Err(EscalationWriteError::Duplicate(rec)) => assert_eq!(*rec, d.record),
+        other => panic!("expected a duplicate: {other:?}"),
+    }
     assert!(s.get_handoff(&ws("ws_e"), &other.handoff_id).await.unwrap().is_none());
-    assert!(s.find_active_handoff(&ws("ws_e"), &other.conversation_id).await.unwrap().is_none());
 
-    // An escalation without a handoff (Human Handoff off) records its outcome and effect.
+    // An escalation without a handoff (Human Handoff off) records its outcome and its effect,
+    // under the event.
     let off = escalation("ws_e", "conv-3", "evt-off", Channel::Chat, Reason::Other, t0(), false);
     assert!(off.created.is_none());
-    s.create_escalation(&off.record, None, &off.effects).await.unwrap();
-    let rec = s.get_escalation(&ws("ws_e"), &off.record.event_id).await.unwrap().unwrap();
-    assert_eq!(rec.outcome, EscalationOutcome::Disabled);
+    record(s, &off).await.unwrap();
+    let dec = s.get_event_decision(&ws("ws_e"), &off.record.event_id).await.unwrap().unwrap();
+    assert_eq!(dec.effects, off.effects);
+    match record(s, &off).await {
+        Err(EscalationWriteError::Duplicate(rec)) => assert_eq!(rec.outcome, EscalationOutcome::Disabled),
+        other => panic!("expected a duplicate: {other:?}"),
+    }
     // Records are per workspace.
-    assert!(s.get_escalation(&ws("ws_other"), &d.record.event_id).await.unwrap().is_none());
+    assert!(s.get_event_decision(&ws("ws_other"), &off.record.event_id).await.unwrap().is_none());
+    assert!(s.get_handoff(&ws("ws_other"), &h.handoff_id).await.unwrap().is_none());
+}
+
+pub async fn escalations_check_the_settings_version(s: &dyn Store) {
+    let d = escalation("ws_sv", "conv-1", "evt-sv", Channel::Chat, Reason::Other, t0(), true);
+    let decision = d.decision_record();
+    let write = |v| EscalationWrite {
+        record: &d.record,
+        handoff: d.created.as_ref(),
+        decision: decision.as_ref(),
+        settings_version: Some(v),
+        stale_lock: None,
+    };
+    // Decided on version 1 while the workspace never saved: stale, nothing written.
+    assert!(matches!(s.create_escalation(write(1)).await, Err(EscalationWriteError::SettingsChanged)));
+    assert!(s.get_handoff(&ws("ws_sv"), &d.created.as_ref().unwrap().handoff_id).await.unwrap().is_none());
+    let v1 = SettingsDoc::defaults(ws("ws_sv")).saved(Settings { enabled: true, ..Settings::default() }, user("a"), t0());
+    s.put_settings(&v1, 0).await.unwrap();
+    // Decided on the defaults (version 0) after a save: stale too.
+    assert!(matches!(s.create_escalation(write(0)).await, Err(EscalationWriteError::SettingsChanged)));
+    s.create_escalation(write(1)).await.unwrap();
+    assert!(s.get_handoff(&ws("ws_sv"), &d.created.as_ref().unwrap().handoff_id).await.unwrap().is_some());
 }
 
 pub async fn one_active_handoff_per_conversation(s: &dyn Store) {
     let a = escalation("ws_c", "conv-1", "evt-a", Channel::Chat, Reason::Other, t0(), true);
     let ha = a.created.clone().unwrap();
-    s.create_escalation(&a.record, Some(&ha), &a.effects).await.unwrap();
+    record(s, &a).await.unwrap();
     let b = escalation("ws_c", "conv-1", "evt-b", Channel::Voice, Reason::Other, t0(), true);
     let hb = b.created.clone().unwrap();
-    assert!(matches!(s.create_escalation(&b.record, Some(&hb), &b.effects).await, Err(StoreError::ConversationBusy)));
+    match record(s, &b).await {
+        Err(EscalationWriteError::ConversationBusy(id)) => assert_eq!(id, ha.handoff_id, "names the active handoff"),
+        other => panic!("expected busy: {other:?}"),
+    }
     // Atomic: the losing escalation left no record, handoff or effects.
-    assert!(s.get_escalation(&ws("ws_c"), &b.record.event_id).await.unwrap().is_none());
     assert!(s.get_handoff(&ws("ws_c"), &hb.handoff_id).await.unwrap().is_none());
-    let pending: Vec<String> = s
-        .pending_effects(t0() + Duration::days(1), 100)
-        .await
-        .unwrap()
-        .iter()
-        .map(|p| p.effect.id().to_string())
-        .collect();
+    let pending = pending_ids(&s.pending_decisions(t0() + Duration::days(1), 100).await.unwrap());
     assert!(b.effects.iter().all(|e| !pending.contains(&e.id().to_string())));
 
     // Once the first handoff is over, the conversation is free.
     let done = changed(&ha, Command::ReturnToAi { by: user("u") }, t0() + Duration::seconds(5));
-    s.commit_transition(&done.handoff, ha.version, &done.effects).await.unwrap();
-    assert!(s.find_active_handoff(&ws("ws_c"), &ha.conversation_id).await.unwrap().is_none());
-    s.create_escalation(&b.record, Some(&hb), &b.effects).await.unwrap();
-    assert_eq!(
-        s.find_active_handoff(&ws("ws_c"), &hb.conversation_id).await.unwrap().unwrap().handoff_id,
-        hb.handoff_id
-    );
+    commit(s, &done, ha.version).await.unwrap();
+    record(s, &b).await.unwrap();
+    assert_eq!(s.get_handoff(&ws("ws_c"), &hb.handoff_id).await.unwrap().unwrap().state, State::Ringing);
+    // And busy again while that one is active.
+    let c = escalation("ws_c", "conv-1", "evt-c", Channel::Chat, Reason::Other, t0(), true);
+    assert!(matches!(record(s, &c).await, Err(EscalationWriteError::ConversationBusy(id)) if id == hb.handoff_id));
 }
 
 pub async fn expired_escalation_records_can_be_replaced(s: &dyn Store) {
     let mut d = escalation("ws_x", "conv-1", "evt-old", Channel::Chat, Reason::Other, t0() - Duration::days(10), false);
     d.record.expires_at = t0() - Duration::days(7);
-    s.create_escalation(&d.record, None, &d.effects).await.unwrap();
+    let mut old = d.decision_record().unwrap();
+    old.sent.insert(old.effects[0].id().to_string(), t0() - Duration::days(10));
+    s.create_escalation(EscalationWrite {
+        record: &d.record,
+        handoff: None,
+        decision: Some(&old),
+        settings_version: None,
+        stale_lock: None,
+    })
+    .await
+    .unwrap();
     let fresh = escalation("ws_x", "conv-1", "evt-old", Channel::Chat, Reason::Other, t0(), true);
-    s.create_escalation(&fresh.record, fresh.created.as_ref(), &fresh.effects).await.unwrap();
-    let rec = s.get_escalation(&ws("ws_x"), &fresh.record.event_id).await.unwrap().unwrap();
-    assert_eq!(rec.outcome, EscalationOutcome::Queued);
+    record(s, &fresh).await.unwrap();
+    match record(s, &fresh).await {
+        Err(EscalationWriteError::Duplicate(rec)) => assert_eq!(rec.outcome, EscalationOutcome::Queued),
+        other => panic!("expected a duplicate: {other:?}"),
+    }
 }
 
 pub async fn transitions_are_conditional_on_the_version_read(s: &dyn Store) {
     let d = escalation("ws_t", "conv-1", "evt-t", Channel::Voice, Reason::Other, t0(), true);
     let h = d.created.clone().unwrap();
-    s.create_escalation(&d.record, Some(&h), &d.effects).await.unwrap();
+    record(s, &d).await.unwrap();
     let by_alice = changed(&h, Command::Accept { by: user("alice") }, t0() + Duration::seconds(1));
     let by_bob = changed(&h, Command::Accept { by: user("bob") }, t0() + Duration::seconds(1));
-    s.commit_transition(&by_alice.handoff, h.version, &by_alice.effects).await.unwrap();
-    // Bob read the same version: he loses cleanly, and his effects are not recorded.
-    assert!(matches!(
-        s.commit_transition(&by_bob.handoff, h.version, &by_bob.effects).await,
-        Err(StoreError::VersionConflict)
-    ));
+    commit(s, &by_alice, h.version).await.unwrap();
+    // Bob read the same version: he loses cleanly, and his decision is not recorded.
+    assert!(matches!(commit(s, &by_bob, h.version).await, Err(StoreError::VersionConflict)));
     let now = s.get_handoff(&ws("ws_t"), &h.handoff_id).await.unwrap().unwrap();
     assert_eq!(now.assignee, Some(user("alice")));
     assert_eq!(now.version, 2);
-    // Both decisions produce the same effect ids (same version); the stored one is Alice's, once.
-    let pending = s.pending_effects(t0() + Duration::days(1), 100).await.unwrap();
-    let joined: Vec<_> = pending.iter().filter(|p| p.effect.id() == by_alice.effects[0].id()).collect();
-    assert_eq!(joined.len(), 1);
-    assert_eq!(joined[0].effect, by_alice.effects[0]);
+    let view = s.get_handoff_view(&ws("ws_t"), &h.handoff_id, 0, 10).await.unwrap().unwrap();
+    assert_eq!(view.decisions.len(), 2);
+    assert_eq!(view.decisions[1], by_alice.record(), "Alice's decision, once");
     assert!(s.get_handoff(&ws("ws_t"), &HandoffId::parse("hnd_none").unwrap()).await.unwrap().is_none());
+    assert!(s.get_handoff_view(&ws("ws_t"), &HandoffId::parse("hnd_none").unwrap(), 0, 5).await.unwrap().is_none());
+}
+
+pub async fn a_recorded_decision_is_never_reset(s: &dyn Store) {
+    let d = escalation("ws_r", "conv-1", "evt-r", Channel::Chat, Reason::Other, t0(), true);
+    let h = d.created.clone().unwrap();
+    record(s, &d).await.unwrap();
+    let first = first_decision(s, &h).await;
+    let ids: Vec<String> = first.effects.iter().map(|e| e.id().to_string()).collect();
+    s.mark_sent(&first, &ids, t0() + Duration::seconds(1)).await.unwrap();
+    // A decision with the same owner and version written again (a reused id): refused, and the
+    // stored one keeps its sent marks.
+    let accept = changed(&h, Command::Accept { by: user("a") }, t0() + Duration::seconds(2));
+    let mut clash = accept.record();
+    clash.version = 1;
+    assert!(matches!(s.commit_transition(&accept.handoff, 1, &clash).await, Err(StoreError::VersionConflict)));
+    let back = first_decision(s, &h).await;
+    assert!(back.is_settled(), "still sent");
+    assert_eq!(s.get_handoff(&ws("ws_r"), &h.handoff_id).await.unwrap().unwrap().version, 1, "nothing changed");
+}
+
+pub async fn history_is_read_in_bounded_pages(s: &dyn Store) {
+    let d = escalation("ws_h", "conv-1", "evt-h", Channel::Chat, Reason::Other, t0(), true);
+    let mut h = d.created.clone().unwrap();
+    record(s, &d).await.unwrap();
+    h = {
+        let a = changed(&h, Command::Accept { by: user("a0") }, t0() + Duration::seconds(1));
+        commit(s, &a, h.version).await.unwrap();
+        a.handoff
+    };
+    // A long reassignment history: the handoff item itself does not grow.
+    for i in 1..=30 {
+        let a = changed(&h, Command::Assign { by: user("a0"), assignee: user(&format!("a{i}")) }, t0() + Duration::seconds(1 + i));
+        commit(s, &a, h.version).await.unwrap();
+        h = a.handoff;
+    }
+    let mut versions = Vec::new();
+    let mut after = 0;
+    loop {
+        let v = s.get_handoff_view(&ws("ws_h"), &h.handoff_id, after, 7).await.unwrap().unwrap();
+        assert_eq!(v.handoff, h);
+        assert!(v.decisions.len() <= 7);
+        versions.extend(v.decisions.iter().map(|d| d.version));
+        match v.next {
+            Some(n) => after = n,
+            None => break,
+        }
+    }
+    assert_eq!(versions, (1..=h.version).collect::<Vec<_>>(), "every decision once, in order");
+    assert!(serde_json::to_string(&h).unwrap().len() < 2_000, "the handoff stays small");
 }
 
 pub async fn effects_stay_pending_until_dispatched(s: &dyn Store) {
     let d = escalation("ws_o", "conv-1", "evt-o", Channel::Chat, Reason::Other, t0(), true);
-    s.create_escalation(&d.record, d.created.as_ref(), &d.effects).await.unwrap();
+    record(s, &d).await.unwrap();
     let later =
         escalation("ws_o", "conv-2", "evt-o2", Channel::Chat, Reason::Other, t0() + Duration::seconds(30), true);
-    s.create_escalation(&later.record, later.created.as_ref(), &later.effects).await.unwrap();
-    let ids =
-        |v: Vec<::handoff::ports::PendingEffect>| v.into_iter().map(|p| p.effect.id().to_string()).collect::<Vec<_>>();
+    record(s, &later).await.unwrap();
     let mine = |v: Vec<String>| v.into_iter().filter(|id| id.contains("evt-o")).collect::<Vec<_>>();
     let first: Vec<String> = d.effects.iter().map(|e| e.id().to_string()).collect();
     // Only those recorded before the cut-off, oldest first.
-    assert_eq!(mine(ids(s.pending_effects(t0() + Duration::seconds(10), 100).await.unwrap())), first);
-    let all = mine(ids(s.pending_effects(t0() + Duration::days(1), 100).await.unwrap()));
+    assert_eq!(mine(pending_ids(&s.pending_decisions(t0() + Duration::seconds(10), 100).await.unwrap())), first);
+    let all = mine(pending_ids(&s.pending_decisions(t0() + Duration::days(1), 100).await.unwrap()));
     assert_eq!(all.len(), d.effects.len() + later.effects.len());
     assert_eq!(&all[..first.len()], &first[..]);
-    for id in &first {
-        s.mark_dispatched(id).await.unwrap();
-    }
-    s.mark_dispatched("never-recorded").await.unwrap();
-    let left = mine(ids(s.pending_effects(t0() + Duration::days(1), 100).await.unwrap()));
+    let dec = first_decision(s, d.created.as_ref().unwrap()).await;
+    // One of two sent: the decision stays pending with the other.
+    s.mark_sent(&dec, &first[..1], t0() + Duration::seconds(40)).await.unwrap();
+    let left = mine(pending_ids(&s.pending_decisions(t0() + Duration::days(1), 100).await.unwrap()));
+    assert_eq!(left.len(), all.len() - 1);
+    assert!(!left.contains(&first[0]));
+    let dec = first_decision(s, d.created.as_ref().unwrap()).await;
+    assert_eq!(dec.sent.get(&first[0]), Some(&(t0() + Duration::seconds(40))));
+    s.mark_sent(&dec, &first[1..], t0() + Duration::seconds(41)).await.unwrap();
+    let left = mine(pending_ids(&s.pending_decisions(t0() + Duration::days(1), 100).await.unwrap()));
     assert_eq!(left, later.effects.iter().map(|e| e.id().to_string()).collect::<Vec<_>>());
-    assert_eq!(s.pending_effects(t0() + Duration::days(1), 1).await.unwrap().len(), 1, "limit");
+    assert_eq!(s.pending_decisions(t0() + Duration::days(1), 1).await.unwrap().len(), 1, "limit");
 }
 
 pub async fn the_inbox_filters_orders_and_pages(s: &dyn Store) {
@@ -205,19 +314,19 @@ pub async fn the_inbox_filters_orders_and_pages(s: &dyn Store) {
             true,
         );
         let h = d.created.clone().unwrap();
-        s.create_escalation(&d.record, Some(&h), &d.effects).await.unwrap();
+        record(s, &d).await.unwrap();
         ids.push(h);
     }
     // 1 accepted by alice, 4 accepted by bob then resolved, 7 returned to the AI.
     let apply = |h: &Handoff, cmd: Command| changed(h, cmd, t0() + Duration::seconds(100));
     let a1 = apply(&ids[1], Command::Accept { by: user("alice") });
-    s.commit_transition(&a1.handoff, 1, &a1.effects).await.unwrap();
+    commit(s, &a1, 1).await.unwrap();
     let a4 = apply(&ids[4], Command::Accept { by: user("bob") });
-    s.commit_transition(&a4.handoff, 1, &a4.effects).await.unwrap();
+    commit(s, &a4, 1).await.unwrap();
     let r4 = apply(&a4.handoff, Command::Resolve { by: user("bob") });
-    s.commit_transition(&r4.handoff, 2, &r4.effects).await.unwrap();
+    commit(s, &r4, 2).await.unwrap();
     let x7 = apply(&ids[7], Command::ReturnToAi { by: user("carol") });
-    s.commit_transition(&x7.handoff, 1, &x7.effects).await.unwrap();
+    commit(s, &x7, 1).await.unwrap();
 
     let list = |q: InboxQuery| async move {
         let mut out = Vec::new();

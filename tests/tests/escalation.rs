@@ -57,8 +57,13 @@ async fn chat_is_queued_and_voice_rings_with_the_confirmation_message() {
         assert_eq!(sent.len(), 1);
         assert_eq!(sent[0]["purpose"], "confirmation");
         assert_eq!(sent[0]["text"], "Connecting you to a person.");
-        assert_eq!(sent[0]["actor"], "ai");
+        assert_eq!(sent[0]["actor"], "system", "handed to the queue by the system");
+        let decided = timeline_of(&h, "message_decided");
+        assert_eq!(decided.len(), 1);
+        assert_eq!(decided[0]["actor"], "ai", "decided on the AI's escalation");
+        assert_eq!(decided[0]["event_id"], sent[0]["event_id"]);
         assert_eq!(timeline_of(&h, "timer_set").len(), 1);
+        assert_eq!(timeline_of(&h, "timer_scheduled").len(), 1);
         let out = s.outbound(&ws).await;
         let msgs = events_of(&out, id, "customer_message");
         assert_eq!(msgs.len(), 1);

@@ -198,7 +198,7 @@ async fn a_duplicate_sqs_delivery_acts_once() {
     assert_eq!(texts(&out, "customer_message").len(), 1, "{out:?}");
     let scan = env.dynamo.scan().table_name(&env.res.table).send().await.unwrap();
     let handoffs =
-        scan.items().iter().filter(|i| i["sk"].as_s().map(|s| s.starts_with("HANDOFF#")).unwrap_or(false)).count();
+        scan.items().iter().filter(|i| i["sk"].as_s().map(|s| s == "#HANDOFF").unwrap_or(false)).count();
     assert_eq!(handoffs, 1);
 }
 
@@ -232,7 +232,7 @@ async fn timers_beyond_15_minutes_are_one_time_schedules() {
     let due = h.created_at + chrono::Duration::seconds(3600);
     assert_eq!(
         s.schedule_expression(),
-        Some(format!("at({})", handoff::adapters::aws::sqs::schedule_time(due)).as_str())
+        Some(format!("at({})", handoff::adapters::aws::scheduler::schedule_time(due)).as_str())
     );
     assert_eq!(s.flexible_time_window().unwrap().mode().as_str(), "OFF");
     let target = s.target().unwrap();
@@ -360,18 +360,30 @@ async fn the_scheduled_sweep_sends_effects_left_pending() {
     let settings = Settings { enabled: true, ..Settings::default() };
     let at = chrono::Utc::now() - chrono::Duration::seconds(60);
     let d = decide_escalation(&settings, &req, Actor::Ai, None, HandoffId::parse("hnd_crashed").unwrap(), at);
-    env.app.store.create_escalation(&d.record, d.created.as_ref(), &d.effects).await.unwrap();
+    let decision = d.decision_record();
+    env.app
+        .store
+        .create_escalation(::handoff::ports::EscalationWrite {
+            record: &d.record,
+            handoff: d.created.as_ref(),
+            decision: decision.as_ref(),
+            settings_version: None,
+            stale_lock: None,
+        })
+        .await
+        .unwrap();
     assert!(env.outbound().await.is_empty());
 
     let out = escalation_trigger::lambda::handler(&env.app, fixture("eventbridge-outbox-sweep.json")).await.unwrap();
-    assert_eq!(out["redispatched"], 2, "the confirmation and the stall timer");
+    assert_eq!(out["dispatched"], 2, "the confirmation and the stall timer");
+    assert_eq!(out["stuck"], 0, "pending for a minute is not yet stuck");
     let sent = env.outbound().await;
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0]["event_id"], "hnd_crashed:v1:0");
     // The stall timer (due 60 s after a minute ago: one minute from now at most) is on its queue.
-    let pending = env.app.store.pending_effects(chrono::Utc::now() + chrono::Duration::days(1), 10).await.unwrap();
+    let pending = env.app.store.pending_decisions(chrono::Utc::now() + chrono::Duration::days(1), 10).await.unwrap();
     assert!(pending.is_empty(), "nothing left pending");
     let again = escalation_trigger::lambda::handler(&env.app, fixture("eventbridge-outbox-sweep.json")).await.unwrap();
-    assert_eq!(again["redispatched"], 0);
+    assert_eq!(again["dispatched"], 0);
     assert!(env.outbound().await.is_empty(), "nothing sent twice");
 }

@@ -43,7 +43,10 @@ contract!(
     escalations_are_recorded_once_and_atomically,
     one_active_handoff_per_conversation,
     expired_escalation_records_can_be_replaced,
+    escalations_check_the_settings_version,
     transitions_are_conditional_on_the_version_read,
+    a_recorded_decision_is_never_reset,
+    history_is_read_in_bounded_pages,
     effects_stay_pending_until_dispatched,
     the_inbox_filters_orders_and_pages,
 );

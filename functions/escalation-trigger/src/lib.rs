@@ -70,9 +70,11 @@ pub mod lambda {
     use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
     use aws_lambda_events::sqs::SqsEvent;
     use handoff::adapters::aws::config::Needs;
-    use handoff::adapters::aws::lambda::{api_request, api_response, is_sqs_event, is_sweep, sqs_batch, SWEEP_AGE};
+    use handoff::adapters::aws::lambda::{
+        api_request, api_response, is_sqs_event, is_sweep, sqs_batch, sweep_answer, SWEEP_AGE,
+    };
     use handoff::app::{App, AppError};
-    use serde_json::{json, Value};
+    use serde_json::Value;
 
     /// What this function talks to.
     pub const NEEDS: Needs = Needs::Everything;
@@ -94,8 +96,8 @@ pub mod lambda {
     pub async fn handler(app: &App, event: Value) -> Result<Value, HandlerError> {
         let unsupported = |e: serde_json::Error| HandlerError::Unsupported(e.to_string());
         if is_sweep(&event) {
-            let n = app.redispatch_older_than(SWEEP_AGE, SWEEP_LIMIT).await?;
-            return Ok(json!({ "redispatched": n }));
+            let report = app.redispatch_older_than(SWEEP_AGE, SWEEP_LIMIT).await?;
+            return Ok(sweep_answer(&report));
         }
         if is_sqs_event(&event) {
             let batch: SqsEvent = serde_json::from_value(event).map_err(unsupported)?;

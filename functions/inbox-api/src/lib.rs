@@ -3,7 +3,7 @@
 use handoff::api::{expect_no_fields, respond, ApiError, ApiRequest, ApiResponse, Role};
 use handoff::app::App;
 use handoff::domain::{validation::as_str, Channel, Command, FieldError, Handoff, HandoffId, Reason, State, UserId};
-use handoff::ports::{InboxCursor, InboxQuery, StatusFilter};
+use handoff::ports::{HandoffView, InboxCursor, InboxQuery, StatusFilter};
 use serde_json::{json, Value};
 
 pub const GET_INBOX: &str = "GET /v1/workspaces/{workspace_id}/inbox";
@@ -23,14 +23,48 @@ pub async fn handle(app: &App, req: ApiRequest) -> ApiResponse {
     respond(route(app, &req).await)
 }
 
-/// An Inbox line: the handoff without its timeline and policy.
+/// An Inbox line: the handoff without its policy.
 pub fn summary(h: &Handoff) -> Value {
     let mut v = serde_json::to_value(h).unwrap_or_default();
     if let Some(m) = v.as_object_mut() {
-        m.remove("timeline");
         m.remove("policy");
     }
     v
+}
+
+/// The handoff with a page of its timeline: the lines of up to [`handoff::app::HISTORY_PAGE`]
+/// decisions, and `timeline_next` (for `?timeline_after=`) when more follow.
+pub fn handoff_with_timeline(view: &HandoffView) -> Value {
+    let mut v = serde_json::to_value(&view.handoff).unwrap_or_default();
+    let lines: Vec<_> = view.decisions.iter().flat_map(|d| d.shown_timeline()).collect();
+    v["timeline"] = serde_json::to_value(lines).unwrap_or_default();
+    if let Some(next) = view.next {
+        v["timeline_next"] = json!(next);
+    }
+    v
+}
+
+/// `GET /handoffs/{id}` takes one optional parameter: where the timeline page starts.
+pub fn parse_timeline_after(query: &[(String, String)]) -> Result<u64, Vec<FieldError>> {
+    let mut after = 0;
+    let mut errs = Vec::new();
+    for (i, (k, v)) in query.iter().enumerate() {
+        match k.as_str() {
+            "timeline_after" if query[..i].iter().any(|(p, _)| p == k) => {
+                errs.push(FieldError::new(k.clone(), "may be given only once"))
+            }
+            "timeline_after" => match v.parse::<u64>() {
+                Ok(n) => after = n,
+                Err(_) => errs.push(FieldError::new("timeline_after", "must be a whole number (a `timeline_next`)")),
+            },
+            _ => errs.push(FieldError::new(k.clone(), "is not a parameter of this route")),
+        }
+    }
+    if errs.is_empty() {
+        Ok(after)
+    } else {
+        Err(errs)
+    }
 }
 
 /// Reads the Inbox query string, reporting every bad parameter.
@@ -137,7 +171,10 @@ async fn route(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
     let id: HandoffId = req.path("handoff_id", HandoffId::parse)?;
     let me = caller.user.clone();
     let cmd = match req.route_key.as_str() {
-        GET_HANDOFF => return Ok(ApiResponse::ok(app.get_handoff(ws, &id).await?)),
+        GET_HANDOFF => {
+            let after = parse_timeline_after(&req.query).map_err(ApiError::Invalid)?;
+            return Ok(ApiResponse::ok(handoff_with_timeline(&app.handoff_view(ws, &id, after).await?)));
+        }
         ACCEPT => {
             expect_no_fields(req)?;
             Command::Accept { by: me }

@@ -129,7 +129,7 @@ pub async fn start(config: LocalConfig) -> Result<RunningStack, StartError> {
 
     // Effects recorded before a crash and never confirmed are sent first.
     match app.redispatch_pending(chrono::Utc::now(), 1000).await {
-        Ok(n) if n > 0 => info!(dispatched = n, "sent effects left pending by the previous run"),
+        Ok(r) if r.dispatched > 0 => info!(dispatched = r.dispatched, "sent effects left pending by the previous run"),
         Ok(_) => {}
         Err(e) => error!(error = %e, "could not read pending effects"),
     }

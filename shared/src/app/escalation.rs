@@ -1,6 +1,8 @@
 use super::{App, AppError};
-use crate::domain::{decide_escalation, Actor, EscalationOutcome, EscalationRequest, Handoff, SettingsDoc};
-use crate::ports::StoreError;
+use crate::domain::{
+    decide_escalation, Actor, DecisionRecord, EscalationOutcome, EscalationRecord, EscalationRequest, Handoff, HandoffId,
+};
+use crate::ports::{EscalationWrite, EscalationWriteError};
 use tracing::info;
 
 /// The answer to an escalation.
@@ -18,61 +20,120 @@ pub struct EscalationResult {
 impl App {
     /// Handles an escalation (spec §4): idempotent on `event_id`, one active handoff per
     /// conversation, decided from the settings at this moment.
+    ///
+    /// Nothing is read first: the decision is made on the settings this process last saw and
+    /// written in one transaction that checks the event is new, the conversation free and those
+    /// settings still current. Only a failed check leads to a read, and to a new decision.
     pub async fn escalate(&self, req: &EscalationRequest, actor: Actor) -> Result<EscalationResult, AppError> {
-        // A few rounds at most: each lost race tells us more (the event is recorded, or the
-        // conversation now has an active handoff).
+        let ws = &req.workspace_id;
+        let mut fresh_settings = false;
+        let mut stale_lock: Option<HandoffId> = None;
+        // A few rounds at most: each failed check tells us more.
         for _ in 0..4 {
-            if let Some(rec) = self.store.get_escalation(&req.workspace_id, &req.event_id).await? {
-                if rec.expires_at > self.clock.now() {
-                    let handoff = match &rec.handoff_id {
-                        Some(id) => self.store.get_handoff(&req.workspace_id, id).await?,
-                        None => None,
-                    };
-                    let confirmation_message = match rec.outcome {
-                        EscalationOutcome::Disabled | EscalationOutcome::AlreadyActive => None,
-                        _ => handoff.as_ref().map(|h| h.policy.confirmation_message.as_str().to_string()),
-                    };
-                    info!(workspace_id = %req.workspace_id, event_id = %req.event_id, outcome = ?rec.outcome, "escalation replayed");
-                    return Ok(EscalationResult {
-                        outcome: rec.outcome,
-                        handoff,
-                        confirmation_message,
-                        replayed: true,
-                    });
-                }
-            }
-            let settings = self
-                .store
-                .get_settings(&req.workspace_id)
-                .await?
-                .unwrap_or_else(|| SettingsDoc::defaults(req.workspace_id.clone()));
-            let active = self.store.find_active_handoff(&req.workspace_id, &req.conversation_id).await?;
-            let now = self.clock.now();
+            let settings = self.settings_for_decision(ws, fresh_settings).await?;
             let decision =
-                decide_escalation(&settings.settings, req, actor.clone(), active.as_ref(), self.ids.handoff_id(), now);
-            match self.store.create_escalation(&decision.record, decision.created.as_ref(), &decision.effects).await {
+                decide_escalation(&settings.settings, req, actor.clone(), None, self.ids.handoff_id(), self.clock.now());
+            let record = decision.decision_record();
+            let write = EscalationWrite {
+                record: &decision.record,
+                handoff: decision.created.as_ref(),
+                decision: record.as_ref(),
+                settings_version: Some(settings.version),
+                stale_lock: stale_lock.as_ref(),
+            };
+            match self.store.create_escalation(write).await {
                 Ok(()) => {
                     info!(
-                        workspace_id = %req.workspace_id, event_id = %req.event_id,
-                        conversation_id = %req.conversation_id,
+                        workspace_id = %ws, event_id = %req.event_id, conversation_id = %req.conversation_id,
                         handoff_id = decision.record.handoff_id.as_ref().map(|h| h.as_str()).unwrap_or("-"),
                         outcome = ?decision.record.outcome, "escalation decided"
                     );
-                    self.dispatch(&decision.effects).await;
+                    if let Some(r) = &record {
+                        self.dispatch(r).await;
+                    }
                     let confirmation_message =
                         decision.created.as_ref().map(|h| h.policy.confirmation_message.as_str().to_string());
-                    let handoff = decision.created.or(active);
                     return Ok(EscalationResult {
                         outcome: decision.record.outcome,
-                        handoff,
+                        handoff: decision.created,
                         confirmation_message,
                         replayed: false,
                     });
                 }
-                Err(StoreError::DuplicateEvent) | Err(StoreError::ConversationBusy) => continue,
-                Err(e) => return Err(e.into()),
+                Err(EscalationWriteError::Duplicate(rec)) => return self.replay(*rec).await,
+                Err(EscalationWriteError::SettingsChanged) => fresh_settings = true,
+                Err(EscalationWriteError::ConversationBusy(id)) => match self.store.get_handoff(ws, &id).await? {
+                    Some(active) if active.state.is_active() => {
+                        if let Some(done) = self.record_already_active(req, actor.clone(), active).await? {
+                            return Ok(done);
+                        }
+                    }
+                    // The lock outlived its handoff: take it over, conditionally on it still naming
+                    // that handoff.
+                    _ => {
+                        info!(workspace_id = %ws, conversation_id = %req.conversation_id, handoff_id = %id,
+                              "conversation lock names a handoff that is no longer active; repairing it");
+                        stale_lock = Some(id);
+                    }
+                },
+                Err(EscalationWriteError::Store(e)) => return Err(e.into()),
             }
         }
         Err(AppError::Contended)
+    }
+
+    /// Records an `already_active` outcome for this event. `None` when that write lost a race in a
+    /// way that calls for deciding again.
+    async fn record_already_active(
+        &self,
+        req: &EscalationRequest,
+        actor: Actor,
+        active: Handoff,
+    ) -> Result<Option<EscalationResult>, AppError> {
+        let settings = self.settings_for_decision(&req.workspace_id, false).await?;
+        let d = decide_escalation(&settings.settings, req, actor, Some(&active), self.ids.handoff_id(), self.clock.now());
+        let write =
+            EscalationWrite { record: &d.record, handoff: None, decision: None, settings_version: None, stale_lock: None };
+        match self.store.create_escalation(write).await {
+            Ok(()) => {
+                info!(workspace_id = %req.workspace_id, event_id = %req.event_id, handoff_id = %active.handoff_id,
+                      outcome = ?d.record.outcome, "escalation decided");
+                Ok(Some(EscalationResult {
+                    outcome: EscalationOutcome::AlreadyActive,
+                    handoff: Some(active),
+                    confirmation_message: None,
+                    replayed: false,
+                }))
+            }
+            Err(EscalationWriteError::Duplicate(rec)) => self.replay(*rec).await.map(Some),
+            Err(EscalationWriteError::Store(e)) => Err(e.into()),
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// The same `event_id` again: the first answer, and whatever of its effects is still pending
+    /// is sent now rather than left to the sweep.
+    async fn replay(&self, rec: EscalationRecord) -> Result<EscalationResult, AppError> {
+        let ws = &rec.workspace_id;
+        let (handoff, decision): (Option<Handoff>, Option<DecisionRecord>) = match (&rec.handoff_id, rec.outcome) {
+            (Some(id), EscalationOutcome::AlreadyActive) => (self.store.get_handoff(ws, id).await?, None),
+            // The escalation's own decision is its handoff's version 1: one read brings both.
+            (Some(id), _) => match self.store.get_handoff_view(ws, id, 0, 1).await? {
+                Some(v) => (Some(v.handoff), v.decisions.into_iter().next()),
+                None => (None, None),
+            },
+            (None, _) => (None, self.store.get_event_decision(ws, &rec.event_id).await?),
+        };
+        if let Some(d) = decision.as_ref().filter(|d| !d.is_settled()) {
+            info!(workspace_id = %ws, event_id = %rec.event_id, pending = d.pending().len(),
+                  "replayed escalation had effects pending; sending them now");
+            self.dispatch(d).await;
+        }
+        let confirmation_message = match rec.outcome {
+            EscalationOutcome::Disabled | EscalationOutcome::AlreadyActive => None,
+            _ => handoff.as_ref().map(|h| h.policy.confirmation_message.as_str().to_string()),
+        };
+        info!(workspace_id = %ws, event_id = %rec.event_id, outcome = ?rec.outcome, "escalation replayed");
+        Ok(EscalationResult { outcome: rec.outcome, handoff, confirmation_message, replayed: true })
     }
 }

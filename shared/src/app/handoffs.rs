@@ -1,6 +1,6 @@
 use super::{App, AppError};
 use crate::domain::{decide, Command, Handoff, HandoffId, Outcome, Rejection, WorkspaceId};
-use crate::ports::{InboxPage, InboxQuery, StoreError};
+use crate::ports::{HandoffView, InboxPage, InboxQuery, StoreError};
 use tracing::info;
 
 /// What a command did to a handoff.
@@ -9,9 +9,24 @@ pub(crate) enum Applied {
     Unchanged(Handoff),
 }
 
+/// What one decide-and-commit round came to.
+pub(crate) enum Round {
+    Done(Applied),
+    /// The handoff changed since it was read: decide again on the fresh state.
+    Conflict,
+}
+
+/// How many decisions `GET /handoffs/{id}` shows per page of history.
+pub const HISTORY_PAGE: usize = 50;
+
 impl App {
     pub async fn get_handoff(&self, ws: &WorkspaceId, id: &HandoffId) -> Result<Handoff, AppError> {
         self.store.get_handoff(ws, id).await?.ok_or(AppError::HandoffNotFound)
+    }
+
+    /// The handoff and a page of its history (decisions after version `after`).
+    pub async fn handoff_view(&self, ws: &WorkspaceId, id: &HandoffId, after: u64) -> Result<HandoffView, AppError> {
+        self.store.get_handoff_view(ws, id, after, HISTORY_PAGE).await?.ok_or(AppError::HandoffNotFound)
     }
 
     pub async fn inbox(&self, ws: &WorkspaceId, query: &InboxQuery) -> Result<InboxPage, AppError> {
@@ -26,7 +41,7 @@ impl App {
     }
 
     /// The one cycle every handoff change goes through: decide on the state read, commit the new
-    /// state and its effects conditionally on the version read, then dispatch the effects. A lost
+    /// state and its decision conditionally on the version read, then dispatch the effects. A lost
     /// race is decided again on the fresh state.
     pub(crate) async fn transition(
         &self,
@@ -36,26 +51,34 @@ impl App {
     ) -> Result<Applied, AppError> {
         for _ in 0..3 {
             let h = self.get_handoff(ws, id).await?;
-            let decision = match decide(&h, cmd, self.clock.now()) {
-                Ok(Outcome::Unchanged) => return Ok(Applied::Unchanged(h)),
-                Ok(Outcome::Changed(d)) => d,
-                Err(Rejection::IllegalTransition { state, action }) => {
-                    return Err(AppError::IllegalTransition { state, action })
-                }
-                Err(Rejection::AssignedToSomeoneElse) => return Err(AppError::AssignedToSomeoneElse),
-            };
-            match self.store.commit_transition(&decision.handoff, h.version, &decision.effects).await {
-                Ok(()) => {
-                    info!(workspace_id = %ws, handoff_id = %id, action = %cmd.action(),
-                          from = %h.state, to = %decision.handoff.state, version = decision.handoff.version,
-                          "handoff changed");
-                    self.dispatch(&decision.effects).await;
-                    return Ok(Applied::Changed(decision.handoff));
-                }
-                Err(StoreError::VersionConflict) => continue,
-                Err(e) => return Err(e.into()),
+            if let Round::Done(applied) = self.decide_and_commit(h, cmd).await? {
+                return Ok(applied);
             }
         }
         Err(AppError::Contended)
+    }
+
+    /// Decides `cmd` on `h` and commits the result conditionally on `h.version`.
+    pub(crate) async fn decide_and_commit(&self, h: Handoff, cmd: &Command) -> Result<Round, AppError> {
+        let decision = match decide(&h, cmd, self.clock.now()) {
+            Ok(Outcome::Unchanged) => return Ok(Round::Done(Applied::Unchanged(h))),
+            Ok(Outcome::Changed(d)) => d,
+            Err(Rejection::IllegalTransition { state, action }) => {
+                return Err(AppError::IllegalTransition { state, action })
+            }
+            Err(Rejection::AssignedToSomeoneElse) => return Err(AppError::AssignedToSomeoneElse),
+        };
+        let record = decision.record();
+        match self.store.commit_transition(&decision.handoff, h.version, &record).await {
+            Ok(()) => {
+                info!(workspace_id = %h.workspace_id, handoff_id = %h.handoff_id, action = %cmd.action(),
+                      from = %h.state, to = %decision.handoff.state, version = decision.handoff.version,
+                      "handoff changed");
+                self.dispatch(&record).await;
+                Ok(Round::Done(Applied::Changed(decision.handoff)))
+            }
+            Err(StoreError::VersionConflict) => Ok(Round::Conflict),
+            Err(e) => Err(e.into()),
+        }
     }
 }

@@ -10,12 +10,15 @@ mod timers;
 #[cfg(test)]
 mod tests;
 
+pub use dispatch::{SweepReport, STUCK_AFTER_SECONDS};
+pub use handoffs::HISTORY_PAGE;
 pub use escalation::EscalationResult;
 pub use timers::{parse_timer_message, TimerMessageError, TimerResult};
 
-use crate::domain::{Action, FieldError, SettingsDoc, State};
+use crate::domain::{Action, FieldError, SettingsDoc, State, WorkspaceId};
 use crate::ports::{Clock, IdGenerator, Publisher, Store, StoreError, Timers};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 /// The dependencies of every use case, built once per process (or Lambda container).
 #[derive(Clone)]
@@ -25,7 +28,13 @@ pub struct App {
     pub timers: Arc<dyn Timers>,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn IdGenerator>,
+    /// The settings this process last read or saved, per workspace. Only ever used together with
+    /// a write that checks the version is still current (see [`App::escalate`]).
+    settings_seen: Arc<Mutex<HashMap<WorkspaceId, SettingsDoc>>>,
 }
+
+/// At most this many workspaces' settings are remembered per process.
+const SETTINGS_SEEN_MAX: usize = 10_000;
 
 /// Why a use case did not do what was asked. Mapped once, at the edge, to an HTTP status or an
 /// SQS batch item failure.
@@ -55,6 +64,32 @@ impl App {
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdGenerator>,
     ) -> Self {
-        Self { store, publisher, timers, clock, ids }
+        Self { store, publisher, timers, clock, ids, settings_seen: Arc::default() }
+    }
+
+    fn remember_settings(&self, doc: &SettingsDoc) {
+        let mut seen = self.settings_seen.lock().unwrap_or_else(|p| p.into_inner());
+        if seen.len() >= SETTINGS_SEEN_MAX && !seen.contains_key(&doc.workspace_id) {
+            seen.clear();
+        }
+        match seen.get(&doc.workspace_id) {
+            // Never go back to an older version than one already seen.
+            Some(known) if known.version > doc.version => {}
+            _ => {
+                seen.insert(doc.workspace_id.clone(), doc.clone());
+            }
+        }
+    }
+
+    /// The settings to decide an escalation on: the ones this process last saw, or read from the
+    /// store when `fresh` or never seen. The write that follows checks their version.
+    pub(crate) async fn settings_for_decision(&self, ws: &WorkspaceId, fresh: bool) -> Result<SettingsDoc, AppError> {
+        if !fresh {
+            let seen = self.settings_seen.lock().unwrap_or_else(|p| p.into_inner()).get(ws).cloned();
+            if let Some(doc) = seen {
+                return Ok(doc);
+            }
+        }
+        self.get_settings(ws).await
     }
 }

@@ -18,11 +18,11 @@ struct FlakyPublisher {
 
 #[async_trait]
 impl Publisher for FlakyPublisher {
-    async fn publish(&self, event: &OutboundEvent) -> Result<(), PublishError> {
+    async fn publish(&self, events: &[OutboundEvent]) -> Result<(), PublishError> {
         if self.down.load(Ordering::SeqCst) {
-            return Err(PublishError { event_id: event.event_id.clone(), reason: "queue unavailable".into() });
+            return Err(PublishError { event_id: events[0].event_id.clone(), reason: "queue unavailable".into() });
         }
-        self.sent.lock().unwrap().push(event.clone());
+        self.sent.lock().unwrap().extend(events.iter().cloned());
         Ok(())
     }
 }
@@ -80,22 +80,24 @@ async fn an_effect_that_could_not_be_sent_is_sent_later_with_the_same_id() {
     assert!(publisher.sent.lock().unwrap().is_empty());
     assert_eq!(timers.pending().await.unwrap(), 1, "the timer, on another adapter, was set");
 
-    // A replay does not send anything either: the effect is still pending, not forgotten.
+    // A replay while the queue is still down cannot send either: the effect stays pending.
     let again = app.escalate(&request("e1"), Actor::Ai).await.unwrap();
     assert!(again.replayed);
-    let pending = app.store.pending_effects(clock.now() + Duration::seconds(1), 10).await.unwrap();
+    let pending = app.store.pending_decisions(clock.now() + Duration::seconds(1), 10).await.unwrap();
     assert_eq!(pending.len(), 1);
-    let id = pending[0].effect.id().to_string();
+    assert_eq!(pending[0].pending().len(), 1, "only the message is pending; the timer was set");
+    let id = pending[0].pending()[0].id().to_string();
 
     publisher.down.store(false, Ordering::SeqCst);
-    *clock.0.lock().unwrap() += Duration::seconds(10);
-    assert_eq!(app.redispatch_pending(clock.now(), 10).await.unwrap(), 1);
+    *clock.0.lock().unwrap() += Duration::seconds(400);
+    let report = app.redispatch_pending(clock.now(), 10).await.unwrap();
+    assert_eq!(report, SweepReport { pending: 1, dispatched: 1, stuck: 1 }, "pending for 400 s: stuck, and sent");
     let sent = publisher.sent.lock().unwrap().clone();
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].event_id, id);
     assert_eq!(sent[0].event_type, OutboundType::CustomerMessage);
     // Nothing is left, so nothing is sent twice.
-    assert_eq!(app.redispatch_pending(clock.now(), 10).await.unwrap(), 0);
+    assert_eq!(app.redispatch_pending(clock.now(), 10).await.unwrap(), SweepReport::default());
     assert_eq!(publisher.sent.lock().unwrap().len(), 1);
 }
 
@@ -134,6 +136,7 @@ async fn a_timer_for_a_handoff_that_is_gone_is_ignored() {
         handoff_id: HandoffId::parse("hnd_gone").unwrap(),
         set_at_version: 1,
         due_at: clock.now(),
+        snapshot: None,
     };
     assert_eq!(app.on_timer(&t).await.unwrap(), TimerResult::Ignored);
     assert!(matches!(app.on_timer_of_kind(TimerKind::Ring, &t).await, Err(TimerMessageError::Malformed(_))));

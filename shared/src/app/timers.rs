@@ -1,4 +1,4 @@
-use super::handoffs::Applied;
+use super::handoffs::{Applied, Round};
 use super::{App, AppError};
 use crate::domain::{Command, TimerKind, TimerMessage};
 use tracing::info;
@@ -20,7 +20,24 @@ impl App {
             TimerKind::Stall => Command::StallTimerFired { set_at_version: timer.set_at_version },
             TimerKind::Ring => Command::RingTimerFired { set_at_version: timer.set_at_version },
         };
-        match self.transition(&timer.workspace_id, &timer.handoff_id, &cmd).await {
+        let applied = match timer.snapshot.as_deref() {
+            // The timer carries the handoff as it was when the timer was set. Timers act only on
+            // that very version, and the commit is conditional on it: if the handoff moved on, the
+            // write fails and there is nothing to do, with no read at all.
+            Some(h)
+                if h.version == timer.set_at_version
+                    && h.handoff_id == timer.handoff_id
+                    && h.workspace_id == timer.workspace_id =>
+            {
+                match self.decide_and_commit(h.clone(), &cmd).await {
+                    Ok(Round::Done(a)) => Ok(a),
+                    Ok(Round::Conflict) => Ok(Applied::Unchanged(h.clone())),
+                    Err(e) => Err(e),
+                }
+            }
+            _ => self.transition(&timer.workspace_id, &timer.handoff_id, &cmd).await,
+        };
+        match applied {
             Ok(Applied::Changed(h)) => {
                 let late_ms = (h.updated_at - timer.due_at).num_milliseconds();
                 info!(timer_id = %timer.timer_id, handoff_id = %timer.handoff_id, late_ms, "timer acted");

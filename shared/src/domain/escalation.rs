@@ -2,7 +2,7 @@
 
 use super::handoff::{
     Channel, Customer, Effect, EffectBuilder, Handoff, HandoffPolicy, MessagePurpose, OutboundEvent, OutboundType,
-    Priority, Reason, State, TimelineEvent, TimerKind,
+    Priority, Reason, State, TimelineEntry, TimelineEvent, TimerKind,
 };
 use super::ids::{Actor, ConversationId, EventId, HandoffId, WorkspaceId};
 use super::settings::{Routing, Settings};
@@ -181,6 +181,8 @@ pub struct EscalationDecision {
     pub record: EscalationRecord,
     /// The new handoff, when this escalation creates one.
     pub created: Option<Handoff>,
+    /// The first timeline lines of the new handoff.
+    pub timeline: Vec<TimelineEntry>,
     pub effects: Vec<Effect>,
 }
 
@@ -207,6 +209,7 @@ pub fn decide_escalation(
         return EscalationDecision {
             record: record(EscalationOutcome::AlreadyActive, Some(h.handoff_id.clone())),
             created: None,
+            timeline: vec![],
             effects: vec![],
         };
     }
@@ -224,6 +227,7 @@ pub fn decide_escalation(
         return EscalationDecision {
             record: record(EscalationOutcome::Disabled, None),
             created: None,
+            timeline: vec![],
             effects: vec![Effect::Outbound(ev)],
         };
     }
@@ -255,9 +259,8 @@ pub fn decide_escalation(
             voice_ring_timeout_seconds: settings.voice_ring_timeout_seconds.seconds(),
             voice_timeout_action: settings.voice_timeout_action,
         },
-        timeline: vec![],
     };
-    let mut b = EffectBuilder { handoff: &mut h, effects: Vec::new(), now, actor };
+    let mut b = EffectBuilder { handoff: &mut h, timeline: Vec::new(), effects: Vec::new(), now, actor };
     b.note(TimelineEvent::Escalated {
         event_id: req.event_id.clone(),
         state,
@@ -274,6 +277,6 @@ pub fn decide_escalation(
         EscalationOutcome::Ringing => b.timer(TimerKind::Ring, settings.voice_ring_timeout_seconds.seconds()),
         _ => {}
     }
-    let effects = b.effects;
-    EscalationDecision { record: record(outcome, Some(new_id)), created: Some(h), effects }
+    let (timeline, effects) = (b.timeline, b.effects);
+    EscalationDecision { record: record(outcome, Some(new_id)), created: Some(h), timeline, effects }
 }

@@ -241,6 +241,12 @@ pub struct TimerMessage {
     pub handoff_id: HandoffId,
     pub set_at_version: u64,
     pub due_at: DateTime<Utc>,
+    /// The handoff as it was at `set_at_version`. The callback may decide on it instead of reading
+    /// the handoff, because its write is conditional on that version: if the handoff moved on,
+    /// the write fails and the timer has nothing to do. Left out where the carrier is small
+    /// (a Scheduler target's input), and then the callback reads the handoff.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<Box<Handoff>>,
 }
 
 /// Something a decision asks the world to do after the state change is committed.
@@ -283,12 +289,18 @@ pub enum TimelineEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         assignee: Option<UserId>,
     },
-    /// A message sent to the customer.
-    MessageSent { purpose: MessagePurpose, event_id: String, text: String },
-    /// An outbound event for the AI runtime.
-    EventSent { event_type: OutboundType, event_id: String },
-    /// A timer was set.
+    /// A message to the customer was decided (recorded with the state change, sent afterwards).
+    MessageDecided { purpose: MessagePurpose, event_id: String, text: String },
+    /// An outbound event for the AI runtime was decided.
+    EventDecided { event_type: OutboundType, event_id: String },
+    /// A timer was decided.
     TimerSet { timer_id: String, kind: TimerKind, due_at: DateTime<Utc> },
+    /// The message was handed to the outbound queue (shown from the outbox's acknowledgement).
+    MessageSent { purpose: MessagePurpose, event_id: String, text: String },
+    /// The outbound event was handed to the outbound queue.
+    EventSent { event_type: OutboundType, event_id: String },
+    /// The timer was handed to the timer queue or scheduler.
+    TimerScheduled { timer_id: String, kind: TimerKind },
 }
 
 /// A conversation handed from the AI to people.
@@ -313,7 +325,6 @@ pub struct Handoff {
     pub updated_at: DateTime<Utc>,
     pub origin_event_id: EventId,
     pub policy: HandoffPolicy,
-    pub timeline: Vec<TimelineEntry>,
 }
 
 /// A command applied to a handoff.
@@ -357,11 +368,12 @@ impl Command {
     }
 }
 
-/// The result of a command that changes the handoff: its new state (version + 1, timeline
-/// extended) and the effects to carry out once that state is committed.
+/// The result of a command that changes the handoff: its new state (version + 1), the timeline
+/// lines of this change, and the effects to carry out once that state is committed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
     pub handoff: Handoff,
+    pub timeline: Vec<TimelineEntry>,
     pub effects: Vec<Effect>,
 }
 
@@ -389,6 +401,7 @@ pub enum Outcome {
 /// `<handoff_id>:v<version>:<n>` where `version` is the version the decision produces.
 pub(crate) struct EffectBuilder<'a> {
     pub handoff: &'a mut Handoff,
+    pub timeline: Vec<TimelineEntry>,
     pub effects: Vec<Effect>,
     pub now: DateTime<Utc>,
     pub actor: Actor,
@@ -400,7 +413,7 @@ impl<'a> EffectBuilder<'a> {
     }
 
     pub fn note(&mut self, event: TimelineEvent) {
-        self.handoff.timeline.push(TimelineEntry { at: self.now, actor: self.actor.clone(), event });
+        self.timeline.push(TimelineEntry { at: self.now, actor: self.actor.clone(), event });
     }
 
     pub fn outbound(&mut self, event_type: OutboundType, text: Option<(MessagePurpose, &Message)>) {
@@ -419,9 +432,9 @@ impl<'a> EffectBuilder<'a> {
         self.effects.push(Effect::Outbound(ev));
         match text {
             Some((purpose, m)) => {
-                self.note(TimelineEvent::MessageSent { purpose, event_id, text: m.as_str().to_string() })
+                self.note(TimelineEvent::MessageDecided { purpose, event_id, text: m.as_str().to_string() })
             }
-            None => self.note(TimelineEvent::EventSent { event_type, event_id }),
+            None => self.note(TimelineEvent::EventDecided { event_type, event_id }),
         }
     }
 
@@ -436,6 +449,7 @@ impl<'a> EffectBuilder<'a> {
             handoff_id: h.handoff_id.clone(),
             set_at_version: h.version,
             due_at,
+            snapshot: Some(Box::new(h.clone())),
         };
         self.effects.push(Effect::SetTimer(t));
         self.note(TimelineEvent::TimerSet { timer_id, kind, due_at });
@@ -491,7 +505,8 @@ pub fn decide(h: &Handoff, cmd: &Command, now: DateTime<Utc>) -> Result<Outcome,
     next.version = h.version + 1;
     next.updated_at = now;
     let from = h.state;
-    let mut b = EffectBuilder { handoff: &mut next, effects: Vec::new(), now, actor: actor_of(cmd) };
+    let mut b =
+        EffectBuilder { handoff: &mut next, timeline: Vec::new(), effects: Vec::new(), now, actor: actor_of(cmd) };
     match plan {
         Plan::Stall => {
             b.handoff.stall_notified = true;
@@ -512,6 +527,6 @@ pub fn decide(h: &Handoff, cmd: &Command, now: DateTime<Utc>) -> Result<Outcome,
             }
         }
     }
-    let effects = b.effects;
-    Ok(Outcome::Changed(Decision { handoff: next, effects }))
+    let (timeline, effects) = (b.timeline, b.effects);
+    Ok(Outcome::Changed(Decision { handoff: next, timeline, effects }))
 }

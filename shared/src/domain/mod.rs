@@ -3,6 +3,7 @@
 pub mod escalation;
 pub mod handoff;
 pub mod ids;
+pub mod outbox;
 pub mod settings;
 pub mod validation;
 
@@ -12,5 +13,6 @@ mod tests;
 pub use escalation::*;
 pub use handoff::*;
 pub use ids::*;
+pub use outbox::*;
 pub use settings::*;
 pub use validation::FieldError;

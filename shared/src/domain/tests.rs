@@ -82,7 +82,7 @@ fn chat_escalation_queues_with_confirmation_and_stall_timer() {
     s.stalling_time_seconds = StallingTime::parse(45).unwrap();
     let d = escalate(&s, Channel::Chat);
     assert_eq!(d.record.outcome, EscalationOutcome::Queued);
-    let h = d.created.unwrap();
+    let h = d.created.clone().unwrap();
     assert_eq!((h.state, h.version), (State::Waiting, 1));
     let msg = d.effects.iter().find_map(|e| match e {
         Effect::Outbound(o) if o.event_type == OutboundType::CustomerMessage => o.text.clone(),
@@ -100,8 +100,21 @@ fn chat_escalation_queues_with_confirmation_and_stall_timer() {
     assert_eq!(timer.kind, TimerKind::Stall);
     assert_eq!(timer.due_at, t0() + chrono::Duration::seconds(45));
     assert_eq!(timer.set_at_version, 1);
-    assert!(h.timeline.iter().any(|e| matches!(&e.event,
-        TimelineEvent::MessageSent { purpose: MessagePurpose::Confirmation, text, .. } if text == "Hang on!")));
+    assert_eq!(timer.snapshot.as_deref(), Some(&h), "the timer carries the handoff as it was set");
+    assert!(d.timeline.iter().any(|e| matches!(&e.event,
+        TimelineEvent::MessageDecided { purpose: MessagePurpose::Confirmation, text, .. } if text == "Hang on!")));
+    // Decided is not sent: the timeline shows the message sent only once it was handed over.
+    let mut rec = d.decision_record().unwrap();
+    let sent = |r: &DecisionRecord| {
+        r.shown_timeline().iter().filter(|l| matches!(l.event, TimelineEvent::MessageSent { .. })).count()
+    };
+    assert_eq!(sent(&rec), 0);
+    assert_eq!(rec.pending().len(), 2);
+    let msg_id = rec.effects.iter().find(|e| matches!(e, Effect::Outbound(_))).unwrap().id().to_string();
+    rec.sent.insert(msg_id, t0() + chrono::Duration::seconds(1));
+    assert_eq!(sent(&rec), 1);
+    assert_eq!(rec.pending().len(), 1);
+    assert!(!rec.is_settled());
 }
 
 #[test]
@@ -192,7 +205,8 @@ fn every_transition_legal_and_illegal() {
                         assert_eq!(d.handoff.state, to, "{state} {cmd:?}");
                         assert_eq!(d.handoff.version, h.version + 1);
                         assert_eq!(outbound_types(&d.effects), events, "{state} {cmd:?}");
-                        assert!(d.handoff.timeline.len() > h.timeline.len());
+                        assert!(!d.timeline.is_empty(), "every change leaves a timeline line");
+                        assert_eq!(d.record().version, d.handoff.version);
                     }
                     None => match cmd {
                         Command::StallTimerFired { .. } | Command::RingTimerFired { .. } => {

@@ -104,9 +104,9 @@ pub struct NotConfigured(pub &'static str);
 
 #[async_trait]
 impl Publisher for NotConfigured {
-    async fn publish(&self, event: &OutboundEvent) -> Result<(), PublishError> {
+    async fn publish(&self, events: &[OutboundEvent]) -> Result<(), PublishError> {
         Err(PublishError {
-            event_id: event.event_id.clone(),
+            event_id: events.first().map(|e| e.event_id.clone()).unwrap_or_default(),
             reason: format!("{} does not publish outbound events", self.0),
         })
     }

@@ -1,18 +1,30 @@
 //! The DynamoDB [`Store`]: one table, items mapped with `serde_dynamo`, every conditional write a
-//! condition expression, every state change and its effects one `TransactWriteItems`.
+//! condition expression, every state change and its decision one `TransactWriteItems`.
 //! The key design is documented in docs/ARCHITECTURE.md ("DynamoDB key design").
+//!
+//! Every entity has a partition key of its own (a handoff, a conversation lock, an event), so
+//! nothing a workspace writes piles onto one key; a handoff's decisions (its timeline lines and
+//! outbox) are items of their own beside it, so the handoff item stays small whatever its history.
 
 use crate::adapters::sortable_time as ts;
 use crate::domain::{
-    ConversationId, Effect, EscalationRecord, EventId, Handoff, HandoffId, SettingsDoc, State, WorkspaceId,
+    ConversationId, DecisionOwner, DecisionRecord, EscalationRecord, EventId, Handoff, HandoffId, SettingsDoc, State,
+    UserId, WorkspaceId,
 };
-use crate::ports::{InboxPage, InboxQuery, PendingEffect, StatusFilter, Store, StoreError};
+use crate::ports::{
+    EscalationWrite, EscalationWriteError, HandoffView, InboxCursor, InboxPage, InboxQuery, StatusFilter, Store,
+    StoreError,
+};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, CancellationReason, ConditionCheck, Delete, Put, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem,
+};
 use aws_sdk_dynamodb::Client;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
+use futures::future::join_all;
 use serde::{Deserialize, Serialize};
 use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
 use std::collections::HashMap;
@@ -24,27 +36,36 @@ pub const INDEX_BY_ASSIGNEE: &str = "by_assignee";
 pub const INDEX_PENDING_EFFECTS: &str = "pending_effects";
 /// The TTL attribute (epoch seconds).
 pub const TTL_ATTRIBUTE: &str = "expires_at_epoch";
-/// Pending effects are spread over this many index partitions.
+/// Pending decisions are spread over this many index partitions.
 pub const PENDING_SHARDS: u32 = 8;
-/// How long a dispatched effect is kept (for audit) before its TTL removes it.
-pub const DISPATCHED_EFFECT_RETENTION_DAYS: i64 = 7;
+/// An Inbox page reads at most this many index pages; a filter that matches little returns a
+/// partial page with a cursor rather than reading on.
+pub const MAX_READS_PER_PAGE: usize = 4;
 
 type Item = HashMap<String, AttributeValue>;
 
-fn ws_pk(ws: &WorkspaceId) -> String {
-    format!("WS#{ws}")
+const HANDOFF_SK: &str = "#HANDOFF";
+
+fn handoff_pk(ws: &WorkspaceId, id: &HandoffId) -> String {
+    format!("HANDOFF#{ws}#{id}")
 }
-fn handoff_sk(id: &HandoffId) -> String {
-    format!("HANDOFF#{id}")
+fn event_pk(ws: &WorkspaceId, e: &EventId) -> String {
+    format!("EVENT#{ws}#{e}")
 }
-fn conversation_sk(c: &ConversationId) -> String {
-    format!("CONV#{c}")
+fn conversation_pk(ws: &WorkspaceId, c: &ConversationId) -> String {
+    format!("CONV#{ws}#{c}")
 }
-fn event_sk(e: &EventId) -> String {
-    format!("EVENT#{e}")
+fn settings_key(ws: &WorkspaceId) -> (String, String) {
+    (format!("WS#{ws}"), "SETTINGS".into())
 }
-fn effect_pk(id: &str) -> String {
-    format!("EFFECT#{id}")
+fn decision_sk(version: u64) -> String {
+    format!("D#{version:010}")
+}
+fn owner_pk(ws: &WorkspaceId, o: &DecisionOwner) -> String {
+    match o {
+        DecisionOwner::Handoff { handoff_id } => handoff_pk(ws, handoff_id),
+        DecisionOwner::Event { event_id } => event_pk(ws, event_id),
+    }
 }
 fn order_key(created_at: &DateTime<Utc>, id: &HandoffId) -> String {
     format!("{}#{id}", ts(created_at))
@@ -55,11 +76,17 @@ fn by_state_pk(ws: &WorkspaceId, s: State) -> String {
 fn active_pk(ws: &WorkspaceId) -> String {
     format!("WS#{ws}#ACTIVE")
 }
-fn assignee_pk(ws: &WorkspaceId, u: &str) -> String {
-    format!("WS#{ws}#ASSIGNEE#{u}")
+/// An agent's handoffs: the active ones under one key, the closed ones under one key per state,
+/// so "mine, active" never reads an agent's history.
+fn assignee_pk(ws: &WorkspaceId, u: &UserId, state: State) -> String {
+    if state.is_active() {
+        format!("WS#{ws}#ASSIGNEE#{u}#ACTIVE")
+    } else {
+        format!("WS#{ws}#ASSIGNEE#{u}#STATE#{state}")
+    }
 }
-fn shard_of(effect_id: &str) -> u32 {
-    (super::stable_hash(effect_id) % PENDING_SHARDS as u64) as u32
+fn shard_of(key: &str) -> u32 {
+    (super::stable_hash(key) % PENDING_SHARDS as u64) as u32
 }
 
 #[derive(Serialize, Deserialize)]
@@ -93,20 +120,20 @@ impl HandoffItem {
         let order = order_key(&h.created_at, &h.handoff_id);
         let active = h.state.is_active();
         Self {
-            pk: ws_pk(&h.workspace_id),
-            sk: handoff_sk(&h.handoff_id),
+            pk: handoff_pk(&h.workspace_id, &h.handoff_id),
+            sk: HANDOFF_SK.into(),
             gsi1pk: by_state_pk(&h.workspace_id, h.state),
             gsi1sk: order.clone(),
             gsi2pk: active.then(|| active_pk(&h.workspace_id)),
             gsi2sk: active.then(|| order.clone()),
-            gsi3pk: h.assignee.as_ref().map(|a| assignee_pk(&h.workspace_id, a.as_str())),
+            gsi3pk: h.assignee.as_ref().map(|a| assignee_pk(&h.workspace_id, a, h.state)),
             gsi3sk: h.assignee.as_ref().map(|_| order),
             handoff: h.clone(),
         }
     }
 }
 
-/// "This conversation has an active handoff": exists exactly while the handoff is active.
+/// "This conversation has an active handoff": taken with the handoff, freed when it closes.
 #[derive(Serialize, Deserialize)]
 struct ConversationItem {
     pk: String,
@@ -123,16 +150,32 @@ struct EscalationItem {
     record: EscalationRecord,
 }
 
+/// One decision: its timeline lines and its effects; in the pending index until all are sent.
 #[derive(Serialize, Deserialize)]
-struct EffectItem {
+struct DecisionItem {
     pk: String,
     sk: String,
-    recorded_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     gsi4pk: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     gsi4sk: Option<String>,
-    effect: Effect,
+    #[serde(flatten)]
+    decision: DecisionRecord,
+}
+
+impl DecisionItem {
+    fn new(d: &DecisionRecord) -> Self {
+        let pk = owner_pk(&d.workspace_id, &d.owner);
+        let sk = decision_sk(d.version);
+        let pending = !d.is_settled();
+        Self {
+            gsi4pk: pending.then(|| format!("PENDING#{}", shard_of(&pk))),
+            gsi4sk: pending.then(|| format!("{}#{pk}#{sk}", ts(&d.recorded_at))),
+            pk,
+            sk,
+            decision: d.clone(),
+        }
+    }
 }
 
 /// The DynamoDB store.
@@ -166,16 +209,52 @@ fn s(v: impl Into<String>) -> AttributeValue {
 fn n(v: impl ToString) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
+fn is_condition_failed(r: Option<&CancellationReason>) -> bool {
+    r.and_then(|r| r.code()) == Some("ConditionalCheckFailed")
+}
 
-/// Which condition of a cancelled transaction failed.
-fn cancelled_at(e: &SdkError<TransactWriteItemsError, impl std::fmt::Debug>) -> Option<Vec<String>> {
+/// The cancellation reasons of a cancelled transaction, one per item, in order.
+fn cancelled(e: &SdkError<TransactWriteItemsError, impl std::fmt::Debug>) -> Option<&[CancellationReason]> {
     match e.as_service_error() {
-        Some(TransactWriteItemsError::TransactionCanceledException(t)) => {
-            Some(t.cancellation_reasons().iter().map(|r| r.code().unwrap_or("None").to_string()).collect())
-        }
+        Some(TransactWriteItemsError::TransactionCanceledException(t)) => Some(t.cancellation_reasons()),
         _ => None,
     }
 }
+
+/// A condition on a write: the expression, and its names and values.
+struct Cond {
+    expr: &'static str,
+    names: Vec<(&'static str, &'static str)>,
+    values: Vec<(&'static str, AttributeValue)>,
+    /// Return the item as it was when this condition fails.
+    return_old: bool,
+}
+
+impl Cond {
+    fn new(expr: &'static str) -> Self {
+        Self { expr, names: vec![], values: vec![], return_old: false }
+    }
+    fn name(mut self, k: &'static str, v: &'static str) -> Self {
+        self.names.push((k, v));
+        self
+    }
+    fn value(mut self, k: &'static str, v: AttributeValue) -> Self {
+        self.values.push((k, v));
+        self
+    }
+    fn returning_old(mut self) -> Self {
+        self.return_old = true;
+        self
+    }
+    fn names(&self) -> Option<HashMap<String, String>> {
+        (!self.names.is_empty()).then(|| self.names.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+    }
+    fn values(&self) -> Option<Item> {
+        (!self.values.is_empty()).then(|| self.values.iter().map(|(k, v)| (k.to_string(), v.clone())).collect())
+    }
+}
+
+const NEW: &str = "attribute_not_exists(pk)";
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
@@ -200,39 +279,28 @@ impl DynamoStore {
         Ok(out.item)
     }
 
-    fn put(
-        &self,
-        item: Item,
-        condition: Option<(&str, HashMap<String, String>, Item)>,
-    ) -> Result<TransactWriteItem, StoreError> {
+    fn put(&self, item: Item, cond: Option<Cond>) -> Result<TransactWriteItem, StoreError> {
         let mut p = Put::builder().table_name(&self.table).set_item(Some(item));
-        if let Some((expr, names, values)) = condition {
-            p = p.condition_expression(expr);
-            if !names.is_empty() {
-                p = p.set_expression_attribute_names(Some(names));
-            }
-            if !values.is_empty() {
-                p = p.set_expression_attribute_values(Some(values));
+        if let Some(c) = cond {
+            p = p.condition_expression(c.expr).set_expression_attribute_names(c.names()).set_expression_attribute_values(c.values());
+            if c.return_old {
+                p = p.return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
             }
         }
         Ok(TransactWriteItem::builder().put(p.build().map_err(unavailable)?).build())
     }
 
-    fn effect_puts(&self, effects: &[Effect], at: &DateTime<Utc>) -> Result<Vec<TransactWriteItem>, StoreError> {
-        effects
-            .iter()
-            .map(|e| {
-                let item = EffectItem {
-                    pk: effect_pk(e.id()),
-                    sk: "EFFECT".into(),
-                    recorded_at: *at,
-                    gsi4pk: Some(format!("PENDING#{}", shard_of(e.id()))),
-                    gsi4sk: Some(format!("{}#{}", ts(at), e.id())),
-                    effect: e.clone(),
-                };
-                self.put(to_attrs(&item)?, None)
-            })
-            .collect()
+    fn settings_check(&self, ws: &WorkspaceId, version: u64) -> Result<TransactWriteItem, StoreError> {
+        let (pk, sk) = settings_key(ws);
+        let mut c = ConditionCheck::builder().table_name(&self.table).key("pk", s(pk)).key("sk", s(sk));
+        c = if version == 0 {
+            c.condition_expression(NEW)
+        } else {
+            c.condition_expression("#version = :v")
+                .expression_attribute_names("#version", "version")
+                .expression_attribute_values(":v", n(version))
+        };
+        Ok(TransactWriteItem::builder().condition_check(c.build().map_err(unavailable)?).build())
     }
 
     async fn transact(
@@ -242,26 +310,40 @@ impl DynamoStore {
         self.client.transact_write_items().set_transact_items(Some(items)).send().await.map(|_| ())
     }
 
+    async fn query_decisions(
+        &self,
+        pk: String,
+        after_sk: Option<String>,
+        limit: usize,
+    ) -> Result<(Vec<Item>, bool), StoreError> {
+        let mut q = self.client.query().table_name(&self.table).consistent_read(true).limit(limit as i32);
+        q = match after_sk {
+            Some(after) => q
+                .key_condition_expression("pk = :pk AND sk > :after")
+                .expression_attribute_values(":pk", s(pk))
+                .expression_attribute_values(":after", s(after)),
+            None => q.key_condition_expression("pk = :pk").expression_attribute_values(":pk", s(pk)),
+        };
+        let out = q.send().await.map_err(sdk_error)?;
+        Ok((out.items.unwrap_or_default(), out.last_evaluated_key.is_some()))
+    }
+
     async fn query_handoffs(&self, ws: &WorkspaceId, q: &InboxQuery) -> Result<InboxPage, StoreError> {
         let mut names: HashMap<String, String> = HashMap::new();
         let mut values: Item = HashMap::new();
         let mut filters: Vec<String> = Vec::new();
+        let one_state = |st: State, names: &mut HashMap<String, String>, values: &mut Item, f: &mut Vec<String>| {
+            names.insert("#state".into(), "state".into());
+            values.insert(":st".into(), s(st.as_str()));
+            f.push("#state = :st".into());
+        };
         let (index, pk_attr, sk_attr, pk_value) = match (&q.assignee, q.status) {
-            (Some(a), status) => {
-                names.insert("#state".into(), "state".into());
-                match status {
-                    StatusFilter::Active => {
-                        filters.push("#state IN (:w, :r, :a)".into());
-                        values.insert(":w".into(), s("waiting"));
-                        values.insert(":r".into(), s("ringing"));
-                        values.insert(":a".into(), s("assigned"));
-                    }
-                    StatusFilter::One(st) => {
-                        filters.push("#state = :st".into());
-                        values.insert(":st".into(), s(st.as_str()));
-                    }
+            (Some(a), StatusFilter::Active) => (INDEX_BY_ASSIGNEE, "gsi3pk", "gsi3sk", assignee_pk(ws, a, State::Assigned)),
+            (Some(a), StatusFilter::One(st)) => {
+                if st.is_active() {
+                    one_state(st, &mut names, &mut values, &mut filters);
                 }
-                (INDEX_BY_ASSIGNEE, "gsi3pk", "gsi3sk", assignee_pk(ws, a.as_str()))
+                (INDEX_BY_ASSIGNEE, "gsi3pk", "gsi3sk", assignee_pk(ws, a, st))
             }
             (None, StatusFilter::Active) => (INDEX_ACTIVE, "gsi2pk", "gsi2sk", active_pk(ws)),
             (None, StatusFilter::One(st)) => (INDEX_BY_STATE, "gsi1pk", "gsi1sk", by_state_pk(ws, st)),
@@ -278,17 +360,23 @@ impl DynamoStore {
         }
         values.insert(":pk".into(), s(pk_value.clone()));
         let key_condition = format!("{pk_attr} = :pk");
-        let mut start: Option<Item> = q.after.as_ref().map(|c| {
+        let position = |c: &InboxCursor| {
             HashMap::from([
-                ("pk".to_string(), s(ws_pk(ws))),
-                ("sk".to_string(), s(handoff_sk(&c.handoff_id))),
+                ("pk".to_string(), s(handoff_pk(ws, &c.handoff_id))),
+                ("sk".to_string(), s(HANDOFF_SK)),
                 (pk_attr.to_string(), s(pk_value.clone())),
                 (sk_attr.to_string(), s(order_key(&c.created_at, &c.handoff_id))),
             ])
-        });
+        };
+        let mut start: Option<Item> = q.after.as_ref().map(position);
         let want = q.limit + 1;
         let mut items: Vec<Handoff> = Vec::new();
+        let mut reads = 0;
+        let mut read_up_to: Option<InboxCursor>;
         loop {
+            let missing = want - items.len();
+            // With a filter, read more than is missing: DynamoDB's limit counts items read.
+            let limit = if filters.is_empty() { missing } else { missing.max(50) };
             let mut req = self
                 .client
                 .query()
@@ -297,7 +385,7 @@ impl DynamoStore {
                 .key_condition_expression(&key_condition)
                 .set_expression_attribute_values(Some(values.clone()))
                 .scan_index_forward(true)
-                .limit(((want - items.len()).max(10)) as i32)
+                .limit(limit as i32)
                 .set_exclusive_start_key(start.take());
             if !names.is_empty() {
                 req = req.set_expression_attribute_names(Some(names.clone()));
@@ -306,33 +394,61 @@ impl DynamoStore {
                 req = req.filter_expression(filters.join(" AND "));
             }
             let out = req.send().await.map_err(sdk_error)?;
+            reads += 1;
             for it in out.items.unwrap_or_default() {
                 let h: HandoffItem = from_attrs(it)?;
                 items.push(h.handoff);
             }
             match out.last_evaluated_key {
-                Some(k) if items.len() < want => start = Some(k),
-                _ => break,
+                Some(k) if items.len() < want => {
+                    read_up_to = cursor_of(&k, sk_attr);
+                    if reads >= MAX_READS_PER_PAGE {
+                        break;
+                    }
+                    start = Some(k);
+                }
+                _ => {
+                    read_up_to = None;
+                    break;
+                }
             }
         }
-        Ok(InboxPage::from_overfetch(items, q.limit))
+        let mut page = InboxPage::from_overfetch(items, q.limit);
+        if page.next.is_none() {
+            // A partial page: the filter matched too little within the reads allowed. The cursor
+            // continues after what was read.
+            page.next = read_up_to;
+        }
+        Ok(page)
     }
+}
+
+/// Where an index page ended, as a client cursor.
+fn cursor_of(key: &Item, sk_attr: &str) -> Option<InboxCursor> {
+    let order = key.get(sk_attr)?.as_s().ok()?;
+    let (at, id) = order.split_once('#')?;
+    Some(InboxCursor {
+        created_at: DateTime::parse_from_rfc3339(at).ok()?.with_timezone(&Utc),
+        handoff_id: HandoffId::parse(id).ok()?,
+    })
 }
 
 #[async_trait]
 impl Store for DynamoStore {
     async fn get_settings(&self, ws: &WorkspaceId) -> Result<Option<SettingsDoc>, StoreError> {
-        match self.get(ws_pk(ws), "SETTINGS".into()).await? {
+        let (pk, sk) = settings_key(ws);
+        match self.get(pk, sk).await? {
             Some(item) => Ok(Some(from_attrs::<SettingsItem>(item)?.doc)),
             None => Ok(None),
         }
     }
 
     async fn put_settings(&self, doc: &SettingsDoc, expected_version: u64) -> Result<(), StoreError> {
-        let item = to_attrs(&SettingsItem { pk: ws_pk(&doc.workspace_id), sk: "SETTINGS".into(), doc: doc.clone() })?;
+        let (pk, sk) = settings_key(&doc.workspace_id);
+        let item = to_attrs(&SettingsItem { pk, sk, doc: doc.clone() })?;
         let mut req = self.client.put_item().table_name(&self.table).set_item(Some(item));
         req = if expected_version == 0 {
-            req.condition_expression("attribute_not_exists(pk)")
+            req.condition_expression(NEW)
         } else {
             req.condition_expression("#version = :expected")
                 .expression_attribute_names("#version", "version")
@@ -347,133 +463,191 @@ impl Store for DynamoStore {
         }
     }
 
-    async fn get_escalation(
-        &self,
-        ws: &WorkspaceId,
-        event_id: &EventId,
-    ) -> Result<Option<EscalationRecord>, StoreError> {
-        match self.get(ws_pk(ws), event_sk(event_id)).await? {
-            Some(item) => Ok(Some(from_attrs::<EscalationItem>(item)?.record)),
-            None => Ok(None),
-        }
-    }
-
-    async fn create_escalation(
-        &self,
-        record: &EscalationRecord,
-        handoff: Option<&Handoff>,
-        effects: &[Effect],
-    ) -> Result<(), StoreError> {
-        let pk = ws_pk(&record.workspace_id);
+    async fn create_escalation(&self, w: EscalationWrite<'_>) -> Result<(), EscalationWriteError> {
+        let record = w.record;
+        let ws = &record.workspace_id;
         let rec_item = EscalationItem {
-            pk: pk.clone(),
-            sk: event_sk(&record.event_id),
+            pk: event_pk(ws, &record.event_id),
+            sk: "EVENT".into(),
             expires_at_epoch: record.expires_at.timestamp(),
             record: record.clone(),
         };
-        // New, or an expired record DynamoDB's TTL has not removed yet.
-        let mut items = vec![self.put(
-            to_attrs(&rec_item)?,
-            Some((
-                "attribute_not_exists(pk) OR #ttl < :now",
-                HashMap::from([("#ttl".to_string(), TTL_ATTRIBUTE.to_string())]),
-                HashMap::from([(":now".to_string(), n(record.created_at.timestamp()))]),
-            )),
-        )?];
-        let mut busy_at = None;
-        if let Some(h) = handoff {
-            items.push(self.put(
-                to_attrs(&HandoffItem::new(h))?,
-                Some(("attribute_not_exists(pk)", HashMap::new(), HashMap::new())),
-            )?);
+        // New, or an expired record DynamoDB's TTL has not removed yet. On failure the stored
+        // record comes back with the error, so a replay needs no read of its own.
+        let rec_cond = Cond::new("attribute_not_exists(pk) OR #ttl < :now")
+            .name("#ttl", TTL_ATTRIBUTE)
+            .value(":now", n(record.created_at.timestamp()))
+            .returning_old();
+        let mut items = vec![self.put(to_attrs(&rec_item)?, Some(rec_cond))?];
+        let mut lock_at = None;
+        if let Some(h) = w.handoff {
+            items.push(self.put(to_attrs(&HandoffItem::new(h))?, Some(Cond::new(NEW)))?);
             if h.state.is_active() {
-                busy_at = Some(items.len());
+                lock_at = Some(items.len());
                 let lock = ConversationItem {
-                    pk: pk.clone(),
-                    sk: conversation_sk(&h.conversation_id),
+                    pk: conversation_pk(ws, &h.conversation_id),
+                    sk: "LOCK".into(),
                     handoff_id: h.handoff_id.clone(),
                 };
-                items.push(
-                    self.put(to_attrs(&lock)?, Some(("attribute_not_exists(pk)", HashMap::new(), HashMap::new())))?,
-                );
+                let cond = match w.stale_lock {
+                    Some(stale) => Cond::new("attribute_not_exists(pk) OR handoff_id = :stale")
+                        .value(":stale", s(stale.as_str())),
+                    None => Cond::new(NEW),
+                };
+                items.push(self.put(to_attrs(&lock)?, Some(cond.returning_old()))?);
             }
         }
-        items.extend(self.effect_puts(effects, &record.created_at)?);
-        match self.transact(items).await {
-            Ok(()) => Ok(()),
-            Err(e) => match cancelled_at(&e) {
-                Some(reasons) => {
-                    if reasons.first().map(String::as_str) == Some("ConditionalCheckFailed") {
-                        Err(StoreError::DuplicateEvent)
-                    } else if busy_at.and_then(|i| reasons.get(i)).map(String::as_str) == Some("ConditionalCheckFailed")
-                        || reasons.iter().any(|r| r == "TransactionConflict")
-                    {
-                        // Another escalation of this conversation won (or is winning): re-read.
-                        Err(StoreError::ConversationBusy)
-                    } else {
-                        Err(StoreError::Unavailable(format!("transaction cancelled: {reasons:?}")))
-                    }
-                }
-                None => Err(sdk_error(e)),
-            },
+        let mut settings_at = None;
+        if let Some(v) = w.settings_version {
+            settings_at = Some(items.len());
+            items.push(self.settings_check(ws, v)?);
         }
+        if let Some(d) = w.decision {
+            items.push(self.put(to_attrs(&DecisionItem::new(d))?, Some(Cond::new(NEW)))?);
+        }
+        let result = if items.len() == 1 {
+            // Only the record (an `already_active` outcome): a plain conditional put.
+            let mut req = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(to_attrs(&rec_item)?))
+                .condition_expression("attribute_not_exists(pk) OR #ttl < :now")
+                .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
+                .expression_attribute_values(":now", n(record.created_at.timestamp()));
+            req = req.return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+            return match req.send().await {
+                Ok(_) => Ok(()),
+                Err(e) => match e.as_service_error() {
+                    Some(aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(c)) => {
+                        match c.item.clone() {
+                            Some(old) => Err(EscalationWriteError::Duplicate(Box::new(
+                                from_attrs::<EscalationItem>(old)?.record,
+                            ))),
+                            None => Err(StoreError::Unavailable("conditional put failed without the item".into()).into()),
+                        }
+                    }
+                    _ => Err(sdk_error(e).into()),
+                },
+            };
+        } else {
+            self.transact(items).await
+        };
+        let Err(e) = result else { return Ok(()) };
+        let Some(reasons) = cancelled(&e) else { return Err(sdk_error(e).into()) };
+        if is_condition_failed(reasons.first()) {
+            return match reasons[0].item.clone() {
+                Some(old) => Err(EscalationWriteError::Duplicate(Box::new(from_attrs::<EscalationItem>(old)?.record))),
+                None => Err(StoreError::Unavailable("the escalation record's condition failed without the item".into()).into()),
+            };
+        }
+        if let Some(i) = lock_at.filter(|i| is_condition_failed(reasons.get(*i))) {
+            return match reasons[i].item.clone() {
+                Some(old) => Err(EscalationWriteError::ConversationBusy(from_attrs::<ConversationItem>(old)?.handoff_id)),
+                // The lock vanished between the failed check and now: just try again.
+                None => Err(StoreError::Unavailable("the conversation lock's condition failed without the item".into()).into()),
+            };
+        }
+        if settings_at.is_some_and(|i| is_condition_failed(reasons.get(i))) {
+            return Err(EscalationWriteError::SettingsChanged);
+        }
+        if reasons.iter().any(|r| r.code() == Some("TransactionConflict")) {
+            // Another write to one of these items was in flight: deciding again sorts it out.
+            return Err(EscalationWriteError::SettingsChanged);
+        }
+        let codes: Vec<&str> = reasons.iter().map(|r| r.code().unwrap_or("None")).collect();
+        Err(StoreError::Unavailable(format!("transaction cancelled: {codes:?}")).into())
     }
 
     async fn get_handoff(&self, ws: &WorkspaceId, id: &HandoffId) -> Result<Option<Handoff>, StoreError> {
-        match self.get(ws_pk(ws), handoff_sk(id)).await? {
+        match self.get(handoff_pk(ws, id), HANDOFF_SK.into()).await? {
             Some(item) => Ok(Some(from_attrs::<HandoffItem>(item)?.handoff)),
             None => Ok(None),
         }
     }
 
-    async fn find_active_handoff(
+    async fn get_handoff_view(
         &self,
         ws: &WorkspaceId,
-        conversation: &ConversationId,
-    ) -> Result<Option<Handoff>, StoreError> {
-        let Some(lock) = self.get(ws_pk(ws), conversation_sk(conversation)).await? else {
-            return Ok(None);
+        id: &HandoffId,
+        after_version: u64,
+        limit: usize,
+    ) -> Result<Option<HandoffView>, StoreError> {
+        let pk = handoff_pk(ws, id);
+        // The first page is one Query: the handoff item sorts before its decisions. A later page
+        // reads the handoff and that page side by side.
+        let (handoff, items, more) = if after_version == 0 {
+            let (mut items, more) = self.query_decisions(pk, None, limit + 1).await?;
+            if items.first().and_then(|i| i.get("sk")).and_then(|v| v.as_s().ok()).map(String::as_str) != Some(HANDOFF_SK) {
+                return Ok(None);
+            }
+            let h = from_attrs::<HandoffItem>(items.remove(0))?.handoff;
+            (h, items, more)
+        } else {
+            let (h, page) = tokio::join!(
+                self.get_handoff(ws, id),
+                self.query_decisions(pk, Some(decision_sk(after_version)), limit)
+            );
+            let Some(h) = h? else { return Ok(None) };
+            let (items, more) = page?;
+            (h, items, more)
         };
-        let lock: ConversationItem = from_attrs(lock)?;
-        Ok(self.get_handoff(ws, &lock.handoff_id).await?.filter(|h| h.state.is_active()))
+        let decisions = items
+            .into_iter()
+            .map(|i| from_attrs::<DecisionItem>(i).map(|d| d.decision))
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = if more { decisions.last().map(|d| d.version) } else { None };
+        Ok(Some(HandoffView { handoff, decisions, next }))
+    }
+
+    async fn get_event_decision(
+        &self,
+        ws: &WorkspaceId,
+        event_id: &EventId,
+    ) -> Result<Option<DecisionRecord>, StoreError> {
+        match self.get(event_pk(ws, event_id), decision_sk(1)).await? {
+            Some(item) => Ok(Some(from_attrs::<DecisionItem>(item)?.decision)),
+            None => Ok(None),
+        }
     }
 
     async fn commit_transition(
         &self,
         handoff: &Handoff,
         expected_version: u64,
-        effects: &[Effect],
+        decision: &DecisionRecord,
     ) -> Result<(), StoreError> {
-        let mut items = vec![self.put(
-            to_attrs(&HandoffItem::new(handoff))?,
-            Some((
-                "#version = :expected",
-                HashMap::from([("#version".to_string(), "version".to_string())]),
-                HashMap::from([(":expected".to_string(), n(expected_version))]),
-            )),
-        )?];
+        let mut items = vec![
+            self.put(
+                to_attrs(&HandoffItem::new(handoff))?,
+                Some(Cond::new("#version = :expected").name("#version", "version").value(":expected", n(expected_version))),
+            )?,
+            self.put(to_attrs(&DecisionItem::new(decision))?, Some(Cond::new(NEW)))?,
+        ];
         if !handoff.state.is_active() {
             // The conversation is free again once its handoff is over.
             let del = Delete::builder()
                 .table_name(&self.table)
-                .key("pk", s(ws_pk(&handoff.workspace_id)))
-                .key("sk", s(conversation_sk(&handoff.conversation_id)))
+                .key("pk", s(conversation_pk(&handoff.workspace_id, &handoff.conversation_id)))
+                .key("sk", s("LOCK"))
                 .condition_expression("attribute_not_exists(pk) OR handoff_id = :id")
                 .expression_attribute_values(":id", s(handoff.handoff_id.as_str()))
                 .build()
                 .map_err(unavailable)?;
             items.push(TransactWriteItem::builder().delete(del).build());
         }
-        items.extend(self.effect_puts(effects, &handoff.updated_at)?);
         match self.transact(items).await {
             Ok(()) => Ok(()),
-            Err(e) => match cancelled_at(&e) {
+            Err(e) => match cancelled(&e) {
                 Some(reasons)
-                    if reasons.iter().any(|r| r == "ConditionalCheckFailed" || r == "TransactionConflict") =>
+                    if reasons.iter().any(|r| matches!(r.code(), Some("ConditionalCheckFailed" | "TransactionConflict"))) =>
                 {
                     Err(StoreError::VersionConflict)
                 }
-                Some(reasons) => Err(StoreError::Unavailable(format!("transaction cancelled: {reasons:?}"))),
+                Some(reasons) => {
+                    let codes: Vec<&str> = reasons.iter().map(|r| r.code().unwrap_or("None")).collect();
+                    Err(StoreError::Unavailable(format!("transaction cancelled: {codes:?}")))
+                }
                 None => Err(sdk_error(e)),
             },
         }
@@ -483,11 +657,9 @@ impl Store for DynamoStore {
         self.query_handoffs(ws, query).await
     }
 
-    async fn pending_effects(&self, before: DateTime<Utc>, limit: usize) -> Result<Vec<PendingEffect>, StoreError> {
-        let mut out: Vec<(String, PendingEffect)> = Vec::new();
-        for shard in 0..PENDING_SHARDS {
-            let resp = self
-                .client
+    async fn pending_decisions(&self, before: DateTime<Utc>, limit: usize) -> Result<Vec<DecisionRecord>, StoreError> {
+        let shards = join_all((0..PENDING_SHARDS).map(|shard| {
+            self.client
                 .query()
                 .table_name(&self.table)
                 .index_name(INDEX_PENDING_EFFECTS)
@@ -496,44 +668,53 @@ impl Store for DynamoStore {
                 .expression_attribute_values(":before", s(ts(&before)))
                 .limit(limit as i32)
                 .send()
-                .await
-                .map_err(sdk_error)?;
-            for it in resp.items.unwrap_or_default() {
-                let e: EffectItem = from_attrs(it)?;
-                out.push((
-                    e.gsi4sk.clone().unwrap_or_default(),
-                    PendingEffect { effect: e.effect, recorded_at: e.recorded_at },
-                ));
+        }))
+        .await;
+        let mut out: Vec<(String, DecisionRecord)> = Vec::new();
+        for resp in shards {
+            for it in resp.map_err(sdk_error)?.items.unwrap_or_default() {
+                let d: DecisionItem = from_attrs(it)?;
+                out.push((d.gsi4sk.clone().unwrap_or_default(), d.decision));
             }
         }
         out.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(out.into_iter().take(limit).map(|(_, p)| p).collect())
+        Ok(out.into_iter().take(limit).map(|(_, d)| d).collect())
     }
 
-    async fn mark_dispatched(&self, effect_id: &str) -> Result<(), StoreError> {
-        let expires = (Utc::now() + Duration::days(DISPATCHED_EFFECT_RETENTION_DAYS)).timestamp();
-        let r = self
+    async fn mark_sent(&self, decision: &DecisionRecord, sent: &[String], at: DateTime<Utc>) -> Result<(), StoreError> {
+        let sent: Vec<&String> = sent.iter().filter(|id| decision.effects.iter().any(|e| e.id() == id.as_str())).collect();
+        if sent.is_empty() {
+            return Ok(());
+        }
+        let settled = decision.effects.iter().all(|e| decision.sent.contains_key(e.id()) || sent.iter().any(|s| *s == e.id()));
+        let sets: Vec<String> = (0..sent.len()).map(|i| format!("sent.#e{i} = if_not_exists(sent.#e{i}, :at)")).collect();
+        let mut expr = format!("SET {}", sets.join(", "));
+        if settled {
+            expr.push_str(" REMOVE gsi4pk, gsi4sk");
+        }
+        let mut req = self
             .client
             .update_item()
             .table_name(&self.table)
-            .key("pk", s(effect_pk(effect_id)))
-            .key("sk", s("EFFECT"))
-            .update_expression("REMOVE gsi4pk, gsi4sk SET dispatched = :t, #ttl = :ttl")
+            .key("pk", s(owner_pk(&decision.workspace_id, &decision.owner)))
+            .key("sk", s(decision_sk(decision.version)))
+            .update_expression(expr)
             .condition_expression("attribute_exists(pk)")
-            .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
-            .expression_attribute_values(":t", AttributeValue::Bool(true))
-            .expression_attribute_values(":ttl", n(expires))
-            .send()
-            .await;
-        match r {
+            .expression_attribute_values(":at", to_attrs_value(&at)?);
+        for (i, id) in sent.iter().enumerate() {
+            req = req.expression_attribute_names(format!("#e{i}"), id.as_str());
+        }
+        match req.send().await {
             Ok(_) => Ok(()),
-            // Nothing recorded under this id (already expired): nothing to mark.
-            Err(e) if e.as_service_error().map(|s| s.is_conditional_check_failed_exception()).unwrap_or(false) => {
-                Ok(())
-            }
+            // Nothing recorded under this decision: nothing to mark.
+            Err(e) if e.as_service_error().map(|s| s.is_conditional_check_failed_exception()).unwrap_or(false) => Ok(()),
             Err(e) => Err(sdk_error(e)),
         }
     }
+}
+
+fn to_attrs_value<T: Serialize>(v: &T) -> Result<AttributeValue, StoreError> {
+    serde_dynamo::aws_sdk_dynamodb_1::to_attribute_value(v).map_err(|e| StoreError::Corrupt(format!("cannot map value: {e}")))
 }
 
 #[cfg(test)]
@@ -542,8 +723,18 @@ mod tests {
 
     #[test]
     fn shards_are_stable_and_spread() {
-        assert_eq!(shard_of("hnd_1:v1:0"), shard_of("hnd_1:v1:0"));
-        let used: std::collections::HashSet<u32> = (0..200).map(|i| shard_of(&format!("hnd_{i}:v1:0"))).collect();
+        assert_eq!(shard_of("HANDOFF#ws#hnd_1"), shard_of("HANDOFF#ws#hnd_1"));
+        let used: std::collections::HashSet<u32> = (0..200).map(|i| shard_of(&format!("HANDOFF#ws#hnd_{i}"))).collect();
         assert_eq!(used.len(), PENDING_SHARDS as usize);
+    }
+
+    #[test]
+    fn an_index_position_reads_back_as_a_cursor() {
+        let at = Utc::now();
+        let id = HandoffId::parse("hnd_7").unwrap();
+        let key = HashMap::from([("gsi2sk".to_string(), s(order_key(&at, &id)))]);
+        let c = cursor_of(&key, "gsi2sk").unwrap();
+        assert_eq!(c.handoff_id, id);
+        assert_eq!(ts(&c.created_at), ts(&at));
     }
 }

@@ -124,6 +124,42 @@ pub fn is_sweep(event: &serde_json::Value) -> bool {
 /// Effects older than this and still pending are re-sent by the sweep.
 pub const SWEEP_AGE: Duration = Duration::from_secs(30);
 
+/// The CloudWatch namespace of the functions' own metrics.
+pub const METRICS_NAMESPACE: &str = "HumanHandoff";
+
+/// One CloudWatch embedded-metric-format record (counts, no dimensions): a JSON line on stdout,
+/// which CloudWatch Logs turns into metrics without any API call from the function.
+pub fn emf_line(metrics: &[(&str, f64)], at_ms: i64) -> serde_json::Value {
+    let mut v = serde_json::json!({
+        "_aws": {
+            "Timestamp": at_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": METRICS_NAMESPACE,
+                "Dimensions": [[]],
+                "Metrics": metrics.iter().map(|(n, _)| serde_json::json!({"Name": n, "Unit": "Count"})).collect::<Vec<_>>(),
+            }],
+        },
+    });
+    for (name, value) in metrics {
+        v[*name] = serde_json::json!(value);
+    }
+    v
+}
+
+/// What the outbox sweep reports: its answer, and the metrics its alarm watches.
+pub fn sweep_answer(report: &crate::app::SweepReport) -> serde_json::Value {
+    let line = emf_line(
+        &[
+            ("StuckEffects", report.stuck as f64),
+            ("PendingDecisions", report.pending as f64),
+            ("RedispatchedEffects", report.dispatched as f64),
+        ],
+        chrono::Utc::now().timestamp_millis(),
+    );
+    println!("{line}");
+    serde_json::to_value(report).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,7 @@ pub mod config;
 pub mod dynamodb;
 pub mod lambda;
 pub mod provision;
+pub mod scheduler;
 pub mod sqs;
 
 /// FNV-1a: a hash that is the same in every process and release (unlike the std hasher), for

@@ -1,13 +1,12 @@
 //! SQS adapters: the outbound event publisher, and timers (SQS message timers for timers due
-//! within 15 minutes, EventBridge Scheduler one-time schedules for later ones; both deliver the
+//! within 15 minutes; later ones go to EventBridge Scheduler, see `scheduler.rs`; both deliver the
 //! same timer message to the same timer queue).
 
 use crate::domain::{OutboundEvent, TimerKind, TimerMessage};
 use crate::ports::{Clock, PublishError, Publisher, TimerError, Timers};
 use async_trait::async_trait;
-use aws_sdk_scheduler::error::ProvideErrorMetadata;
-use aws_sdk_scheduler::types::{ActionAfterCompletion, FlexibleTimeWindow, FlexibleTimeWindowMode, Target};
-use aws_sdk_sqs::types::MessageAttributeValue;
+use aws_sdk_sqs::error::ProvideErrorMetadata;
+use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
 use std::sync::Arc;
 
 /// The longest delay an SQS message timer can have.
@@ -31,24 +30,64 @@ impl SqsPublisher {
     }
 }
 
+fn sqs_error<E: aws_sdk_sqs::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static, R: std::fmt::Debug>(
+    e: aws_sdk_sqs::error::SdkError<E, R>,
+) -> String {
+    format!("{}: {}", e.code().unwrap_or("error"), aws_sdk_sqs::error::DisplayErrorContext(&e))
+}
+
 #[async_trait]
 impl Publisher for SqsPublisher {
-    async fn publish(&self, event: &OutboundEvent) -> Result<(), PublishError> {
-        let err = |reason: String| PublishError { event_id: event.event_id.clone(), reason };
-        let body = serde_json::to_string(event).map_err(|e| err(e.to_string()))?;
-        self.client
-            .send_message()
-            .queue_url(&self.queue_url)
-            .message_body(body)
-            .message_attributes("event_id", attr(&event.event_id))
-            .message_attributes("event_type", attr(event.event_type.as_str()))
-            .send()
-            .await
-            .map_err(|e| {
-                err(format!("{}: {}", e.code().unwrap_or("error"), aws_sdk_sqs::error::DisplayErrorContext(&e)))
-            })?;
-        tracing::info!(event_type = event.event_type.as_str(), event_id = %event.event_id,
-                       workspace_id = %event.workspace_id, conversation_id = %event.conversation_id, "outbound event published");
+    async fn publish(&self, events: &[OutboundEvent]) -> Result<(), PublishError> {
+        let Some(first) = events.first() else { return Ok(()) };
+        let err = |reason: String| PublishError { event_id: first.event_id.clone(), reason };
+        let bodies =
+            events.iter().map(serde_json::to_string).collect::<Result<Vec<_>, _>>().map_err(|e| err(e.to_string()))?;
+        if let [event] = events {
+            self.client
+                .send_message()
+                .queue_url(&self.queue_url)
+                .message_body(bodies[0].clone())
+                .message_attributes("event_id", attr(&event.event_id))
+                .message_attributes("event_type", attr(event.event_type.as_str()))
+                .send()
+                .await
+                .map_err(|e| err(sqs_error(e)))?;
+        } else {
+            // The events of one decision in one request, in decision order.
+            for (chunk_events, chunk_bodies) in events.chunks(10).zip(bodies.chunks(10)) {
+                let entries = chunk_events
+                    .iter()
+                    .zip(chunk_bodies)
+                    .enumerate()
+                    .map(|(i, (event, body))| {
+                        SendMessageBatchRequestEntry::builder()
+                            .id(format!("m{i}"))
+                            .message_body(body.clone())
+                            .message_attributes("event_id", attr(&event.event_id))
+                            .message_attributes("event_type", attr(event.event_type.as_str()))
+                            .build()
+                            .map_err(|e| err(e.to_string()))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                let out = self
+                    .client
+                    .send_message_batch()
+                    .queue_url(&self.queue_url)
+                    .set_entries(Some(entries))
+                    .send()
+                    .await
+                    .map_err(|e| err(sqs_error(e)))?;
+                if let Some(f) = out.failed.first() {
+                    return Err(err(format!("{} of {} not accepted: {}", out.failed.len(), chunk_events.len(), f.code)));
+                }
+            }
+        }
+        for event in events {
+            tracing::info!(event_type = event.event_type.as_str(), event_id = %event.event_id,
+                           workspace_id = %event.workspace_id, conversation_id = %event.conversation_id,
+                           "outbound event published");
+        }
         Ok(())
     }
 }
@@ -73,30 +112,6 @@ pub struct SqsSchedulerTimers {
     pub clock: Arc<dyn Clock>,
 }
 
-/// A schedule name derived from what the timer is for (so re-creating it is idempotent):
-/// the timer id with characters Scheduler does not allow replaced, at most 64 characters.
-pub fn schedule_name(timer: &TimerMessage) -> String {
-    let name: String = timer
-        .timer_id
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '-' })
-        .collect();
-    if name.len() <= 64 {
-        name
-    } else {
-        // Keep it unique: a stable digest of the whole id after a readable prefix.
-        format!("{}-{:016x}", &name[..47], super::stable_hash(&timer.timer_id))
-    }
-}
-
-/// The `at()` time of a schedule: the due time rounded up to the second, in UTC.
-pub fn schedule_time(due: chrono::DateTime<chrono::Utc>) -> String {
-    use chrono::{SubsecRound, Timelike};
-    let whole = due.trunc_subsecs(0);
-    let up = if due.nanosecond() > 0 { whole + chrono::Duration::seconds(1) } else { whole };
-    up.format("%Y-%m-%dT%H:%M:%S").to_string()
-}
-
 impl SqsSchedulerTimers {
     fn queue(&self, kind: TimerKind) -> &QueueRef {
         match kind {
@@ -110,12 +125,12 @@ impl SqsSchedulerTimers {
 impl Timers for SqsSchedulerTimers {
     async fn set(&self, timer: &TimerMessage) -> Result<(), TimerError> {
         let err = |reason: String| TimerError { timer_id: timer.timer_id.clone(), reason };
-        let body = serde_json::to_string(timer).map_err(|e| err(e.to_string()))?;
         let queue = self.queue(timer.kind);
         // Round up: a timer must never act early.
         let delay_ms = (timer.due_at - self.clock.now()).num_milliseconds().max(0);
         let delay = (delay_ms + 999) / 1000;
         if delay <= MAX_SQS_DELAY_SECONDS {
+            let body = serde_json::to_string(timer).map_err(|e| err(e.to_string()))?;
             self.sqs
                 .send_message()
                 .queue_url(&queue.url)
@@ -124,81 +139,19 @@ impl Timers for SqsSchedulerTimers {
                 .message_attributes("timer_id", attr(&timer.timer_id))
                 .send()
                 .await
-                .map_err(|e| {
-                    err(format!("{}: {}", e.code().unwrap_or("error"), aws_sdk_sqs::error::DisplayErrorContext(&e)))
-                })?;
+                .map_err(|e| err(sqs_error(e)))?;
             tracing::info!(timer_id = %timer.timer_id, delay_seconds = delay, "timer set on SQS");
             return Ok(());
         }
-        // `at()` has second precision: round up so the schedule never fires before the due time.
-        let at = schedule_time(timer.due_at);
-        let target = Target::builder()
-            .arn(&queue.arn)
-            .role_arn(&self.scheduler_role_arn)
-            .input(body)
-            .build()
-            .map_err(|e| err(e.to_string()))?;
-        let window =
-            FlexibleTimeWindow::builder().mode(FlexibleTimeWindowMode::Off).build().map_err(|e| err(e.to_string()))?;
-        let name = schedule_name(timer);
-        let r = self
-            .scheduler
-            .create_schedule()
-            .name(&name)
-            .group_name(&self.schedule_group)
-            .schedule_expression(format!("at({at})"))
-            .schedule_expression_timezone("UTC")
-            .flexible_time_window(window)
-            .action_after_completion(ActionAfterCompletion::Delete)
-            .target(target)
-            .send()
-            .await;
-        match r {
-            Ok(_) => {
-                tracing::info!(timer_id = %timer.timer_id, schedule = %name, "timer set on EventBridge Scheduler");
-                Ok(())
-            }
-            // Already created by an earlier attempt: the same schedule, so nothing to do.
-            Err(e) if e.as_service_error().map(|s| s.is_conflict_exception()).unwrap_or(false) => Ok(()),
-            Err(e) => Err(err(format!(
-                "{}: {}",
-                e.code().unwrap_or("error"),
-                aws_sdk_scheduler::error::DisplayErrorContext(&e)
-            ))),
-        }
+        super::scheduler::schedule(
+            &self.scheduler,
+            timer,
+            &queue.arn,
+            &self.scheduler_role_arn,
+            &self.schedule_group,
+        )
+        .await
+        .map_err(err)
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::domain::{HandoffId, WorkspaceId};
-
-    #[test]
-    fn schedules_never_fire_early() {
-        use chrono::TimeZone;
-        let t = chrono::Utc.with_ymd_and_hms(2026, 11, 24, 10, 0, 0).unwrap();
-        assert_eq!(schedule_time(t), "2026-11-24T10:00:00");
-        assert_eq!(schedule_time(t + chrono::Duration::milliseconds(1)), "2026-11-24T10:00:01");
-        assert_eq!(schedule_time(t + chrono::Duration::milliseconds(999)), "2026-11-24T10:00:01");
-    }
-
-    #[test]
-    fn schedule_names_are_valid_stable_and_unique() {
-        let t = |id: &str| TimerMessage {
-            timer_id: id.into(),
-            kind: TimerKind::Stall,
-            workspace_id: WorkspaceId::parse("ws").unwrap(),
-            handoff_id: HandoffId::parse("h").unwrap(),
-            set_at_version: 1,
-            due_at: chrono::Utc::now(),
-        };
-        assert_eq!(schedule_name(&t("stall:hnd_1:v1")), "stall-hnd_1-v1");
-        let long_a = format!("stall:{}:v1", "a".repeat(100));
-        let long_b = format!("stall:{}:v2", "a".repeat(100));
-        let (a, b) = (schedule_name(&t(&long_a)), schedule_name(&t(&long_b)));
-        assert!(a.len() <= 64 && b.len() <= 64);
-        assert_ne!(a, b);
-        assert_eq!(a, schedule_name(&t(&long_a)));
-    }
-}

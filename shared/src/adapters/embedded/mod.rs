@@ -21,6 +21,10 @@ pub struct EmbeddedDb {
     conn: Arc<Mutex<Connection>>,
 }
 
+/// The schema version this code writes (`PRAGMA user_version`). Version 1 kept each handoff's
+/// timeline inside the handoff and the outbox one row per effect; [`upgrade_from_v1`] moves both.
+pub const SCHEMA_VERSION: i64 = 2;
+
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS settings (
     workspace_id TEXT PRIMARY KEY,
@@ -43,7 +47,13 @@ CREATE TABLE IF NOT EXISTS handoffs (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS handoffs_one_active_per_conversation
     ON handoffs (workspace_id, conversation_id) WHERE active = 1;
-CREATE INDEX IF NOT EXISTS handoffs_inbox ON handoffs (workspace_id, created_at, handoff_id);
+-- One index per Inbox view, each in queue order, so a page reads only what it returns however
+-- many closed handoffs the workspace has.
+DROP INDEX IF EXISTS handoffs_inbox;
+CREATE INDEX IF NOT EXISTS handoffs_active ON handoffs (workspace_id, created_at, handoff_id) WHERE active = 1;
+CREATE INDEX IF NOT EXISTS handoffs_by_state ON handoffs (workspace_id, state, created_at, handoff_id);
+CREATE INDEX IF NOT EXISTS handoffs_by_assignee
+    ON handoffs (workspace_id, assignee, active, created_at, handoff_id) WHERE assignee IS NOT NULL;
 CREATE TABLE IF NOT EXISTS escalations (
     workspace_id TEXT NOT NULL,
     event_id     TEXT NOT NULL,
@@ -51,13 +61,17 @@ CREATE TABLE IF NOT EXISTS escalations (
     record       TEXT NOT NULL,
     PRIMARY KEY (workspace_id, event_id)
 );
-CREATE TABLE IF NOT EXISTS outbox (
-    effect_id   TEXT PRIMARY KEY,
-    recorded_at TEXT NOT NULL,
-    dispatched  INTEGER NOT NULL DEFAULT 0,
-    effect      TEXT NOT NULL
+-- One row per decision: its timeline lines, its effects and which were sent.
+CREATE TABLE IF NOT EXISTS decisions (
+    workspace_id TEXT NOT NULL,
+    owner        TEXT NOT NULL,
+    version      INTEGER NOT NULL,
+    recorded_at  TEXT NOT NULL,
+    pending      INTEGER NOT NULL,
+    doc          TEXT NOT NULL,
+    PRIMARY KEY (workspace_id, owner, version)
 );
-CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (dispatched, recorded_at);
+CREATE INDEX IF NOT EXISTS decisions_pending ON decisions (recorded_at) WHERE pending = 1;
 CREATE TABLE IF NOT EXISTS timers (
     timer_id TEXT PRIMARY KEY,
     due_at   TEXT NOT NULL,
@@ -70,7 +84,74 @@ CREATE TABLE IF NOT EXISTS outbound_log (
     workspace_id TEXT NOT NULL,
     event        TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS outbound_log_by_workspace ON outbound_log (workspace_id, seq);
 "#;
+
+/// Moves a version-1 database's handoff timelines into decision rows (as version 0 of each
+/// handoff: the history before the upgrade) and its pending effects into pending decisions.
+fn upgrade_from_v1(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
+    use crate::domain::{DecisionOwner, DecisionRecord, Effect, Handoff, TimelineEntry};
+    let parse_time = |s: &str| {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .map_err(|e| StoreError::Corrupt(e.to_string()))
+    };
+    let mut rows: Vec<(String, i64, String)> = Vec::new();
+    {
+        let mut stmt = tx.prepare("SELECT workspace_id, version, doc FROM handoffs").map_err(unavailable)?;
+        let it = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(unavailable)?;
+        for r in it {
+            rows.push(r.map_err(unavailable)?);
+        }
+    }
+    for (ws, _, doc) in rows {
+        let mut v: serde_json::Value = serde_json::from_str(&doc).map_err(corrupt)?;
+        let lines: Vec<TimelineEntry> = match v.as_object_mut().and_then(|m| m.remove("timeline")) {
+            Some(t) => serde_json::from_value(t).map_err(corrupt)?,
+            None => Vec::new(),
+        };
+        let h: Handoff = serde_json::from_value(v).map_err(corrupt)?;
+        let d = DecisionRecord::of_handoff(h.workspace_id.clone(), h.handoff_id.clone(), 0, h.created_at, lines, vec![]);
+        store::insert_decision(tx, &d)?;
+        tx.execute(
+            "UPDATE handoffs SET doc = ?1 WHERE workspace_id = ?2 AND handoff_id = ?3",
+            rusqlite::params![serde_json::to_string(&h).map_err(corrupt)?, ws, h.handoff_id.as_str()],
+        )
+        .map_err(unavailable)?;
+    }
+    let mut pending: Vec<(String, String)> = Vec::new();
+    {
+        let mut stmt =
+            tx.prepare("SELECT effect, recorded_at FROM outbox WHERE dispatched = 0").map_err(unavailable)?;
+        let it = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(unavailable)?;
+        for r in it {
+            pending.push(r.map_err(unavailable)?);
+        }
+    }
+    for (effect, at) in pending {
+        let effect: Effect = serde_json::from_str(&effect).map_err(corrupt)?;
+        let ws = match &effect {
+            Effect::Outbound(e) => e.workspace_id.clone(),
+            Effect::SetTimer(t) => t.workspace_id.clone(),
+        };
+        // One pending decision per effect, keyed by the effect's id (ids fit the event charset).
+        let owner = DecisionOwner::Event {
+            event_id: crate::domain::EventId::parse(effect.id()).map_err(StoreError::Corrupt)?,
+        };
+        let d = DecisionRecord {
+            workspace_id: ws,
+            owner,
+            version: 1,
+            recorded_at: parse_time(&at)?,
+            timeline: vec![],
+            effects: vec![effect],
+            sent: Default::default(),
+        };
+        store::insert_decision(tx, &d)?;
+    }
+    tx.execute_batch("DROP TABLE outbox;").map_err(unavailable)?;
+    Ok(())
+}
 
 impl EmbeddedDb {
     /// Opens (or creates) the database file at `path`.
@@ -86,8 +167,26 @@ impl EmbeddedDb {
         Self::init(Connection::open_in_memory().map_err(unavailable)?)
     }
 
-    fn init(conn: Connection) -> Result<Self, StoreError> {
-        conn.execute_batch(SCHEMA).map_err(unavailable)?;
+    fn init(mut conn: Connection) -> Result<Self, StoreError> {
+        let tx = conn.transaction().map_err(unavailable)?;
+        let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(unavailable)?;
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::Unavailable(format!(
+                "the data directory was written by a newer version (schema {version}; this one knows up to {SCHEMA_VERSION})"
+            )));
+        }
+        let had_v1: bool = tx
+            .query_row("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'outbox'", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map_err(unavailable)?
+            > 0;
+        tx.execute_batch(SCHEMA).map_err(unavailable)?;
+        if had_v1 && version < 2 {
+            upgrade_from_v1(&tx)?;
+        }
+        tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION};")).map_err(unavailable)?;
+        tx.commit().map_err(unavailable)?;
         Ok(Self { conn: Arc::new(Mutex::new(conn)) })
     }
 

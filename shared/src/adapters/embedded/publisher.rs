@@ -38,30 +38,46 @@ impl LogPublisher {
 
 #[async_trait]
 impl Publisher for LogPublisher {
-    async fn publish(&self, event: &OutboundEvent) -> Result<(), PublishError> {
-        let err = |reason: String| PublishError { event_id: event.event_id.clone(), reason };
-        let json = serde_json::to_string(event).map_err(|e| err(e.to_string()))?;
-        let (id, ws) = (event.event_id.clone(), event.workspace_id.as_str().to_owned());
+    async fn publish(&self, events: &[OutboundEvent]) -> Result<(), PublishError> {
+        let Some(first) = events.first() else { return Ok(()) };
+        let err = |reason: String| PublishError { event_id: first.event_id.clone(), reason };
+        let rows = events
+            .iter()
+            .map(|e| {
+                serde_json::to_string(e).map(|json| (e.event_id.clone(), e.workspace_id.as_str().to_owned(), json))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| err(e.to_string()))?;
         let inserted = self
             .db
             .with(move |c| {
-                c.execute(
-                    "INSERT OR IGNORE INTO outbound_log (event_id, workspace_id, event) VALUES (?1, ?2, ?3)",
-                    params![id, ws, json],
-                )
-                .map_err(unavailable)
+                let tx = c.transaction().map_err(unavailable)?;
+                let mut inserted = Vec::with_capacity(rows.len());
+                for (id, ws, json) in &rows {
+                    inserted.push(
+                        tx.execute(
+                            "INSERT OR IGNORE INTO outbound_log (event_id, workspace_id, event) VALUES (?1, ?2, ?3)",
+                            params![id, ws, json],
+                        )
+                        .map_err(unavailable)?,
+                    );
+                }
+                tx.commit().map_err(unavailable)?;
+                Ok(inserted)
             })
             .await
             .map_err(|e| err(e.to_string()))?;
-        info!(
-            event_type = event.event_type.as_str(),
-            event_id = %event.event_id,
-            workspace_id = %event.workspace_id,
-            conversation_id = %event.conversation_id,
-            handoff_id = event.handoff_id.as_ref().map(|h| h.as_str()).unwrap_or("-"),
-            duplicate = inserted == 0,
-            "outbound event"
-        );
+        for (event, n) in events.iter().zip(inserted) {
+            info!(
+                event_type = event.event_type.as_str(),
+                event_id = %event.event_id,
+                workspace_id = %event.workspace_id,
+                conversation_id = %event.conversation_id,
+                handoff_id = event.handoff_id.as_ref().map(|h| h.as_str()).unwrap_or("-"),
+                duplicate = n == 0,
+                "outbound event"
+            );
+        }
         Ok(())
     }
 }

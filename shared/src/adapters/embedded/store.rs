@@ -1,6 +1,10 @@
 use super::{corrupt, ts, unavailable, EmbeddedDb};
-use crate::domain::{ConversationId, Effect, EscalationRecord, EventId, Handoff, HandoffId, SettingsDoc, WorkspaceId};
-use crate::ports::{InboxPage, InboxQuery, PendingEffect, StatusFilter, Store, StoreError};
+use crate::domain::{
+    DecisionOwner, DecisionRecord, EscalationRecord, EventId, Handoff, HandoffId, SettingsDoc, WorkspaceId,
+};
+use crate::ports::{
+    EscalationWrite, EscalationWriteError, HandoffView, InboxPage, InboxQuery, StatusFilter, Store, StoreError,
+};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Transaction};
@@ -17,15 +21,34 @@ impl EmbeddedStore {
     }
 }
 
-fn insert_effects(tx: &Transaction<'_>, effects: &[Effect], at: &DateTime<Utc>) -> Result<(), StoreError> {
-    for e in effects {
-        let json = serde_json::to_string(e).map_err(corrupt)?;
-        tx.execute(
-            "INSERT OR IGNORE INTO outbox (effect_id, recorded_at, dispatched, effect) VALUES (?1, ?2, 0, ?3)",
-            params![e.id(), ts(at), json],
-        )
-        .map_err(unavailable)?;
+fn owner_key(o: &DecisionOwner) -> String {
+    match o {
+        DecisionOwner::Handoff { handoff_id } => format!("h:{handoff_id}"),
+        DecisionOwner::Event { event_id } => format!("e:{event_id}"),
     }
+}
+
+/// Records a decision. One already recorded under the same owner and version is never replaced
+/// (its effects may have been sent since): the write fails as a conflict.
+pub(super) fn insert_decision(tx: &Transaction<'_>, d: &DecisionRecord) -> Result<(), StoreError> {
+    insert_decision_at(tx, d, d.version as i64)
+}
+
+pub(super) fn insert_decision_at(tx: &Transaction<'_>, d: &DecisionRecord, version: i64) -> Result<(), StoreError> {
+    let doc = serde_json::to_string(d).map_err(corrupt)?;
+    tx.execute(
+        "INSERT INTO decisions (workspace_id, owner, version, recorded_at, pending, doc)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            d.workspace_id.as_str(),
+            owner_key(&d.owner),
+            version,
+            ts(&d.recorded_at),
+            !d.is_settled() as i64,
+            doc
+        ],
+    )
+    .map_err(|e| if is_unique_violation(&e) { StoreError::VersionConflict } else { unavailable(e) })?;
     Ok(())
 }
 
@@ -44,12 +67,40 @@ fn insert_handoff(tx: &Transaction<'_>, h: &Handoff) -> Result<(), StoreError> {
             h.reason.as_str(), ts(&h.created_at), h.version as i64, doc
         ],
     )
-    .map_err(|e| if is_unique_violation(&e) { StoreError::ConversationBusy } else { unavailable(e) })?;
+    .map_err(unavailable)?;
     Ok(())
 }
 
 fn parse_handoff(doc: String) -> Result<Handoff, StoreError> {
     serde_json::from_str(&doc).map_err(corrupt)
+}
+
+fn read_handoff(c: &rusqlite::Connection, ws: &str, id: &str) -> Result<Option<Handoff>, StoreError> {
+    let doc: Option<String> = c
+        .query_row("SELECT doc FROM handoffs WHERE workspace_id = ?1 AND handoff_id = ?2", [ws, id], |r| r.get(0))
+        .optional()
+        .map_err(unavailable)?;
+    doc.map(parse_handoff).transpose()
+}
+
+fn read_decisions(
+    c: &rusqlite::Connection,
+    ws: &str,
+    owner: &str,
+    after: i64,
+    limit: usize,
+) -> Result<Vec<DecisionRecord>, StoreError> {
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT doc FROM decisions WHERE workspace_id = ?1 AND owner = ?2 AND version > ?3 ORDER BY version LIMIT ?4",
+        )
+        .map_err(unavailable)?;
+    let rows = stmt.query_map(params![ws, owner, after, limit as i64], |r| r.get::<_, String>(0)).map_err(unavailable)?;
+    let mut out = Vec::new();
+    for r in rows {
+        out.push(serde_json::from_str(&r.map_err(unavailable)?).map_err(corrupt)?);
+    }
+    Ok(out)
 }
 
 #[async_trait]
@@ -92,110 +143,118 @@ impl Store for EmbeddedStore {
             .await
     }
 
-    async fn get_escalation(
-        &self,
-        ws: &WorkspaceId,
-        event_id: &EventId,
-    ) -> Result<Option<EscalationRecord>, StoreError> {
-        let (ws, ev) = (ws.as_str().to_owned(), event_id.as_str().to_owned());
-        self.db
+    async fn create_escalation(&self, w: EscalationWrite<'_>) -> Result<(), EscalationWriteError> {
+        let record = w.record.clone();
+        let handoff = w.handoff.cloned();
+        let decision = w.decision.cloned();
+        let settings_version = w.settings_version;
+        let out = self
+            .db
             .with(move |c| {
-                let rec: Option<String> = c
+                let tx = c.transaction().map_err(unavailable)?;
+                let (ws, ev) = (record.workspace_id.as_str(), record.event_id.as_str());
+                // The checks DynamoDB's conditions make, in the same order of precedence.
+                let existing: Option<String> = tx
                     .query_row(
-                        "SELECT record FROM escalations WHERE workspace_id = ?1 AND event_id = ?2",
-                        [ws, ev],
+                        "SELECT record FROM escalations WHERE workspace_id = ?1 AND event_id = ?2 AND expires_at > ?3",
+                        params![ws, ev, ts(&record.created_at)],
                         |r| r.get(0),
                     )
                     .optional()
                     .map_err(unavailable)?;
-                rec.map(|d| serde_json::from_str(&d).map_err(corrupt)).transpose()
-            })
-            .await
-    }
-
-    async fn create_escalation(
-        &self,
-        record: &EscalationRecord,
-        handoff: Option<&Handoff>,
-        effects: &[Effect],
-    ) -> Result<(), StoreError> {
-        let record = record.clone();
-        let handoff = handoff.cloned();
-        let effects = effects.to_vec();
-        self.db
-            .with(move |c| {
-                let tx = c.transaction().map_err(unavailable)?;
+                if let Some(rec) = existing {
+                    let rec: EscalationRecord = serde_json::from_str(&rec).map_err(corrupt)?;
+                    return Ok(Err(EscalationWriteError::Duplicate(Box::new(rec))));
+                }
+                if let Some(h) = handoff.as_ref().filter(|h| h.state.is_active()) {
+                    let busy: Option<String> = tx
+                        .query_row(
+                            "SELECT handoff_id FROM handoffs WHERE workspace_id = ?1 AND conversation_id = ?2 AND active = 1",
+                            [ws, h.conversation_id.as_str()],
+                            |r| r.get(0),
+                        )
+                        .optional()
+                        .map_err(unavailable)?;
+                    if let Some(id) = busy {
+                        let id = HandoffId::parse(id).map_err(StoreError::Corrupt)?;
+                        return Ok(Err(EscalationWriteError::ConversationBusy(id)));
+                    }
+                }
+                if let Some(expected) = settings_version {
+                    let current: Option<i64> = tx
+                        .query_row("SELECT version FROM settings WHERE workspace_id = ?1", [ws], |r| r.get(0))
+                        .optional()
+                        .map_err(unavailable)?;
+                    if current.unwrap_or(0) as u64 != expected {
+                        return Ok(Err(EscalationWriteError::SettingsChanged));
+                    }
+                }
                 // An expired record may be replaced (DynamoDB's TTL does the same, lazily).
-                tx.execute(
-                    "DELETE FROM escalations WHERE workspace_id = ?1 AND event_id = ?2 AND expires_at <= ?3",
-                    params![record.workspace_id.as_str(), record.event_id.as_str(), ts(&record.created_at)],
-                )
-                .map_err(unavailable)?;
                 let json = serde_json::to_string(&record).map_err(corrupt)?;
                 tx.execute(
-                    "INSERT INTO escalations (workspace_id, event_id, expires_at, record) VALUES (?1, ?2, ?3, ?4)",
-                    params![record.workspace_id.as_str(), record.event_id.as_str(), ts(&record.expires_at), json],
+                    "INSERT OR REPLACE INTO escalations (workspace_id, event_id, expires_at, record) VALUES (?1, ?2, ?3, ?4)",
+                    params![ws, ev, ts(&record.expires_at), json],
                 )
-                .map_err(|e| {
-                    if is_unique_violation(&e) {
-                        StoreError::DuplicateEvent
-                    } else {
-                        unavailable(e)
-                    }
-                })?;
+                .map_err(unavailable)?;
                 if let Some(h) = &handoff {
                     insert_handoff(&tx, h)?;
                 }
-                insert_effects(&tx, &effects, &record.created_at)?;
-                tx.commit().map_err(unavailable)
+                if let Some(d) = &decision {
+                    insert_decision(&tx, d)?;
+                }
+                tx.commit().map_err(unavailable)?;
+                Ok(Ok(()))
             })
-            .await
+            .await?;
+        out
     }
 
     async fn get_handoff(&self, ws: &WorkspaceId, id: &HandoffId) -> Result<Option<Handoff>, StoreError> {
         let (ws, id) = (ws.as_str().to_owned(), id.as_str().to_owned());
+        self.db.with(move |c| read_handoff(c, &ws, &id)).await
+    }
+
+    async fn get_handoff_view(
+        &self,
+        ws: &WorkspaceId,
+        id: &HandoffId,
+        after_version: u64,
+        limit: usize,
+    ) -> Result<Option<HandoffView>, StoreError> {
+        let (ws, id) = (ws.as_str().to_owned(), id.as_str().to_owned());
         self.db
             .with(move |c| {
-                let doc: Option<String> = c
-                    .query_row("SELECT doc FROM handoffs WHERE workspace_id = ?1 AND handoff_id = ?2", [ws, id], |r| {
-                        r.get(0)
-                    })
-                    .optional()
-                    .map_err(unavailable)?;
-                doc.map(parse_handoff).transpose()
+                let Some(handoff) = read_handoff(c, &ws, &id)? else { return Ok(None) };
+                let after = if after_version == 0 { i64::MIN } else { after_version as i64 };
+                let mut decisions = read_decisions(c, &ws, &format!("h:{id}"), after, limit + 1)?;
+                let next = if decisions.len() > limit {
+                    decisions.truncate(limit);
+                    decisions.last().map(|d| d.version)
+                } else {
+                    None
+                };
+                Ok(Some(HandoffView { handoff, decisions, next }))
             })
             .await
     }
 
-    async fn find_active_handoff(
+    async fn get_event_decision(
         &self,
         ws: &WorkspaceId,
-        conversation: &ConversationId,
-    ) -> Result<Option<Handoff>, StoreError> {
-        let (ws, conv) = (ws.as_str().to_owned(), conversation.as_str().to_owned());
-        self.db
-            .with(move |c| {
-                let doc: Option<String> = c
-                    .query_row(
-                        "SELECT doc FROM handoffs WHERE workspace_id = ?1 AND conversation_id = ?2 AND active = 1",
-                        [ws, conv],
-                        |r| r.get(0),
-                    )
-                    .optional()
-                    .map_err(unavailable)?;
-                doc.map(parse_handoff).transpose()
-            })
-            .await
+        event_id: &EventId,
+    ) -> Result<Option<DecisionRecord>, StoreError> {
+        let (ws, owner) = (ws.as_str().to_owned(), format!("e:{event_id}"));
+        self.db.with(move |c| Ok(read_decisions(c, &ws, &owner, 0, 1)?.into_iter().next())).await
     }
 
     async fn commit_transition(
         &self,
         handoff: &Handoff,
         expected_version: u64,
-        effects: &[Effect],
+        decision: &DecisionRecord,
     ) -> Result<(), StoreError> {
         let h = handoff.clone();
-        let effects = effects.to_vec();
+        let decision = decision.clone();
         self.db
             .with(move |c| {
                 let doc = serde_json::to_string(&h).map_err(corrupt)?;
@@ -215,11 +274,11 @@ impl Store for EmbeddedStore {
                             expected_version as i64
                         ],
                     )
-                    .map_err(|e| if is_unique_violation(&e) { StoreError::ConversationBusy } else { unavailable(e) })?;
+                    .map_err(|e| if is_unique_violation(&e) { StoreError::VersionConflict } else { unavailable(e) })?;
                 if n != 1 {
                     return Err(StoreError::VersionConflict);
                 }
-                insert_effects(&tx, &effects, &h.updated_at)?;
+                insert_decision(&tx, &decision)?;
                 tx.commit().map_err(unavailable)
             })
             .await
@@ -271,41 +330,53 @@ impl Store for EmbeddedStore {
             .await
     }
 
-    async fn pending_effects(&self, before: DateTime<Utc>, limit: usize) -> Result<Vec<PendingEffect>, StoreError> {
+    async fn pending_decisions(&self, before: DateTime<Utc>, limit: usize) -> Result<Vec<DecisionRecord>, StoreError> {
         self.db
             .with(move |c| {
                 let mut stmt = c
-                    .prepare(
-                        "SELECT effect, recorded_at FROM outbox WHERE dispatched = 0 AND recorded_at < ?1
-                         ORDER BY recorded_at, effect_id LIMIT ?2",
+                    .prepare_cached(
+                        "SELECT doc FROM decisions WHERE pending = 1 AND recorded_at < ?1 ORDER BY recorded_at LIMIT ?2",
                     )
                     .map_err(unavailable)?;
-                let rows = stmt
-                    .query_map(params![ts(&before), limit as i64], |r| {
-                        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-                    })
-                    .map_err(unavailable)?;
+                let rows =
+                    stmt.query_map(params![ts(&before), limit as i64], |r| r.get::<_, String>(0)).map_err(unavailable)?;
                 let mut out = Vec::new();
                 for row in rows {
-                    let (effect, at) = row.map_err(unavailable)?;
-                    out.push(PendingEffect {
-                        effect: serde_json::from_str(&effect).map_err(corrupt)?,
-                        recorded_at: DateTime::parse_from_rfc3339(&at)
-                            .map_err(|e| StoreError::Corrupt(e.to_string()))?
-                            .with_timezone(&Utc),
-                    });
+                    out.push(serde_json::from_str(&row.map_err(unavailable)?).map_err(corrupt)?);
                 }
                 Ok(out)
             })
             .await
     }
 
-    async fn mark_dispatched(&self, effect_id: &str) -> Result<(), StoreError> {
-        let id = effect_id.to_owned();
+    async fn mark_sent(&self, decision: &DecisionRecord, sent: &[String], at: DateTime<Utc>) -> Result<(), StoreError> {
+        let (ws, owner, version) = (decision.workspace_id.as_str().to_owned(), owner_key(&decision.owner), decision.version);
+        let sent = sent.to_vec();
         self.db
             .with(move |c| {
-                c.execute("UPDATE outbox SET dispatched = 1 WHERE effect_id = ?1", [id]).map_err(unavailable)?;
-                Ok(())
+                let tx = c.transaction().map_err(unavailable)?;
+                let doc: Option<String> = tx
+                    .query_row(
+                        "SELECT doc FROM decisions WHERE workspace_id = ?1 AND owner = ?2 AND version = ?3",
+                        params![ws, owner, version as i64],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(unavailable)?;
+                // Nothing recorded under this decision: nothing to mark.
+                let Some(doc) = doc else { return Ok(()) };
+                let mut d: DecisionRecord = serde_json::from_str(&doc).map_err(corrupt)?;
+                for id in sent {
+                    if d.effects.iter().any(|e| e.id() == id) {
+                        d.sent.entry(id).or_insert(at);
+                    }
+                }
+                tx.execute(
+                    "UPDATE decisions SET doc = ?1, pending = ?2 WHERE workspace_id = ?3 AND owner = ?4 AND version = ?5",
+                    params![serde_json::to_string(&d).map_err(corrupt)?, !d.is_settled() as i64, ws, owner, version as i64],
+                )
+                .map_err(unavailable)?;
+                tx.commit().map_err(unavailable)
             })
             .await
     }

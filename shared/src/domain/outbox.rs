@@ -1,0 +1,135 @@
+//! What is recorded of one decision: its timeline lines and its effects, written in the same
+//! conditional write as the state change, and which of those effects were handed over since.
+
+use super::handoff::{Effect, TimelineEntry, TimelineEvent};
+use super::ids::{Actor, EventId, HandoffId, WorkspaceId};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Whose decision it is: a handoff's (one per version) or an escalation's that created no handoff.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DecisionOwner {
+    Handoff { handoff_id: HandoffId },
+    Event { event_id: EventId },
+}
+
+/// One decision as stored: lines for the timeline, effects for the outbox, and when each effect
+/// was handed to its queue. An effect without a `sent` time is pending.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecisionRecord {
+    pub workspace_id: WorkspaceId,
+    pub owner: DecisionOwner,
+    /// For a handoff: the version this decision produced. 1 for an escalation's own record.
+    pub version: u64,
+    pub recorded_at: DateTime<Utc>,
+    #[serde(default)]
+    pub timeline: Vec<TimelineEntry>,
+    #[serde(default)]
+    pub effects: Vec<Effect>,
+    /// Effect id → when it was handed over.
+    #[serde(default)]
+    pub sent: BTreeMap<String, DateTime<Utc>>,
+}
+
+impl DecisionRecord {
+    pub fn of_handoff(
+        workspace_id: WorkspaceId,
+        handoff_id: HandoffId,
+        version: u64,
+        at: DateTime<Utc>,
+        timeline: Vec<TimelineEntry>,
+        effects: Vec<Effect>,
+    ) -> Self {
+        Self {
+            workspace_id,
+            owner: DecisionOwner::Handoff { handoff_id },
+            version,
+            recorded_at: at,
+            timeline,
+            effects,
+            sent: BTreeMap::new(),
+        }
+    }
+
+    /// The effects not yet handed over, in decision order.
+    pub fn pending(&self) -> Vec<&Effect> {
+        self.effects.iter().filter(|e| !self.sent.contains_key(e.id())).collect()
+    }
+
+    pub fn is_settled(&self) -> bool {
+        self.effects.iter().all(|e| self.sent.contains_key(e.id()))
+    }
+
+    /// The lines this decision shows in a timeline: what was decided, then, at the time it
+    /// happened, what was actually handed to a queue. "Verify the confirmation message" reads the
+    /// second kind, so it cannot pass on a message that never left.
+    pub fn shown_timeline(&self) -> Vec<TimelineEntry> {
+        let mut lines = self.timeline.clone();
+        for effect in &self.effects {
+            let Some(at) = self.sent.get(effect.id()) else { continue };
+            let event = match effect {
+                Effect::Outbound(ev) => {
+                    let decided = self.timeline.iter().find_map(|l| match &l.event {
+                        TimelineEvent::MessageDecided { purpose, event_id, text } if *event_id == ev.event_id => {
+                            Some((*purpose, text.clone()))
+                        }
+                        _ => None,
+                    });
+                    match decided {
+                        Some((purpose, text)) => {
+                            TimelineEvent::MessageSent { purpose, event_id: ev.event_id.clone(), text }
+                        }
+                        None => TimelineEvent::EventSent { event_type: ev.event_type, event_id: ev.event_id.clone() },
+                    }
+                }
+                Effect::SetTimer(t) => TimelineEvent::TimerScheduled { timer_id: t.timer_id.clone(), kind: t.kind },
+            };
+            lines.push(TimelineEntry { at: *at, actor: Actor::System, event });
+        }
+        lines.sort_by_key(|l| l.at);
+        lines
+    }
+}
+
+impl super::handoff::Decision {
+    /// What is recorded of this decision with the new state.
+    pub fn record(&self) -> DecisionRecord {
+        DecisionRecord::of_handoff(
+            self.handoff.workspace_id.clone(),
+            self.handoff.handoff_id.clone(),
+            self.handoff.version,
+            self.handoff.updated_at,
+            self.timeline.clone(),
+            self.effects.clone(),
+        )
+    }
+}
+
+impl super::escalation::EscalationDecision {
+    /// What is recorded of this decision: under the new handoff (its version 1), or, when the
+    /// escalation was declined, under the event. Nothing for `already_active`.
+    pub fn decision_record(&self) -> Option<DecisionRecord> {
+        match &self.created {
+            Some(h) => Some(DecisionRecord::of_handoff(
+                h.workspace_id.clone(),
+                h.handoff_id.clone(),
+                h.version,
+                self.record.created_at,
+                self.timeline.clone(),
+                self.effects.clone(),
+            )),
+            None if !self.effects.is_empty() => Some(DecisionRecord {
+                workspace_id: self.record.workspace_id.clone(),
+                owner: DecisionOwner::Event { event_id: self.record.event_id.clone() },
+                version: 1,
+                recorded_at: self.record.created_at,
+                timeline: self.timeline.clone(),
+                effects: self.effects.clone(),
+                sent: BTreeMap::new(),
+            }),
+            None => None,
+        }
+    }
+}

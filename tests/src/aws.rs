@@ -1,7 +1,9 @@
 //! The AWS emulator for tests: moto server, reached through `AWS_ENDPOINT_URL`. Tests that need
 //! it fail loudly, saying how to start it, when it is not there; nothing is skipped.
 
-use handoff::adapters::aws::config::build_app;
+use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
+use aws_lambda_events::sqs::SqsEvent;
+use handoff::adapters::aws::config::build_app_with;
 use handoff::adapters::aws::provision::{create_all, Names, Provisioned};
 use handoff::app::App;
 use serde_json::Value;
@@ -44,10 +46,19 @@ pub struct Env {
 
 impl Env {
     pub async fn new() -> Env {
+        Self::build(None).await
+    }
+
+    /// An environment whose App counts its AWS calls in `log`.
+    pub async fn counted(log: &crate::calls::CallLog) -> Env {
+        Self::build(Some(log.interceptor())).await
+    }
+
+    async fn build(interceptor: Option<aws_sdk_dynamodb::config::SharedInterceptor>) -> Env {
         let sdk = emulator().await;
         let prefix = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
         let res = create_all(&sdk, &Names { prefix }).await.expect("resources created on the emulator");
-        let app = build_app(&sdk, &res.settings(), "tests");
+        let app = build_app_with(&sdk, &res.settings(), "tests", interceptor);
         Env {
             sqs: aws_sdk_sqs::Client::new(&sdk),
             dynamo: aws_sdk_dynamodb::Client::new(&sdk),
@@ -56,6 +67,12 @@ impl Env {
             res,
             app,
         }
+    }
+
+    /// Another container of the same deployment: its own App (nothing remembered yet) on the same
+    /// table and queues, counting its calls in `log`.
+    pub fn container(&self, log: &crate::calls::CallLog) -> App {
+        build_app_with(&self.sdk, &self.res.settings(), "tests", Some(log.interceptor()))
     }
 
     /// Receives up to 10 message bodies from a queue (waiting up to `wait_seconds`), deleting them.
@@ -90,6 +107,63 @@ impl Env {
             all.extend(batch.into_iter().map(|(_, b)| serde_json::from_str(&b).expect("outbound events are JSON")));
         }
     }
+}
+
+/// The two API functions the HTTP fixtures go to.
+#[derive(Clone, Copy)]
+pub enum Api {
+    Settings,
+    Inbox,
+}
+
+pub async fn http(env: &Env, api: Api, event: Value) -> (i64, Value) {
+    let req: ApiGatewayV2httpRequest = serde_json::from_value(event).expect("fixture is an API Gateway v2 event");
+    let resp = match api {
+        Api::Settings => settings_api::lambda::handler(&env.app, req).await,
+        Api::Inbox => inbox_api::lambda::handler(&env.app, req).await,
+    };
+    let body = match resp.body {
+        Some(aws_lambda_events::encodings::Body::Text(t)) => serde_json::from_str(&t).unwrap(),
+        other => panic!("unexpected body {other:?}"),
+    };
+    (resp.status_code, body)
+}
+
+/// Saves settings through settings-api with the PUT fixture and `overrides`.
+pub async fn configure(env: &Env, overrides: Value) {
+    let mut ev = fixture("apigw-put-settings.json");
+    let mut body: Value = serde_json::from_str(ev["body"].as_str().unwrap()).unwrap();
+    for (k, v) in overrides.as_object().unwrap() {
+        body[k] = v.clone();
+    }
+    ev["body"] = Value::String(body.to_string());
+    let (status, doc) = http(env, Api::Settings, ev).await;
+    assert_eq!(status, 200, "{doc}");
+}
+
+/// Sends an SQS event to escalation-trigger; returns the failed message ids.
+pub async fn escalate_sqs(env: &Env, event: Value) -> Vec<String> {
+    let out = escalation_trigger::lambda::handler(&env.app, event).await.expect("an SQS event");
+    out["batchItemFailures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["itemIdentifier"].as_str().unwrap().to_string())
+        .collect()
+}
+
+pub async fn timer_batch(env: &Env, kind: &str, messages: &[(String, String)]) -> Vec<String> {
+    let resp = match kind {
+        "stall" => {
+            let ev: SqsEvent = serde_json::from_value(sqs_event("sqs-stall-timer.json", messages)).unwrap();
+            stall_notifier::lambda::handler(&env.app, ev).await
+        }
+        _ => {
+            let ev: SqsEvent = serde_json::from_value(sqs_event("sqs-ring-timer.json", messages)).unwrap();
+            voice_timeout::lambda::handler(&env.app, ev).await
+        }
+    };
+    resp.batch_item_failures.into_iter().map(|f| f.item_identifier).collect()
 }
 
 /// A fixture event from tests/fixtures/events.

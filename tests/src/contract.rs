@@ -148,7 +148,8 @@ pub async fn escalations_check_the_settings_version(s: &dyn Store) {
     // Decided on version 1 while the workspace never saved: stale, nothing written.
     assert!(matches!(s.create_escalation(write(1)).await, Err(EscalationWriteError::SettingsChanged)));
     assert!(s.get_handoff(&ws("ws_sv"), &d.created.as_ref().unwrap().handoff_id).await.unwrap().is_none());
-    let v1 = SettingsDoc::defaults(ws("ws_sv")).saved(Settings { enabled: true, ..Settings::default() }, user("a"), t0());
+    let v1 =
+        SettingsDoc::defaults(ws("ws_sv")).saved(Settings { enabled: true, ..Settings::default() }, user("a"), t0());
     s.put_settings(&v1, 0).await.unwrap();
     // Decided on the defaults (version 0) after a save: stale too.
     assert!(matches!(s.create_escalation(write(0)).await, Err(EscalationWriteError::SettingsChanged)));
@@ -251,7 +252,11 @@ pub async fn history_is_read_in_bounded_pages(s: &dyn Store) {
     };
     // A long reassignment history: the handoff item itself does not grow.
     for i in 1..=30 {
-        let a = changed(&h, Command::Assign { by: user("a0"), assignee: user(&format!("a{i}")) }, t0() + Duration::seconds(1 + i));
+        let a = changed(
+            &h,
+            Command::Assign { by: user("a0"), assignee: user(&format!("a{i}")) },
+            t0() + Duration::seconds(1 + i),
+        );
         commit(s, &a, h.version).await.unwrap();
         h = a.handoff;
     }

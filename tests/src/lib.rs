@@ -5,6 +5,7 @@
 //! - [`contract`]: the store contract suite, run against every store adapter.
 
 pub mod aws;
+pub mod calls;
 pub mod contract;
 pub mod local;
 

@@ -4,7 +4,7 @@
 use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use aws_lambda_events::sqs::SqsEvent;
 use handoff::domain::{HandoffId, State, WorkspaceId};
-use handoff_tests::aws::{apigw, fixture, sqs_event, Env};
+use handoff_tests::aws::{apigw, configure, escalate_sqs, fixture, http, sqs_event, timer_batch, Api, Env};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -12,63 +12,6 @@ const WS: &str = "ws_fixture";
 
 fn ws() -> WorkspaceId {
     WorkspaceId::parse(WS).unwrap()
-}
-
-/// The two API functions the HTTP fixtures go to.
-#[derive(Clone, Copy)]
-enum Api {
-    Settings,
-    Inbox,
-}
-
-async fn http(env: &Env, api: Api, event: Value) -> (i64, Value) {
-    let req: ApiGatewayV2httpRequest = serde_json::from_value(event).expect("fixture is an API Gateway v2 event");
-    let resp = match api {
-        Api::Settings => settings_api::lambda::handler(&env.app, req).await,
-        Api::Inbox => inbox_api::lambda::handler(&env.app, req).await,
-    };
-    let body = match resp.body {
-        Some(aws_lambda_events::encodings::Body::Text(t)) => serde_json::from_str(&t).unwrap(),
-        other => panic!("unexpected body {other:?}"),
-    };
-    (resp.status_code, body)
-}
-
-/// Saves settings through settings-api with the PUT fixture and `overrides`.
-async fn configure(env: &Env, overrides: Value) {
-    let mut ev = fixture("apigw-put-settings.json");
-    let mut body: Value = serde_json::from_str(ev["body"].as_str().unwrap()).unwrap();
-    for (k, v) in overrides.as_object().unwrap() {
-        body[k] = v.clone();
-    }
-    ev["body"] = Value::String(body.to_string());
-    let (status, doc) = http(env, Api::Settings, ev).await;
-    assert_eq!(status, 200, "{doc}");
-}
-
-/// Sends an SQS event to escalation-trigger; returns the failed message ids.
-async fn escalate_sqs(env: &Env, event: Value) -> Vec<String> {
-    let out = escalation_trigger::lambda::handler(&env.app, event).await.expect("an SQS event");
-    out["batchItemFailures"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["itemIdentifier"].as_str().unwrap().to_string())
-        .collect()
-}
-
-async fn timer_batch(env: &Env, kind: &str, messages: &[(String, String)]) -> Vec<String> {
-    let resp = match kind {
-        "stall" => {
-            let ev: SqsEvent = serde_json::from_value(sqs_event("sqs-stall-timer.json", messages)).unwrap();
-            stall_notifier::lambda::handler(&env.app, ev).await
-        }
-        _ => {
-            let ev: SqsEvent = serde_json::from_value(sqs_event("sqs-ring-timer.json", messages)).unwrap();
-            voice_timeout::lambda::handler(&env.app, ev).await
-        }
-    };
-    resp.batch_item_failures.into_iter().map(|f| f.item_identifier).collect()
 }
 
 /// Waits for the delayed timer message on a timer queue.
@@ -197,8 +140,7 @@ async fn a_duplicate_sqs_delivery_acts_once() {
     let out = env.outbound().await;
     assert_eq!(texts(&out, "customer_message").len(), 1, "{out:?}");
     let scan = env.dynamo.scan().table_name(&env.res.table).send().await.unwrap();
-    let handoffs =
-        scan.items().iter().filter(|i| i["sk"].as_s().map(|s| s == "#HANDOFF").unwrap_or(false)).count();
+    let handoffs = scan.items().iter().filter(|i| i["sk"].as_s().map(|s| s == "#HANDOFF").unwrap_or(false)).count();
     assert_eq!(handoffs, 1);
 }
 

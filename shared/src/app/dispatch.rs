@@ -88,7 +88,11 @@ impl App {
     /// Dispatches effects that were recorded before `before` but never confirmed (a crash or an
     /// outage between commit and dispatch), and counts those stuck for longer than
     /// [`STUCK_AFTER_SECONDS`].
-    pub async fn redispatch_pending(&self, before: DateTime<Utc>, limit: usize) -> Result<SweepReport, super::AppError> {
+    pub async fn redispatch_pending(
+        &self,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<SweepReport, super::AppError> {
         let pending = self.store.pending_decisions(before, limit).await?;
         if pending.is_empty() {
             return Ok(SweepReport::default());

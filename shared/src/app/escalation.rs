@@ -1,6 +1,7 @@
 use super::{App, AppError};
 use crate::domain::{
-    decide_escalation, Actor, DecisionRecord, EscalationOutcome, EscalationRecord, EscalationRequest, Handoff, HandoffId,
+    decide_escalation, Actor, DecisionRecord, EscalationOutcome, EscalationRecord, EscalationRequest, Handoff,
+    HandoffId,
 };
 use crate::ports::{EscalationWrite, EscalationWriteError};
 use tracing::info;
@@ -31,8 +32,14 @@ impl App {
         // A few rounds at most: each failed check tells us more.
         for _ in 0..4 {
             let settings = self.settings_for_decision(ws, fresh_settings).await?;
-            let decision =
-                decide_escalation(&settings.settings, req, actor.clone(), None, self.ids.handoff_id(), self.clock.now());
+            let decision = decide_escalation(
+                &settings.settings,
+                req,
+                actor.clone(),
+                None,
+                self.ids.handoff_id(),
+                self.clock.now(),
+            );
             let record = decision.decision_record();
             let write = EscalationWrite {
                 record: &decision.record,
@@ -91,9 +98,15 @@ impl App {
         active: Handoff,
     ) -> Result<Option<EscalationResult>, AppError> {
         let settings = self.settings_for_decision(&req.workspace_id, false).await?;
-        let d = decide_escalation(&settings.settings, req, actor, Some(&active), self.ids.handoff_id(), self.clock.now());
-        let write =
-            EscalationWrite { record: &d.record, handoff: None, decision: None, settings_version: None, stale_lock: None };
+        let d =
+            decide_escalation(&settings.settings, req, actor, Some(&active), self.ids.handoff_id(), self.clock.now());
+        let write = EscalationWrite {
+            record: &d.record,
+            handoff: None,
+            decision: None,
+            settings_version: None,
+            stale_lock: None,
+        };
         match self.store.create_escalation(write).await {
             Ok(()) => {
                 info!(workspace_id = %req.workspace_id, event_id = %req.event_id, handoff_id = %active.handoff_id,

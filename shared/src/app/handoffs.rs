@@ -21,16 +21,24 @@ pub const HISTORY_PAGE: usize = 50;
 
 impl App {
     pub async fn get_handoff(&self, ws: &WorkspaceId, id: &HandoffId) -> Result<Handoff, AppError> {
-        self.store.get_handoff(ws, id).await?.ok_or(AppError::HandoffNotFound)
+        let h = self.store.get_handoff(ws, id).await?.ok_or(AppError::HandoffNotFound)?;
+        self.remember_handoff(&h);
+        Ok(h)
     }
 
     /// The handoff and a page of its history (decisions after version `after`).
     pub async fn handoff_view(&self, ws: &WorkspaceId, id: &HandoffId, after: u64) -> Result<HandoffView, AppError> {
-        self.store.get_handoff_view(ws, id, after, HISTORY_PAGE).await?.ok_or(AppError::HandoffNotFound)
+        let v = self.store.get_handoff_view(ws, id, after, HISTORY_PAGE).await?.ok_or(AppError::HandoffNotFound)?;
+        self.remember_handoff(&v.handoff);
+        Ok(v)
     }
 
     pub async fn inbox(&self, ws: &WorkspaceId, query: &InboxQuery) -> Result<InboxPage, AppError> {
-        Ok(self.store.list_inbox(ws, query).await?)
+        let page = self.store.list_inbox(ws, query).await?;
+        for h in &page.items {
+            self.remember_handoff(h);
+        }
+        Ok(page)
     }
 
     /// Applies an agent's command. The loser of two simultaneous accepts gets a clear conflict.
@@ -49,11 +57,20 @@ impl App {
         id: &HandoffId,
         cmd: &Command,
     ) -> Result<Applied, AppError> {
+        // The handoff this process saw last, if the command would change it: the conditional
+        // commit then proves it current (or fails, and the handoff is read). A refusal or "nothing
+        // to do" is never answered from it, since nothing would prove it.
+        let mut seen =
+            self.seen_handoff(ws, id).filter(|h| matches!(decide(h, cmd, self.clock.now()), Ok(Outcome::Changed(_))));
         for _ in 0..3 {
-            let h = self.get_handoff(ws, id).await?;
+            let h = match seen.take() {
+                Some(h) => h,
+                None => self.get_handoff(ws, id).await?,
+            };
             if let Round::Done(applied) = self.decide_and_commit(h, cmd).await? {
                 return Ok(applied);
             }
+            self.forget_handoff(ws, id);
         }
         Err(AppError::Contended)
     }
@@ -74,6 +91,7 @@ impl App {
                 info!(workspace_id = %h.workspace_id, handoff_id = %h.handoff_id, action = %cmd.action(),
                       from = %h.state, to = %decision.handoff.state, version = decision.handoff.version,
                       "handoff changed");
+                self.remember_handoff(&decision.handoff);
                 self.dispatch(&record).await;
                 Ok(Round::Done(Applied::Changed(decision.handoff)))
             }

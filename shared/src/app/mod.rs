@@ -11,11 +11,11 @@ mod timers;
 mod tests;
 
 pub use dispatch::{SweepReport, STUCK_AFTER_SECONDS};
-pub use handoffs::HISTORY_PAGE;
 pub use escalation::EscalationResult;
+pub use handoffs::HISTORY_PAGE;
 pub use timers::{parse_timer_message, TimerMessageError, TimerResult};
 
-use crate::domain::{Action, FieldError, SettingsDoc, State, WorkspaceId};
+use crate::domain::{Action, FieldError, Handoff, HandoffId, SettingsDoc, State, WorkspaceId};
 use crate::ports::{Clock, IdGenerator, Publisher, Store, StoreError, Timers};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -31,7 +31,14 @@ pub struct App {
     /// The settings this process last read or saved, per workspace. Only ever used together with
     /// a write that checks the version is still current (see [`App::escalate`]).
     settings_seen: Arc<Mutex<HashMap<WorkspaceId, SettingsDoc>>>,
+    /// The handoffs this process last read or wrote. A command is decided on the one seen and
+    /// committed conditionally on its version, so a stale entry costs a failed write and a read,
+    /// never a wrong decision.
+    handoffs_seen: Arc<Mutex<HashMap<(WorkspaceId, HandoffId), Handoff>>>,
 }
+
+/// At most this many handoffs are remembered per process.
+const HANDOFFS_SEEN_MAX: usize = 10_000;
 
 /// At most this many workspaces' settings are remembered per process.
 const SETTINGS_SEEN_MAX: usize = 10_000;
@@ -64,7 +71,29 @@ impl App {
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdGenerator>,
     ) -> Self {
-        Self { store, publisher, timers, clock, ids, settings_seen: Arc::default() }
+        Self { store, publisher, timers, clock, ids, settings_seen: Arc::default(), handoffs_seen: Arc::default() }
+    }
+
+    pub(crate) fn remember_handoff(&self, h: &Handoff) {
+        let mut seen = self.handoffs_seen.lock().unwrap_or_else(|p| p.into_inner());
+        let key = (h.workspace_id.clone(), h.handoff_id.clone());
+        if seen.len() >= HANDOFFS_SEEN_MAX && !seen.contains_key(&key) {
+            seen.clear();
+        }
+        match seen.get(&key) {
+            Some(known) if known.version > h.version => {}
+            _ => {
+                seen.insert(key, h.clone());
+            }
+        }
+    }
+
+    pub(crate) fn seen_handoff(&self, ws: &WorkspaceId, id: &HandoffId) -> Option<Handoff> {
+        self.handoffs_seen.lock().unwrap_or_else(|p| p.into_inner()).get(&(ws.clone(), id.clone())).cloned()
+    }
+
+    pub(crate) fn forget_handoff(&self, ws: &WorkspaceId, id: &HandoffId) {
+        self.handoffs_seen.lock().unwrap_or_else(|p| p.into_inner()).remove(&(ws.clone(), id.clone()));
     }
 
     fn remember_settings(&self, doc: &SettingsDoc) {

@@ -127,8 +127,31 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
 
 /// Builds the use cases' dependencies once per container.
 pub fn build_app(sdk: &aws_config::SdkConfig, settings: &AwsSettings, function: &'static str) -> App {
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), settings.table.clone());
-    let sqs = aws_sdk_sqs::Client::new(sdk);
+    build_app_with(sdk, settings, function, None)
+}
+
+/// [`build_app`], with an interceptor on every client (tests and benchmarks count AWS calls with it).
+pub fn build_app_with(
+    sdk: &aws_config::SdkConfig,
+    settings: &AwsSettings,
+    function: &'static str,
+    interceptor: Option<aws_sdk_dynamodb::config::SharedInterceptor>,
+) -> App {
+    let dynamo = {
+        let mut b = aws_sdk_dynamodb::config::Builder::from(sdk);
+        if let Some(i) = &interceptor {
+            b.push_interceptor(i.clone());
+        }
+        aws_sdk_dynamodb::Client::from_conf(b.build())
+    };
+    let store = DynamoStore::new(dynamo, settings.table.clone());
+    let sqs = {
+        let mut b = aws_sdk_sqs::config::Builder::from(sdk);
+        if let Some(i) = &interceptor {
+            b.push_interceptor(i.clone());
+        }
+        aws_sdk_sqs::Client::from_conf(b.build())
+    };
     let publisher: Arc<dyn Publisher> = match &settings.outbound_queue_url {
         Some(url) => Arc::new(SqsPublisher::new(sqs.clone(), url.clone())),
         None => Arc::new(NotConfigured(function)),
@@ -137,7 +160,13 @@ pub fn build_app(sdk: &aws_config::SdkConfig, settings: &AwsSettings, function: 
     let timers: Arc<dyn Timers> = match &settings.timers {
         Some(t) => Arc::new(SqsSchedulerTimers {
             sqs,
-            scheduler: aws_sdk_scheduler::Client::new(sdk),
+            scheduler: {
+                let mut b = aws_sdk_scheduler::config::Builder::from(sdk);
+                if let Some(i) = &interceptor {
+                    b.push_interceptor(i.clone());
+                }
+                aws_sdk_scheduler::Client::from_conf(b.build())
+            },
             stall: t.stall.clone(),
             ring: t.ring.clone(),
             schedule_group: t.schedule_group.clone(),

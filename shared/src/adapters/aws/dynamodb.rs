@@ -282,7 +282,10 @@ impl DynamoStore {
     fn put(&self, item: Item, cond: Option<Cond>) -> Result<TransactWriteItem, StoreError> {
         let mut p = Put::builder().table_name(&self.table).set_item(Some(item));
         if let Some(c) = cond {
-            p = p.condition_expression(c.expr).set_expression_attribute_names(c.names()).set_expression_attribute_values(c.values());
+            p = p
+                .condition_expression(c.expr)
+                .set_expression_attribute_names(c.names())
+                .set_expression_attribute_values(c.values());
             if c.return_old {
                 p = p.return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
             }
@@ -338,7 +341,9 @@ impl DynamoStore {
             f.push("#state = :st".into());
         };
         let (index, pk_attr, sk_attr, pk_value) = match (&q.assignee, q.status) {
-            (Some(a), StatusFilter::Active) => (INDEX_BY_ASSIGNEE, "gsi3pk", "gsi3sk", assignee_pk(ws, a, State::Assigned)),
+            (Some(a), StatusFilter::Active) => {
+                (INDEX_BY_ASSIGNEE, "gsi3pk", "gsi3sk", assignee_pk(ws, a, State::Assigned))
+            }
             (Some(a), StatusFilter::One(st)) => {
                 if st.is_active() {
                     one_state(st, &mut names, &mut values, &mut filters);
@@ -490,8 +495,9 @@ impl Store for DynamoStore {
                     handoff_id: h.handoff_id.clone(),
                 };
                 let cond = match w.stale_lock {
-                    Some(stale) => Cond::new("attribute_not_exists(pk) OR handoff_id = :stale")
-                        .value(":stale", s(stale.as_str())),
+                    Some(stale) => {
+                        Cond::new("attribute_not_exists(pk) OR handoff_id = :stale").value(":stale", s(stale.as_str()))
+                    }
                     None => Cond::new(NEW),
                 };
                 items.push(self.put(to_attrs(&lock)?, Some(cond.returning_old()))?);
@@ -524,7 +530,9 @@ impl Store for DynamoStore {
                             Some(old) => Err(EscalationWriteError::Duplicate(Box::new(
                                 from_attrs::<EscalationItem>(old)?.record,
                             ))),
-                            None => Err(StoreError::Unavailable("conditional put failed without the item".into()).into()),
+                            None => {
+                                Err(StoreError::Unavailable("conditional put failed without the item".into()).into())
+                            }
                         }
                     }
                     _ => Err(sdk_error(e).into()),
@@ -538,14 +546,22 @@ impl Store for DynamoStore {
         if is_condition_failed(reasons.first()) {
             return match reasons[0].item.clone() {
                 Some(old) => Err(EscalationWriteError::Duplicate(Box::new(from_attrs::<EscalationItem>(old)?.record))),
-                None => Err(StoreError::Unavailable("the escalation record's condition failed without the item".into()).into()),
+                None => {
+                    Err(StoreError::Unavailable("the escalation record's condition failed without the item".into())
+                        .into())
+                }
             };
         }
         if let Some(i) = lock_at.filter(|i| is_condition_failed(reasons.get(*i))) {
             return match reasons[i].item.clone() {
-                Some(old) => Err(EscalationWriteError::ConversationBusy(from_attrs::<ConversationItem>(old)?.handoff_id)),
+                Some(old) => {
+                    Err(EscalationWriteError::ConversationBusy(from_attrs::<ConversationItem>(old)?.handoff_id))
+                }
                 // The lock vanished between the failed check and now: just try again.
-                None => Err(StoreError::Unavailable("the conversation lock's condition failed without the item".into()).into()),
+                None => {
+                    Err(StoreError::Unavailable("the conversation lock's condition failed without the item".into())
+                        .into())
+                }
             };
         }
         if settings_at.is_some_and(|i| is_condition_failed(reasons.get(i))) {
@@ -578,7 +594,9 @@ impl Store for DynamoStore {
         // reads the handoff and that page side by side.
         let (handoff, items, more) = if after_version == 0 {
             let (mut items, more) = self.query_decisions(pk, None, limit + 1).await?;
-            if items.first().and_then(|i| i.get("sk")).and_then(|v| v.as_s().ok()).map(String::as_str) != Some(HANDOFF_SK) {
+            if items.first().and_then(|i| i.get("sk")).and_then(|v| v.as_s().ok()).map(String::as_str)
+                != Some(HANDOFF_SK)
+            {
                 return Ok(None);
             }
             let h = from_attrs::<HandoffItem>(items.remove(0))?.handoff;
@@ -620,7 +638,11 @@ impl Store for DynamoStore {
         let mut items = vec![
             self.put(
                 to_attrs(&HandoffItem::new(handoff))?,
-                Some(Cond::new("#version = :expected").name("#version", "version").value(":expected", n(expected_version))),
+                Some(
+                    Cond::new("#version = :expected")
+                        .name("#version", "version")
+                        .value(":expected", n(expected_version)),
+                ),
             )?,
             self.put(to_attrs(&DecisionItem::new(decision))?, Some(Cond::new(NEW)))?,
         ];
@@ -640,7 +662,9 @@ impl Store for DynamoStore {
             Ok(()) => Ok(()),
             Err(e) => match cancelled(&e) {
                 Some(reasons)
-                    if reasons.iter().any(|r| matches!(r.code(), Some("ConditionalCheckFailed" | "TransactionConflict"))) =>
+                    if reasons
+                        .iter()
+                        .any(|r| matches!(r.code(), Some("ConditionalCheckFailed" | "TransactionConflict"))) =>
                 {
                     Err(StoreError::VersionConflict)
                 }
@@ -682,12 +706,15 @@ impl Store for DynamoStore {
     }
 
     async fn mark_sent(&self, decision: &DecisionRecord, sent: &[String], at: DateTime<Utc>) -> Result<(), StoreError> {
-        let sent: Vec<&String> = sent.iter().filter(|id| decision.effects.iter().any(|e| e.id() == id.as_str())).collect();
+        let sent: Vec<&String> =
+            sent.iter().filter(|id| decision.effects.iter().any(|e| e.id() == id.as_str())).collect();
         if sent.is_empty() {
             return Ok(());
         }
-        let settled = decision.effects.iter().all(|e| decision.sent.contains_key(e.id()) || sent.iter().any(|s| *s == e.id()));
-        let sets: Vec<String> = (0..sent.len()).map(|i| format!("sent.#e{i} = if_not_exists(sent.#e{i}, :at)")).collect();
+        let settled =
+            decision.effects.iter().all(|e| decision.sent.contains_key(e.id()) || sent.iter().any(|s| *s == e.id()));
+        let sets: Vec<String> =
+            (0..sent.len()).map(|i| format!("sent.#e{i} = if_not_exists(sent.#e{i}, :at)")).collect();
         let mut expr = format!("SET {}", sets.join(", "));
         if settled {
             expr.push_str(" REMOVE gsi4pk, gsi4sk");
@@ -707,14 +734,17 @@ impl Store for DynamoStore {
         match req.send().await {
             Ok(_) => Ok(()),
             // Nothing recorded under this decision: nothing to mark.
-            Err(e) if e.as_service_error().map(|s| s.is_conditional_check_failed_exception()).unwrap_or(false) => Ok(()),
+            Err(e) if e.as_service_error().map(|s| s.is_conditional_check_failed_exception()).unwrap_or(false) => {
+                Ok(())
+            }
             Err(e) => Err(sdk_error(e)),
         }
     }
 }
 
 fn to_attrs_value<T: Serialize>(v: &T) -> Result<AttributeValue, StoreError> {
-    serde_dynamo::aws_sdk_dynamodb_1::to_attribute_value(v).map_err(|e| StoreError::Corrupt(format!("cannot map value: {e}")))
+    serde_dynamo::aws_sdk_dynamodb_1::to_attribute_value(v)
+        .map_err(|e| StoreError::Corrupt(format!("cannot map value: {e}")))
 }
 
 #[cfg(test)]

@@ -62,7 +62,9 @@ pub async fn schedule(
         }
         // Already created by an earlier attempt: the same schedule, so nothing to do.
         Err(e) if e.as_service_error().map(|s| s.is_conflict_exception()).unwrap_or(false) => Ok(()),
-        Err(e) => Err(format!("{}: {}", e.code().unwrap_or("error"), aws_sdk_scheduler::error::DisplayErrorContext(&e))),
+        Err(e) => {
+            Err(format!("{}: {}", e.code().unwrap_or("error"), aws_sdk_scheduler::error::DisplayErrorContext(&e)))
+        }
     }
 }
 

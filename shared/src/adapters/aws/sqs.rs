@@ -30,7 +30,10 @@ impl SqsPublisher {
     }
 }
 
-fn sqs_error<E: aws_sdk_sqs::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static, R: std::fmt::Debug>(
+fn sqs_error<
+    E: aws_sdk_sqs::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+>(
     e: aws_sdk_sqs::error::SdkError<E, R>,
 ) -> String {
     format!("{}: {}", e.code().unwrap_or("error"), aws_sdk_sqs::error::DisplayErrorContext(&e))
@@ -79,7 +82,12 @@ impl Publisher for SqsPublisher {
                     .await
                     .map_err(|e| err(sqs_error(e)))?;
                 if let Some(f) = out.failed.first() {
-                    return Err(err(format!("{} of {} not accepted: {}", out.failed.len(), chunk_events.len(), f.code)));
+                    return Err(err(format!(
+                        "{} of {} not accepted: {}",
+                        out.failed.len(),
+                        chunk_events.len(),
+                        f.code
+                    )));
                 }
             }
         }
@@ -143,15 +151,8 @@ impl Timers for SqsSchedulerTimers {
             tracing::info!(timer_id = %timer.timer_id, delay_seconds = delay, "timer set on SQS");
             return Ok(());
         }
-        super::scheduler::schedule(
-            &self.scheduler,
-            timer,
-            &queue.arn,
-            &self.scheduler_role_arn,
-            &self.schedule_group,
-        )
-        .await
-        .map_err(err)
+        super::scheduler::schedule(&self.scheduler, timer, &queue.arn, &self.scheduler_role_arn, &self.schedule_group)
+            .await
+            .map_err(err)
     }
 }
-

@@ -111,7 +111,8 @@ fn upgrade_from_v1(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
             None => Vec::new(),
         };
         let h: Handoff = serde_json::from_value(v).map_err(corrupt)?;
-        let d = DecisionRecord::of_handoff(h.workspace_id.clone(), h.handoff_id.clone(), 0, h.created_at, lines, vec![]);
+        let d =
+            DecisionRecord::of_handoff(h.workspace_id.clone(), h.handoff_id.clone(), 0, h.created_at, lines, vec![]);
         store::insert_decision(tx, &d)?;
         tx.execute(
             "UPDATE handoffs SET doc = ?1 WHERE workspace_id = ?2 AND handoff_id = ?3",
@@ -135,9 +136,8 @@ fn upgrade_from_v1(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
             Effect::SetTimer(t) => t.workspace_id.clone(),
         };
         // One pending decision per effect, keyed by the effect's id (ids fit the event charset).
-        let owner = DecisionOwner::Event {
-            event_id: crate::domain::EventId::parse(effect.id()).map_err(StoreError::Corrupt)?,
-        };
+        let owner =
+            DecisionOwner::Event { event_id: crate::domain::EventId::parse(effect.id()).map_err(StoreError::Corrupt)? };
         let d = DecisionRecord {
             workspace_id: ws,
             owner,

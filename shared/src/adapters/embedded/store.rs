@@ -39,14 +39,7 @@ pub(super) fn insert_decision_at(tx: &Transaction<'_>, d: &DecisionRecord, versi
     tx.execute(
         "INSERT INTO decisions (workspace_id, owner, version, recorded_at, pending, doc)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![
-            d.workspace_id.as_str(),
-            owner_key(&d.owner),
-            version,
-            ts(&d.recorded_at),
-            !d.is_settled() as i64,
-            doc
-        ],
+        params![d.workspace_id.as_str(), owner_key(&d.owner), version, ts(&d.recorded_at), !d.is_settled() as i64, doc],
     )
     .map_err(|e| if is_unique_violation(&e) { StoreError::VersionConflict } else { unavailable(e) })?;
     Ok(())
@@ -95,7 +88,8 @@ fn read_decisions(
             "SELECT doc FROM decisions WHERE workspace_id = ?1 AND owner = ?2 AND version > ?3 ORDER BY version LIMIT ?4",
         )
         .map_err(unavailable)?;
-    let rows = stmt.query_map(params![ws, owner, after, limit as i64], |r| r.get::<_, String>(0)).map_err(unavailable)?;
+    let rows =
+        stmt.query_map(params![ws, owner, after, limit as i64], |r| r.get::<_, String>(0)).map_err(unavailable)?;
     let mut out = Vec::new();
     for r in rows {
         out.push(serde_json::from_str(&r.map_err(unavailable)?).map_err(corrupt)?);
@@ -350,7 +344,8 @@ impl Store for EmbeddedStore {
     }
 
     async fn mark_sent(&self, decision: &DecisionRecord, sent: &[String], at: DateTime<Utc>) -> Result<(), StoreError> {
-        let (ws, owner, version) = (decision.workspace_id.as_str().to_owned(), owner_key(&decision.owner), decision.version);
+        let (ws, owner, version) =
+            (decision.workspace_id.as_str().to_owned(), owner_key(&decision.owner), decision.version);
         let sent = sent.to_vec();
         self.db
             .with(move |c| {

@@ -1,0 +1,168 @@
+//! How many AWS calls each operation makes, in a warm container, against the emulator: the
+//! latency and the cost of the product in AWS. Counted with an SDK interceptor on every client
+//! (`handoff_tests::calls`); "in sequence" is the longest chain of calls each started after the
+//! previous one finished. The figures are printed (infra/bench.sh copies them into
+//! docs/BENCHMARKS.md) and the goals asserted, so a regression fails here.
+
+use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
+use aws_lambda_events::sqs::SqsEvent;
+use handoff::app::App;
+use handoff::domain::{Effect, HandoffId, WorkspaceId};
+use handoff_tests::aws::{apigw, configure, fixture, sqs_event, Env};
+use handoff_tests::calls::{CallLog, Calls};
+use serde_json::{json, Value};
+
+fn ws() -> WorkspaceId {
+    WorkspaceId::parse("ws_fixture").unwrap()
+}
+
+/// Prints one line of the table and checks it against its goal.
+fn report(what: &str, calls: &Calls, max_calls: usize, max_in_sequence: usize) {
+    println!("CALLS | {what} | {} | {} | {}", calls.count(), calls.in_sequence(), calls.operations().join(" "));
+    assert!(calls.count() <= max_calls, "{what}: {calls} (goal: at most {max_calls})");
+    assert!(calls.in_sequence() <= max_in_sequence, "{what}: {calls} (goal: at most {max_in_sequence} in sequence)");
+}
+
+async fn escalate_sqs(app: &App, body: Value) {
+    let ev = sqs_event("sqs-escalation.json", &[("m-1".into(), body.to_string())]);
+    let out = escalation_trigger::lambda::handler(app, ev).await.unwrap();
+    assert_eq!(out["batchItemFailures"], json!([]), "{out}");
+}
+
+async fn escalate_http(app: &App, conversation: &str, event_id: &str, channel: &str) -> Value {
+    let mut ev = fixture("apigw-post-escalation.json");
+    ev["pathParameters"]["conversation_id"] = json!(conversation);
+    let mut body: Value = serde_json::from_str(ev["body"].as_str().unwrap()).unwrap();
+    body["event_id"] = json!(event_id);
+    body["channel"] = json!(channel);
+    ev["body"] = json!(body.to_string());
+    let out = escalation_trigger::lambda::handler(app, ev).await.unwrap();
+    assert!(out["statusCode"] == 200 || out["statusCode"] == 201, "{out}");
+    serde_json::from_str(out["body"].as_str().unwrap()).unwrap()
+}
+
+fn sqs_body(event_id: &str, conversation: &str) -> Value {
+    let mut body: Value =
+        serde_json::from_str(fixture("sqs-escalation.json")["Records"][0]["body"].as_str().unwrap()).unwrap();
+    body["event_id"] = json!(event_id);
+    body["conversation_id"] = json!(conversation);
+    body
+}
+
+async fn inbox(app: &App, fixture_name: &str, handoff_id: &str, sub: &str) -> (i64, Value) {
+    let req: ApiGatewayV2httpRequest =
+        serde_json::from_value(apigw(fixture_name, Some(handoff_id), "agent", sub)).unwrap();
+    let resp = inbox_api::lambda::handler(app, req).await;
+    let body = match resp.body {
+        Some(aws_lambda_events::encodings::Body::Text(t)) => serde_json::from_str(&t).unwrap(),
+        _ => Value::Null,
+    };
+    (resp.status_code, body)
+}
+
+/// The stall timer message the escalation of `id` set (as its queue would deliver it).
+async fn stall_timer_of(app: &App, id: &str) -> String {
+    let view = app.store.get_handoff_view(&ws(), &HandoffId::parse(id).unwrap(), 0, 1).await.unwrap().unwrap();
+    let timer = view.decisions[0]
+        .effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::SetTimer(t) => Some(t.clone()),
+            _ => None,
+        })
+        .unwrap();
+    serde_json::to_string(&timer).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn aws_calls_per_operation_stay_within_their_goals() {
+    let env = Env::new().await;
+    configure(&env, json!({})).await;
+
+    // settings-api: a save based on the current version is one conditional write.
+    let log = CallLog::default();
+    let settings_container = env.container(&log);
+    let mut put = fixture("apigw-put-settings.json");
+    let mut doc: Value = serde_json::from_str(put["body"].as_str().unwrap()).unwrap();
+    doc["version"] = json!(1);
+    put["body"] = json!(doc.to_string());
+    let req: ApiGatewayV2httpRequest = serde_json::from_value(put).unwrap();
+    assert_eq!(settings_api::lambda::handler(&settings_container, req).await.status_code, 200);
+    report("PUT settings, version current", &log.take(), 1, 1);
+
+    // escalation-trigger, a container that has not decided an escalation of this workspace yet:
+    // it reads the settings once.
+    let esc = env.container(&log);
+    escalate_sqs(&esc, sqs_body("evt_cold", "conv_cold")).await;
+    report("escalation, first in a new container", &log.take(), 5, 4);
+
+    let first = sqs_body("evt_chat", "conv_chat");
+    escalate_sqs(&esc, first.clone()).await;
+    report("chat escalation (SQS)", &log.take(), 4, 3);
+    let voice = escalate_http(&esc, "conv_voice", "evt_voice", "voice").await;
+    report("voice escalation (HTTP)", &log.take(), 4, 3);
+    escalate_sqs(&esc, first).await;
+    report("escalation, same event_id again", &log.take(), 2, 2);
+    escalate_sqs(&esc, sqs_body("evt_chat_2", "conv_chat")).await;
+    report("escalation, conversation already active", &log.take(), 3, 3);
+
+    // inbox-api, in a container of its own.
+    let agents = env.container(&log);
+    let chat_id = esc
+        .store
+        .list_inbox(
+            &ws(),
+            &handoff::ports::InboxQuery {
+                status: handoff::ports::StatusFilter::Active,
+                assignee: None,
+                channel: Some(handoff::domain::Channel::Chat),
+                reason: None,
+                limit: 10,
+                after: None,
+            },
+        )
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .find(|h| h.conversation_id.as_str() == "conv_chat")
+        .unwrap()
+        .handoff_id;
+    let voice_id = voice["handoff"]["handoff_id"].as_str().unwrap().to_string();
+    log.take();
+
+    // A timer acting decides on the handoff it carries: no read.
+    let stall = stall_timer_of(&esc, chat_id.as_str()).await;
+    log.take();
+    let timers = env.container(&log);
+    let ev: SqsEvent =
+        serde_json::from_value(sqs_event("sqs-stall-timer.json", &[("t-1".into(), stall.clone())])).unwrap();
+    assert!(stall_notifier::lambda::handler(&timers, ev).await.batch_item_failures.is_empty());
+    report("stall timer acting", &log.take(), 4, 3);
+    let ev: SqsEvent = serde_json::from_value(sqs_event("sqs-stall-timer.json", &[("t-2".into(), stall)])).unwrap();
+    assert!(stall_notifier::lambda::handler(&timers, ev).await.batch_item_failures.is_empty());
+    report("stall timer delivered again", &log.take(), 1, 1);
+
+    // Accept in a container that never saw the handoff: read, write, send, acknowledge.
+    let (status, _) = inbox(&agents, "apigw-post-accept.json", chat_id.as_str(), "alice").await;
+    assert_eq!(status, 200);
+    report("accept, handoff not seen by this container", &log.take(), 4, 4);
+    // The agent opens the other handoff, then accepts it: decided on what was read.
+    let (status, _) = inbox(&agents, "apigw-get-handoff.json", &voice_id, "bob").await;
+    assert_eq!(status, 200);
+    report("GET handoff (with its timeline)", &log.take(), 1, 1);
+    let (status, _) = inbox(&agents, "apigw-post-accept.json", &voice_id, "bob").await;
+    assert_eq!(status, 200);
+    report("accept, after opening the handoff", &log.take(), 4, 3);
+    let mut assign = apigw("apigw-post-assign.json", Some(&voice_id), "agent", "bob");
+    assign["body"] = json!(json!({"assignee": "carol"}).to_string());
+    let req: ApiGatewayV2httpRequest = serde_json::from_value(assign).unwrap();
+    assert_eq!(inbox_api::lambda::handler(&agents, req).await.status_code, 200);
+    report("assign", &log.take(), 4, 3);
+    let (status, _) = inbox(&agents, "apigw-post-resolve.json", &voice_id, "carol").await;
+    assert_eq!(status, 200);
+    report("resolve", &log.take(), 4, 3);
+    let (status, _) = inbox(&agents, "apigw-post-return-to-ai.json", chat_id.as_str(), "alice").await;
+    assert_eq!(status, 200);
+    report("return to AI", &log.take(), 4, 3);
+}

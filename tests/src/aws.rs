@@ -26,7 +26,7 @@ pub async fn emulator() -> aws_config::SdkConfig {
     if let Err(e) = probe {
         panic!("cannot reach moto server at AWS_ENDPOINT_URL={endpoint}: {e}\nStart it with `eval \"$(bash infra/moto.sh)\"`.");
     }
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
+    handoff::adapters::aws::config::loader()
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "tests"))
         .endpoint_url(endpoint)

@@ -186,7 +186,7 @@ async fn timers_beyond_15_minutes_are_one_time_schedules() {
     let msg: handoff::domain::TimerMessage = serde_json::from_value(input).unwrap();
     // Setting it again (a retry) is idempotent.
     use handoff::ports::Timers;
-    let timers = handoff::adapters::aws::sqs::SqsSchedulerTimers {
+    let timers = handoff::adapters::aws::timers::SqsSchedulerTimers {
         sqs: env.sqs.clone(),
         scheduler: env.scheduler.clone(),
         stall: env.res.stall_queue.clone(),

@@ -7,7 +7,7 @@ mod handoffs;
 mod settings;
 mod timers;
 
-#[cfg(test)]
+#[cfg(all(test, feature = "embedded"))]
 mod tests;
 
 pub use dispatch::{SweepReport, STUCK_AFTER_SECONDS};

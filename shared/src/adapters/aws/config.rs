@@ -2,7 +2,6 @@
 //! container from it.
 
 use super::dynamodb::DynamoStore;
-use super::sqs::{QueueRef, SqsPublisher, SqsSchedulerTimers};
 use crate::app::App;
 use crate::domain::{OutboundEvent, TimerMessage};
 use crate::ports::{PublishError, Publisher, SystemClock, TimerError, Timers, UuidIds};
@@ -17,6 +16,13 @@ pub const RING_TIMER_QUEUE_URL: &str = "RING_TIMER_QUEUE_URL";
 pub const RING_TIMER_QUEUE_ARN: &str = "RING_TIMER_QUEUE_ARN";
 pub const SCHEDULE_GROUP: &str = "SCHEDULE_GROUP";
 pub const SCHEDULER_ROLE_ARN: &str = "SCHEDULER_ROLE_ARN";
+
+/// Where the timers of one kind go.
+#[derive(Debug, Clone)]
+pub struct QueueRef {
+    pub url: String,
+    pub arn: String,
+}
 
 /// What a function talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,7 +128,12 @@ impl Timers for NotConfigured {
 /// The AWS SDK configuration: region and credentials from the environment; `AWS_ENDPOINT_URL`
 /// points every client at an emulator when set.
 pub async fn sdk_config() -> aws_config::SdkConfig {
-    aws_config::load_from_env().await
+    loader().load().await
+}
+
+/// The SDK configuration loader with the project's HTTPS client (see [`super::http`]).
+pub fn loader() -> aws_config::ConfigLoader {
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(super::http::https_client())
 }
 
 /// Builds the use cases' dependencies once per container.
@@ -131,6 +142,8 @@ pub fn build_app(sdk: &aws_config::SdkConfig, settings: &AwsSettings, function: 
 }
 
 /// [`build_app`], with an interceptor on every client (tests and benchmarks count AWS calls with it).
+/// A function built without the `sqs` (or `scheduler`) feature cannot publish (or set timers);
+/// its configuration never asks it to.
 pub fn build_app_with(
     sdk: &aws_config::SdkConfig,
     settings: &AwsSettings,
@@ -145,36 +158,44 @@ pub fn build_app_with(
         aws_sdk_dynamodb::Client::from_conf(b.build())
     };
     let store = DynamoStore::new(dynamo, settings.table.clone());
-    let sqs = {
-        let mut b = aws_sdk_sqs::config::Builder::from(sdk);
-        if let Some(i) = &interceptor {
-            b.push_interceptor(i.clone());
-        }
-        aws_sdk_sqs::Client::from_conf(b.build())
-    };
-    let publisher: Arc<dyn Publisher> = match &settings.outbound_queue_url {
-        Some(url) => Arc::new(SqsPublisher::new(sqs.clone(), url.clone())),
-        None => Arc::new(NotConfigured(function)),
-    };
     let clock = Arc::new(SystemClock);
-    let timers: Arc<dyn Timers> = match &settings.timers {
-        Some(t) => Arc::new(SqsSchedulerTimers {
-            sqs,
-            scheduler: {
+    // Replaced below by the adapters this build has.
+    #[allow(unused_mut)]
+    let mut publisher: Arc<dyn Publisher> = Arc::new(NotConfigured(function));
+    #[allow(unused_mut)]
+    let mut timers: Arc<dyn Timers> = Arc::new(NotConfigured(function));
+    #[cfg(feature = "sqs")]
+    {
+        let sqs = {
+            let mut b = aws_sdk_sqs::config::Builder::from(sdk);
+            if let Some(i) = &interceptor {
+                b.push_interceptor(i.clone());
+            }
+            aws_sdk_sqs::Client::from_conf(b.build())
+        };
+        if let Some(url) = &settings.outbound_queue_url {
+            publisher = Arc::new(super::sqs::SqsPublisher::new(sqs.clone(), url.clone()));
+        }
+        #[cfg(feature = "scheduler")]
+        if let Some(t) = &settings.timers {
+            let scheduler = {
                 let mut b = aws_sdk_scheduler::config::Builder::from(sdk);
                 if let Some(i) = &interceptor {
                     b.push_interceptor(i.clone());
                 }
                 aws_sdk_scheduler::Client::from_conf(b.build())
-            },
-            stall: t.stall.clone(),
-            ring: t.ring.clone(),
-            schedule_group: t.schedule_group.clone(),
-            scheduler_role_arn: t.scheduler_role_arn.clone(),
-            clock: clock.clone(),
-        }),
-        None => Arc::new(NotConfigured(function)),
-    };
+            };
+            timers = Arc::new(super::timers::SqsSchedulerTimers {
+                sqs,
+                scheduler,
+                stall: t.stall.clone(),
+                ring: t.ring.clone(),
+                schedule_group: t.schedule_group.clone(),
+                scheduler_role_arn: t.scheduler_role_arn.clone(),
+                clock: clock.clone(),
+            });
+        }
+    }
     App::new(Arc::new(store), publisher, timers, clock, Arc::new(UuidIds))
 }
 

@@ -3,10 +3,16 @@
 
 pub mod config;
 pub mod dynamodb;
+pub mod http;
 pub mod lambda;
+#[cfg(feature = "scheduler")]
 pub mod provision;
+#[cfg(feature = "scheduler")]
 pub mod scheduler;
+#[cfg(feature = "sqs")]
 pub mod sqs;
+#[cfg(feature = "scheduler")]
+pub mod timers;
 
 /// FNV-1a: a hash that is the same in every process and release (unlike the std hasher), for
 /// names and partitions derived from ids.

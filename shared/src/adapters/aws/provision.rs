@@ -2,9 +2,9 @@
 //! emulator. Used by the integration tests and by `infra/lambda-local.sh`; the SAM template
 //! declares the same resources for deployment.
 
+use super::config::QueueRef;
 use super::config::{self, AwsSettings, TimerSettings};
 use super::dynamodb::{INDEX_ACTIVE, INDEX_BY_ASSIGNEE, INDEX_BY_STATE, INDEX_PENDING_EFFECTS, TTL_ATTRIBUTE};
-use super::sqs::QueueRef;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
     ScalarAttributeType, TimeToLiveSpecification,

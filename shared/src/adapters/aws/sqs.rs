@@ -1,18 +1,12 @@
-//! SQS adapters: the outbound event publisher, and timers (SQS message timers for timers due
-//! within 15 minutes; later ones go to EventBridge Scheduler, see `scheduler.rs`; both deliver the
-//! same timer message to the same timer queue).
+//! The outbound event publisher on SQS.
 
-use crate::domain::{OutboundEvent, TimerKind, TimerMessage};
-use crate::ports::{Clock, PublishError, Publisher, TimerError, Timers};
+use crate::domain::OutboundEvent;
+use crate::ports::{PublishError, Publisher};
 use async_trait::async_trait;
 use aws_sdk_sqs::error::ProvideErrorMetadata;
 use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
-use std::sync::Arc;
 
-/// The longest delay an SQS message timer can have.
-pub const MAX_SQS_DELAY_SECONDS: i64 = 900;
-
-fn attr(v: &str) -> MessageAttributeValue {
+pub(crate) fn attr(v: &str) -> MessageAttributeValue {
     MessageAttributeValue::builder().data_type("String").string_value(v).build().expect("data type and value are set")
 }
 
@@ -30,7 +24,7 @@ impl SqsPublisher {
     }
 }
 
-fn sqs_error<
+pub(crate) fn sqs_error<
     E: aws_sdk_sqs::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug,
 >(
@@ -97,62 +91,5 @@ impl Publisher for SqsPublisher {
                            "outbound event published");
         }
         Ok(())
-    }
-}
-
-/// Where the timers of one kind go.
-#[derive(Debug, Clone)]
-pub struct QueueRef {
-    pub url: String,
-    pub arn: String,
-}
-
-/// Timers on SQS (≤ 15 min) and EventBridge Scheduler (later).
-#[derive(Clone)]
-pub struct SqsSchedulerTimers {
-    pub sqs: aws_sdk_sqs::Client,
-    pub scheduler: aws_sdk_scheduler::Client,
-    pub stall: QueueRef,
-    pub ring: QueueRef,
-    pub schedule_group: String,
-    /// The role EventBridge Scheduler assumes to send to the timer queues.
-    pub scheduler_role_arn: String,
-    pub clock: Arc<dyn Clock>,
-}
-
-impl SqsSchedulerTimers {
-    fn queue(&self, kind: TimerKind) -> &QueueRef {
-        match kind {
-            TimerKind::Stall => &self.stall,
-            TimerKind::Ring => &self.ring,
-        }
-    }
-}
-
-#[async_trait]
-impl Timers for SqsSchedulerTimers {
-    async fn set(&self, timer: &TimerMessage) -> Result<(), TimerError> {
-        let err = |reason: String| TimerError { timer_id: timer.timer_id.clone(), reason };
-        let queue = self.queue(timer.kind);
-        // Round up: a timer must never act early.
-        let delay_ms = (timer.due_at - self.clock.now()).num_milliseconds().max(0);
-        let delay = (delay_ms + 999) / 1000;
-        if delay <= MAX_SQS_DELAY_SECONDS {
-            let body = serde_json::to_string(timer).map_err(|e| err(e.to_string()))?;
-            self.sqs
-                .send_message()
-                .queue_url(&queue.url)
-                .message_body(body)
-                .delay_seconds(delay as i32)
-                .message_attributes("timer_id", attr(&timer.timer_id))
-                .send()
-                .await
-                .map_err(|e| err(sqs_error(e)))?;
-            tracing::info!(timer_id = %timer.timer_id, delay_seconds = delay, "timer set on SQS");
-            return Ok(());
-        }
-        super::scheduler::schedule(&self.scheduler, timer, &queue.arn, &self.scheduler_role_arn, &self.schedule_group)
-            .await
-            .map_err(err)
     }
 }

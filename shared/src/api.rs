@@ -12,25 +12,7 @@ use tracing::error;
 /// Largest request body accepted (spec §6).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// Roles of the JWT `role` claim.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Admin,
-    Agent,
-    Ai,
-}
-
-impl Role {
-    pub fn parse(s: &str) -> Option<Role> {
-        match s {
-            "admin" => Some(Role::Admin),
-            "agent" => Some(Role::Agent),
-            "ai" => Some(Role::Ai),
-            _ => None,
-        }
-    }
-}
+pub use crate::domain::{Operation, Role};
 
 /// The claims of a verified token, as API Gateway's JWT authorizer (or the local stack) gives
 /// them. Kept as strings: checking them is the handler's job.
@@ -94,9 +76,9 @@ impl ApiRequest {
         }
     }
 
-    /// Checks the caller may do this on the path's workspace: 401 without claims, 403 for another
-    /// workspace or a role not in `allowed`.
-    pub fn authorize(&self, allowed: &[Role]) -> Result<Caller, ApiError> {
+    /// Checks the caller may do `op` on the path's workspace (the role matrix is
+    /// [`crate::domain::may`]): 401 without claims, 403 for another workspace or a role that may not.
+    pub fn authorize(&self, op: Operation) -> Result<Caller, ApiError> {
         let claims = self.claims.as_ref().ok_or(ApiError::Unauthorized("a bearer token is required"))?;
         let user = UserId::parse(claims.sub.clone())
             .map_err(|_| ApiError::Unauthorized("the token has no valid sub claim"))?;
@@ -107,7 +89,7 @@ impl ApiRequest {
             return Err(ApiError::Forbidden("the token is for another workspace".into()));
         }
         let role = Role::parse(&claims.role)
-            .filter(|r| allowed.contains(r))
+            .filter(|r| crate::domain::may(*r, op))
             .ok_or_else(|| ApiError::Forbidden(format!("role {:?} may not do this", claims.role)))?;
         Ok(Caller { user, workspace, role })
     }

@@ -1,7 +1,7 @@
 //! escalation-trigger: turns an escalation (HTTP request, or SQS message from the AI runtime)
 //! into its outcome (spec §4).
 
-use handoff::api::{respond, ApiError, ApiRequest, ApiResponse, Role};
+use handoff::api::{respond, ApiError, ApiRequest, ApiResponse, Operation, Role};
 use handoff::app::{App, AppError, EscalationResult};
 use handoff::domain::{parse_escalation, Actor, ConversationId, FieldError, Source};
 use serde_json::{json, Value};
@@ -29,7 +29,7 @@ async fn route(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
     if req.route_key != POST_ESCALATION {
         return Err(ApiError::NotFound("no such route".into()));
     }
-    let caller = req.authorize(&[Role::Ai, Role::Admin])?;
+    let caller = req.authorize(Operation::Escalate)?;
     let conversation: ConversationId = req.path("conversation_id", ConversationId::parse)?;
     let body = req.json_object()?;
     let escalation =

@@ -1,6 +1,6 @@
 //! inbox-api: the support team's Inbox: list, read, accept, assign, resolve, hand back to the AI.
 
-use handoff::api::{expect_no_fields, respond, ApiError, ApiRequest, ApiResponse, Role};
+use handoff::api::{expect_no_fields, respond, ApiError, ApiRequest, ApiResponse, Operation};
 use handoff::app::App;
 use handoff::domain::{validation::as_str, Channel, Command, FieldError, Handoff, HandoffId, Reason, State, UserId};
 use handoff::ports::{HandoffView, InboxCursor, InboxQuery, StatusFilter};
@@ -103,12 +103,12 @@ pub fn parse_inbox_query(query: &[(String, String)], me: &UserId) -> Result<Inbo
                     }
                 }
             }
-            "channel" => match Channel::ALL.iter().find(|(n, _)| n == v) {
-                Some((_, c)) => q.channel = Some(*c),
+            "channel" => match Channel::parse(v) {
+                Some(c) => q.channel = Some(c),
                 None => errs.push(FieldError::new("channel", "must be chat or voice")),
             },
-            "reason" => match Reason::ALL.iter().find(|(n, _)| n == v) {
-                Some((_, r)) => q.reason = Some(*r),
+            "reason" => match Reason::parse(v) {
+                Some(r) => q.reason = Some(r),
                 None => errs.push(FieldError::new("reason", "is not a known escalation reason")),
             },
             "limit" => match v.parse::<usize>() {
@@ -157,7 +157,12 @@ async fn route(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
     if !ROUTES.contains(&req.route_key.as_str()) {
         return Err(ApiError::NotFound("no such route".into()));
     }
-    let caller = req.authorize(&[Role::Admin, Role::Agent])?;
+    let op = match req.route_key.as_str() {
+        GET_INBOX => Operation::ReadInbox,
+        GET_HANDOFF => Operation::ReadHandoff,
+        _ => Operation::ActOnHandoff,
+    };
+    let caller = req.authorize(op)?;
     let ws = &caller.workspace;
     if req.route_key == GET_INBOX {
         let q = parse_inbox_query(&req.query, &caller.user).map_err(ApiError::Invalid)?;

@@ -1,16 +1,16 @@
-//! The inbox-api Lambda function: dependencies built once per container, then one API Gateway
-//! event at a time.
+//! The inbox-api Lambda function: the agents' routes of the HTTP API.
 
-use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
-use handoff::adapters::aws::{config, lambda};
-use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use handoff::adapters::aws::lambda::start;
+use lambda_runtime::Error;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda::init_tracing();
-    let app: &'static _ = Box::leak(Box::new(config::app_from_env(inbox_api::lambda::NEEDS, "inbox-api").await));
-    run(service_fn(move |event: LambdaEvent<ApiGatewayV2httpRequest>| async move {
-        Ok::<_, Error>(inbox_api::lambda::handler(app, event.payload).await)
-    }))
+    start(
+        "inbox-api",
+        inbox_api::lambda::NEEDS,
+        |app, event: aws_lambda_events::apigw::ApiGatewayV2httpRequest| async move {
+            Ok::<_, Error>(inbox_api::lambda::handler(app, event).await)
+        },
+    )
     .await
 }

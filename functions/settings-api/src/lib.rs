@@ -1,6 +1,6 @@
 //! settings-api: reads and replaces a workspace's Human Handoff settings.
 
-use handoff::api::{respond, ApiError, ApiRequest, ApiResponse, Role};
+use handoff::api::{respond, ApiError, ApiRequest, ApiResponse, Operation};
 use handoff::app::App;
 use handoff::domain::{SettingsDoc, WorkspaceId};
 
@@ -32,11 +32,11 @@ fn if_match(req: &ApiRequest) -> Result<Option<u64>, ApiError> {
 async fn route(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
     match req.route_key.as_str() {
         GET_SETTINGS => {
-            let caller = req.authorize(&[Role::Admin, Role::Agent])?;
+            let caller = req.authorize(Operation::ReadSettings)?;
             Ok(with_etag(&app.get_settings(&caller.workspace).await?))
         }
         PUT_SETTINGS => {
-            let caller = req.authorize(&[Role::Admin])?;
+            let caller = req.authorize(Operation::WriteSettings)?;
             let body = req.json_object()?;
             let version = if_match(req)?;
             let ws: WorkspaceId = caller.workspace.clone();

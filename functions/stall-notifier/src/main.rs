@@ -1,16 +1,12 @@
 //! The stall-notifier Lambda function: consumes its timer queue.
 
-use aws_lambda_events::sqs::SqsEvent;
-use handoff::adapters::aws::{config, lambda};
-use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use handoff::adapters::aws::lambda::start;
+use lambda_runtime::Error;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda::init_tracing();
-    let app: &'static _ =
-        Box::leak(Box::new(config::app_from_env(stall_notifier::lambda::NEEDS, "stall-notifier").await));
-    run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        Ok::<_, Error>(stall_notifier::lambda::handler(app, event.payload).await)
-    }))
+    start("stall-notifier", stall_notifier::lambda::NEEDS, |app, event: aws_lambda_events::sqs::SqsEvent| async move {
+        Ok::<_, Error>(stall_notifier::lambda::handler(app, event).await)
+    })
     .await
 }

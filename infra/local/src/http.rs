@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, on, MethodFilter, MethodRouter};
 use axum::{Json, Router};
 use handoff::adapters::embedded::LogPublisher;
-use handoff::api::{ApiError, ApiRequest, ApiResponse, Role, MAX_BODY_BYTES};
+use handoff::api::{ApiError, ApiRequest, ApiResponse, Operation, MAX_BODY_BYTES};
 use handoff::app::App;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -121,7 +121,7 @@ async fn outbound_events(State(state): State<HttpState>, Path(ws): Path<String>,
         claims: Some(claims),
         ..Default::default()
     };
-    let caller = match req.authorize(&[Role::Admin, Role::Agent, Role::Ai]) {
+    let caller = match req.authorize(Operation::ReadLocalOutbound) {
         Ok(c) => c,
         Err(e) => return error(e),
     };

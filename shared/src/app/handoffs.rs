@@ -10,6 +10,7 @@ pub(crate) enum Applied {
 }
 
 /// What one decide-and-commit round came to.
+#[allow(clippy::large_enum_variant)] // short-lived; boxing buys nothing
 pub(crate) enum Round {
     Done(Applied),
     /// The handoff changed since it was read: decide again on the fresh state.

@@ -111,19 +111,19 @@ pub fn parse_escalation(doc: &Value, source: Source<'_>) -> Result<EscalationReq
             errs.push("channel", "is required");
             None
         }
-        Some(v) => errs.take("channel", one_of(v, &Channel::ALL)),
+        Some(v) => errs.take("channel", one_of(v, Channel::parse, &Channel::names())),
     };
     let reason = match obj.get("reason") {
         None => {
             errs.push("reason", "is required");
             None
         }
-        Some(v) => errs.take("reason", one_of(v, &Reason::ALL)),
+        Some(v) => errs.take("reason", one_of(v, Reason::parse, &Reason::names())),
     };
     let summary = optional_text(&mut errs, "summary", obj.get("summary"), MAX_SUMMARY_CHARS);
     let priority = match obj.get("priority") {
         None | Some(Value::Null) => Some(Priority::Normal),
-        Some(v) => errs.take("priority", one_of(v, &Priority::ALL)),
+        Some(v) => errs.take("priority", one_of(v, Priority::parse, &Priority::names())),
     };
     let customer = match obj.get("customer") {
         None | Some(Value::Null) => None,

@@ -5,10 +5,10 @@ use super::ids::{Actor, ConversationId, EventId, HandoffId, UserId, WorkspaceId}
 use super::settings::{Message, VoiceTimeoutAction};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
-use std::fmt;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, strum::EnumIter, strum::IntoStaticStr)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum State {
     Waiting,
     Ringing,
@@ -20,61 +20,24 @@ pub enum State {
 }
 
 impl State {
-    pub const ALL: [State; 7] = [
-        State::Waiting,
-        State::Ringing,
-        State::Assigned,
-        State::Resolved,
-        State::ReturnedToAi,
-        State::Ended,
-        State::RoutedToAi,
-    ];
     /// Active handoffs are in the Inbox's default view and block a second handoff of the same
     /// conversation.
     pub fn is_active(self) -> bool {
         matches!(self, State::Waiting | State::Ringing | State::Assigned)
     }
-    pub fn as_str(self) -> &'static str {
-        match self {
-            State::Waiting => "waiting",
-            State::Ringing => "ringing",
-            State::Assigned => "assigned",
-            State::Resolved => "resolved",
-            State::ReturnedToAi => "returned_to_ai",
-            State::Ended => "ended",
-            State::RoutedToAi => "routed_to_ai",
-        }
-    }
-    pub fn parse(s: &str) -> Option<State> {
-        State::ALL.into_iter().find(|st| st.as_str() == s)
-    }
 }
 
-impl fmt::Display for State {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, strum::EnumIter, strum::IntoStaticStr)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Channel {
     Chat,
     Voice,
 }
 
-impl Channel {
-    pub const ALL: [(&'static str, Channel); 2] = [("chat", Channel::Chat), ("voice", Channel::Voice)];
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::Chat => "chat",
-            Channel::Voice => "voice",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, strum::EnumIter, strum::IntoStaticStr)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Reason {
     RefundRequest,
     BillingIssue,
@@ -86,35 +49,17 @@ pub enum Reason {
     Other,
 }
 
-impl Reason {
-    pub const ALL: [(&'static str, Reason); 8] = [
-        ("refund_request", Reason::RefundRequest),
-        ("billing_issue", Reason::BillingIssue),
-        ("delivery_problem", Reason::DeliveryProblem),
-        ("account_access", Reason::AccountAccess),
-        ("sensitive_situation", Reason::SensitiveSituation),
-        ("complex_troubleshooting", Reason::ComplexTroubleshooting),
-        ("customer_request", Reason::CustomerRequest),
-        ("other", Reason::Other),
-    ];
-    pub fn as_str(self) -> &'static str {
-        Self::ALL.iter().find(|(_, r)| *r == self).map(|(n, _)| *n).unwrap_or("other")
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default, strum::EnumIter, strum::IntoStaticStr,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Priority {
     Low,
     #[default]
     Normal,
     High,
     Urgent,
-}
-
-impl Priority {
-    pub const ALL: [(&'static str, Priority); 4] =
-        [("low", Priority::Low), ("normal", Priority::Normal), ("high", Priority::High), ("urgent", Priority::Urgent)];
 }
 
 /// The customer, as the AI runtime describes them (optional; never logged).
@@ -140,8 +85,9 @@ pub struct HandoffPolicy {
 }
 
 /// What an agent (or the system) does to a handoff.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::EnumIter, strum::IntoStaticStr)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Action {
     Escalate,
     Accept,
@@ -152,30 +98,18 @@ pub enum Action {
     RingTimer,
 }
 
-impl fmt::Display for Action {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Action::Escalate => "escalate",
-            Action::Accept => "accept",
-            Action::Assign => "assign",
-            Action::Resolve => "resolve",
-            Action::ReturnToAi => "return_to_ai",
-            Action::StallTimer => "stall_timer",
-            Action::RingTimer => "ring_timer",
-        })
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::EnumIter, strum::IntoStaticStr)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum MessagePurpose {
     Confirmation,
     Stall,
 }
 
 /// Outbound event types (spec §8).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, strum::EnumIter, strum::IntoStaticStr)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum OutboundType {
     CustomerMessage,
     AgentJoined,
@@ -184,20 +118,6 @@ pub enum OutboundType {
     EndCall,
     HandoffDeclined,
     HandoffResolved,
-}
-
-impl OutboundType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OutboundType::CustomerMessage => "customer_message",
-            OutboundType::AgentJoined => "agent_joined",
-            OutboundType::RouteToAi => "route_to_ai",
-            OutboundType::ReturnToAi => "return_to_ai",
-            OutboundType::EndCall => "end_call",
-            OutboundType::HandoffDeclined => "handoff_declined",
-            OutboundType::HandoffResolved => "handoff_resolved",
-        }
-    }
 }
 
 /// An event for the AI runtime and channels (spec §8). Its `event_id` is stable across retries.
@@ -215,20 +135,12 @@ pub struct OutboundEvent {
     pub occurred_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, strum::EnumIter, strum::IntoStaticStr)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum TimerKind {
     Stall,
     Ring,
-}
-
-impl TimerKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TimerKind::Stall => "stall",
-            TimerKind::Ring => "ring",
-        }
-    }
 }
 
 /// A timer and what it was set for. Timers are never trusted to be cancelled: the callback

@@ -3,7 +3,10 @@
 pub mod escalation;
 pub mod handoff;
 pub mod ids;
+#[macro_use]
+mod names;
 pub mod outbox;
+pub mod roles;
 pub mod settings;
 pub mod validation;
 
@@ -14,5 +17,6 @@ pub use escalation::*;
 pub use handoff::*;
 pub use ids::*;
 pub use outbox::*;
+pub use roles::{may, Operation, Role};
 pub use settings::*;
 pub use validation::FieldError;

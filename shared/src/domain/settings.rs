@@ -91,15 +91,17 @@ bounded_secs!(
     RingTimeout, 5, 600
 );
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::EnumIter, strum::IntoStaticStr)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Routing {
     Human,
     Ai,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::EnumIter, strum::IntoStaticStr)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum VoiceTimeoutAction {
     ReturnToAi,
     EndCall,
@@ -229,17 +231,13 @@ pub fn parse_settings_update(doc: &Value, workspace: &WorkspaceId) -> Result<Set
     let action = req("voice_timeout_action");
 
     let enabled = enabled.and_then(|v| errs.take("enabled", as_bool(v)));
-    let routing =
-        routing.and_then(|v| errs.take("routing", one_of(v, &[("human", Routing::Human), ("ai", Routing::Ai)])));
+    let routing = routing.and_then(|v| errs.take("routing", one_of(v, Routing::parse, &Routing::names())));
     let confirmation = confirmation.and_then(|v| errs.take("confirmation_message", as_str(v).and_then(Message::parse)));
     let stalling = stalling.and_then(|v| errs.take("stalling_time_seconds", as_u64(v).and_then(StallingTime::parse)));
     let stall_msg = stall_msg.and_then(|v| errs.take("stall_message", as_str(v).and_then(Message::parse)));
     let ring = ring.and_then(|v| errs.take("voice_ring_timeout_seconds", as_u64(v).and_then(RingTimeout::parse)));
     let action = action.and_then(|v| {
-        errs.take(
-            "voice_timeout_action",
-            one_of(v, &[("return_to_ai", VoiceTimeoutAction::ReturnToAi), ("end_call", VoiceTimeoutAction::EndCall)]),
-        )
+        errs.take("voice_timeout_action", one_of(v, VoiceTimeoutAction::parse, &VoiceTimeoutAction::names()))
     });
     let version = match obj.get("version") {
         None | Some(Value::Null) => None,

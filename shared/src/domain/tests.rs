@@ -173,7 +173,7 @@ fn every_transition_legal_and_illegal() {
     let alice = uid("alice");
     let bob = uid("bob");
     for action in [VoiceTimeoutAction::ReturnToAi, VoiceTimeoutAction::EndCall] {
-        for state in State::ALL {
+        for state in State::all() {
             let h = handoff_in(state, action);
             let cmds = [
                 Command::Accept { by: bob.clone() },

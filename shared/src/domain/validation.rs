@@ -83,10 +83,10 @@ pub fn as_u64(v: &Value) -> Result<u64, String> {
 }
 
 /// Parses one of a fixed set of string values.
-pub fn one_of<T: Copy>(v: &Value, options: &[(&str, T)]) -> Result<T, String> {
+pub fn one_of<T>(v: &Value, parse: impl Fn(&str) -> Option<T>, names: &[&str]) -> Result<T, String> {
     let s = as_str(v)?;
-    options.iter().find(|(name, _)| *name == s).map(|(_, t)| *t).ok_or_else(|| {
-        let names: Vec<String> = options.iter().map(|(n, _)| format!("{n:?}")).collect();
+    parse(s).ok_or_else(|| {
+        let names: Vec<String> = names.iter().map(|n| format!("{n:?}")).collect();
         format!("must be one of {}", names.join(", "))
     })
 }

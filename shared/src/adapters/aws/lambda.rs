@@ -18,6 +18,28 @@ pub fn init_tracing() {
     lambda_runtime::tracing::init_default_subscriber();
 }
 
+/// The start-up every function shares: logging, the configuration (or a stop at start naming
+/// what is missing), the dependencies built once per container, then one event at a time.
+pub async fn start<A, R, E, F, Fut>(
+    function: &'static str,
+    needs: super::config::Needs,
+    handler: F,
+) -> Result<(), lambda_runtime::Error>
+where
+    A: for<'de> serde::Deserialize<'de>,
+    R: serde::Serialize,
+    E: Into<lambda_runtime::Diagnostic> + std::fmt::Debug,
+    F: Fn(&'static crate::app::App, A) -> Fut,
+    Fut: Future<Output = Result<R, E>>,
+{
+    init_tracing();
+    let app: &'static crate::app::App = Box::leak(Box::new(super::config::app_from_env(needs, function).await));
+    lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<A>| {
+        handler(app, event.payload)
+    }))
+    .await
+}
+
 /// Reads an API Gateway HTTP API (payload 2.0) event. The claims come from the JWT authorizer.
 pub fn api_request(event: ApiGatewayV2httpRequest) -> ApiRequest {
     let route_key = event.route_key.clone().or_else(|| event.request_context.route_key.clone()).unwrap_or_default();

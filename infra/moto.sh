@@ -14,7 +14,7 @@ if [ "${1:-start}" = "stop" ]; then
 fi
 bash infra/venv.sh >&2
 PORT=${MOTO_PORT:-$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
-.venv/bin/moto_server -H 127.0.0.1 -p "$PORT" > .venv/moto.log 2>&1 &
+.venv/bin/python infra/moto_server.py 127.0.0.1 "$PORT" > .venv/moto.log 2>&1 &
 echo $! > "$PIDFILE"
 for _ in $(seq 1 100); do
     if .venv/bin/python -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$PORT/moto-api/', timeout=1)" 2>/dev/null; then

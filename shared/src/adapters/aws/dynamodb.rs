@@ -37,7 +37,13 @@ pub const INDEX_PENDING_EFFECTS: &str = "pending_effects";
 /// The TTL attribute (epoch seconds).
 pub const TTL_ATTRIBUTE: &str = "expires_at_epoch";
 /// Pending decisions are spread over this many index partitions.
-pub const PENDING_SHARDS: u32 = 8;
+pub const PENDING_SHARDS: u32 = 32;
+/// A workspace's Inbox indexes (active, by state) are spread over this many partitions, so one
+/// busy workspace does not exceed what one index partition takes (docs/SCALE.md).
+pub const INBOX_SHARDS: u32 = 32;
+/// The settings are kept as this many identical copies, written together by one transaction;
+/// each escalation checks the copy of its conversation, so the checks spread out too.
+pub const SETTINGS_COPIES: u32 = 32;
 /// An Inbox page reads at most this many index pages; a filter that matches little returns a
 /// partial page with a cursor rather than reading on.
 pub const MAX_READS_PER_PAGE: usize = 4;
@@ -55,8 +61,8 @@ fn event_pk(ws: &WorkspaceId, e: &EventId) -> String {
 fn conversation_pk(ws: &WorkspaceId, c: &ConversationId) -> String {
     format!("CONV#{ws}#{c}")
 }
-fn settings_key(ws: &WorkspaceId) -> (String, String) {
-    (format!("WS#{ws}"), "SETTINGS".into())
+fn settings_key(ws: &WorkspaceId, copy: u32) -> (String, String) {
+    (format!("SETTINGS#{ws}#{copy}"), "SETTINGS".into())
 }
 fn decision_sk(version: u64) -> String {
     format!("D#{version:010}")
@@ -70,11 +76,17 @@ fn owner_pk(ws: &WorkspaceId, o: &DecisionOwner) -> String {
 fn order_key(created_at: &DateTime<Utc>, id: &HandoffId) -> String {
     format!("{}#{id}", ts(created_at))
 }
-fn by_state_pk(ws: &WorkspaceId, s: State) -> String {
-    format!("WS#{ws}#STATE#{s}")
+fn by_state_pk(ws: &WorkspaceId, s: State, shard: u32) -> String {
+    format!("WS#{ws}#STATE#{s}#{shard}")
 }
-fn active_pk(ws: &WorkspaceId) -> String {
-    format!("WS#{ws}#ACTIVE")
+fn active_pk(ws: &WorkspaceId, shard: u32) -> String {
+    format!("WS#{ws}#ACTIVE#{shard}")
+}
+fn inbox_shard(id: &HandoffId) -> u32 {
+    (super::stable_hash(id.as_str()) % INBOX_SHARDS as u64) as u32
+}
+fn settings_copy(c: &ConversationId) -> u32 {
+    (super::stable_hash(c.as_str()) % SETTINGS_COPIES as u64) as u32
 }
 /// An agent's handoffs: the active ones under one key, the closed ones under one key per state,
 /// so "mine, active" never reads an agent's history.
@@ -119,12 +131,13 @@ impl HandoffItem {
     fn new(h: &Handoff) -> Self {
         let order = order_key(&h.created_at, &h.handoff_id);
         let active = h.state.is_active();
+        let shard = inbox_shard(&h.handoff_id);
         Self {
             pk: handoff_pk(&h.workspace_id, &h.handoff_id),
             sk: HANDOFF_SK.into(),
-            gsi1pk: by_state_pk(&h.workspace_id, h.state),
+            gsi1pk: by_state_pk(&h.workspace_id, h.state, shard),
             gsi1sk: order.clone(),
-            gsi2pk: active.then(|| active_pk(&h.workspace_id)),
+            gsi2pk: active.then(|| active_pk(&h.workspace_id, shard)),
             gsi2sk: active.then(|| order.clone()),
             gsi3pk: h.assignee.as_ref().map(|a| assignee_pk(&h.workspace_id, a, h.state)),
             gsi3sk: h.assignee.as_ref().map(|_| order),
@@ -293,8 +306,8 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().put(p.build().map_err(unavailable)?).build())
     }
 
-    fn settings_check(&self, ws: &WorkspaceId, version: u64) -> Result<TransactWriteItem, StoreError> {
-        let (pk, sk) = settings_key(ws);
+    fn settings_check(&self, ws: &WorkspaceId, copy: u32, version: u64) -> Result<TransactWriteItem, StoreError> {
+        let (pk, sk) = settings_key(ws, copy);
         let mut c = ConditionCheck::builder().table_name(&self.table).key("pk", s(pk)).key("sk", s(sk));
         c = if version == 0 {
             c.condition_expression(NEW)
@@ -331,27 +344,30 @@ impl DynamoStore {
         Ok((out.items.unwrap_or_default(), out.last_evaluated_key.is_some()))
     }
 
+    /// One Inbox page. The active and by-state views read every shard of their index side by
+    /// side and merge them in queue order; each shard read starts after the cursor.
     async fn query_handoffs(&self, ws: &WorkspaceId, q: &InboxQuery) -> Result<InboxPage, StoreError> {
         let mut names: HashMap<String, String> = HashMap::new();
         let mut values: Item = HashMap::new();
         let mut filters: Vec<String> = Vec::new();
-        let one_state = |st: State, names: &mut HashMap<String, String>, values: &mut Item, f: &mut Vec<String>| {
-            names.insert("#state".into(), "state".into());
-            values.insert(":st".into(), s(st.as_str()));
-            f.push("#state = :st".into());
-        };
-        let (index, pk_attr, sk_attr, pk_value) = match (&q.assignee, q.status) {
+        let (index, pk_attr, sk_attr, keys): (&str, &str, &str, Vec<String>) = match (&q.assignee, q.status) {
             (Some(a), StatusFilter::Active) => {
-                (INDEX_BY_ASSIGNEE, "gsi3pk", "gsi3sk", assignee_pk(ws, a, State::Assigned))
+                (INDEX_BY_ASSIGNEE, "gsi3pk", "gsi3sk", vec![assignee_pk(ws, a, State::Assigned)])
             }
             (Some(a), StatusFilter::One(st)) => {
                 if st.is_active() {
-                    one_state(st, &mut names, &mut values, &mut filters);
+                    names.insert("#state".into(), "state".into());
+                    values.insert(":st".into(), s(st.as_str()));
+                    filters.push("#state = :st".into());
                 }
-                (INDEX_BY_ASSIGNEE, "gsi3pk", "gsi3sk", assignee_pk(ws, a, st))
+                (INDEX_BY_ASSIGNEE, "gsi3pk", "gsi3sk", vec![assignee_pk(ws, a, st)])
             }
-            (None, StatusFilter::Active) => (INDEX_ACTIVE, "gsi2pk", "gsi2sk", active_pk(ws)),
-            (None, StatusFilter::One(st)) => (INDEX_BY_STATE, "gsi1pk", "gsi1sk", by_state_pk(ws, st)),
+            (None, StatusFilter::Active) => {
+                (INDEX_ACTIVE, "gsi2pk", "gsi2sk", (0..INBOX_SHARDS).map(|k| active_pk(ws, k)).collect())
+            }
+            (None, StatusFilter::One(st)) => {
+                (INDEX_BY_STATE, "gsi1pk", "gsi1sk", (0..INBOX_SHARDS).map(|k| by_state_pk(ws, st, k)).collect())
+            }
         };
         if let Some(c) = q.channel {
             names.insert("#channel".into(), "channel".into());
@@ -363,74 +379,107 @@ impl DynamoStore {
             values.insert(":reason".into(), s(r.as_str()));
             filters.push("#reason = :reason".into());
         }
-        values.insert(":pk".into(), s(pk_value.clone()));
-        let key_condition = format!("{pk_attr} = :pk");
-        let position = |c: &InboxCursor| {
-            HashMap::from([
-                ("pk".to_string(), s(handoff_pk(ws, &c.handoff_id))),
-                ("sk".to_string(), s(HANDOFF_SK)),
-                (pk_attr.to_string(), s(pk_value.clone())),
-                (sk_attr.to_string(), s(order_key(&c.created_at, &c.handoff_id))),
-            ])
+        let after = q.after.as_ref().map(|c| order_key(&c.created_at, &c.handoff_id));
+        let key_condition = match after {
+            Some(_) => format!("{pk_attr} = :pk AND {sk_attr} > :after"),
+            None => format!("{pk_attr} = :pk"),
         };
-        let mut start: Option<Item> = q.after.as_ref().map(position);
+        if let Some(a) = &after {
+            values.insert(":after".into(), s(a.clone()));
+        }
+        let filter = (!filters.is_empty()).then(|| filters.join(" AND "));
+        let names = (!names.is_empty()).then_some(names);
         let want = q.limit + 1;
-        let mut items: Vec<Handoff> = Vec::new();
-        let mut reads = 0;
-        let mut read_up_to: Option<InboxCursor>;
-        loop {
+        let shards = join_all(keys.into_iter().map(|pk| {
+            let mut values = values.clone();
+            values.insert(":pk".into(), s(pk));
+            self.query_shard(index, &key_condition, values, names.clone(), filter.clone(), sk_attr, want)
+        }))
+        .await;
+        // Only what every shard has read up to may be shown: past the least of those positions a
+        // shard that stopped early could still hold an earlier handoff.
+        let mut items: Vec<(String, Handoff)> = Vec::new();
+        let mut bound: Option<String> = None;
+        for shard in shards {
+            let (found, read_up_to) = shard?;
+            items.extend(found);
+            if let Some(r) = read_up_to {
+                bound = Some(match bound {
+                    Some(b) if b <= r => b,
+                    _ => r,
+                });
+            }
+        }
+        items.sort_by(|a, b| a.0.cmp(&b.0));
+        if let Some(b) = &bound {
+            items.retain(|(k, _)| k <= b);
+        }
+        let partial = bound.is_some() && items.len() < want;
+        let mut page = InboxPage::from_overfetch(items.into_iter().map(|(_, h)| h).collect(), q.limit);
+        if partial {
+            // A partial page: the filter matched too little within the reads allowed. The cursor
+            // continues after what was read.
+            page.next = bound.as_deref().and_then(cursor_of_order);
+        }
+        Ok(page)
+    }
+
+    /// Reads one index partition from its start key on: up to `want` matching handoffs in at most
+    /// [`MAX_READS_PER_PAGE`] requests. Returns them with their order keys, and how far it read
+    /// when it stopped before the end.
+    #[allow(clippy::too_many_arguments)]
+    async fn query_shard(
+        &self,
+        index: &str,
+        key_condition: &str,
+        values: Item,
+        names: Option<HashMap<String, String>>,
+        filter: Option<String>,
+        sk_attr: &str,
+        want: usize,
+    ) -> Result<(Vec<(String, Handoff)>, Option<String>), StoreError> {
+        let mut items: Vec<(String, Handoff)> = Vec::new();
+        let mut start: Option<Item> = None;
+        for _ in 0..MAX_READS_PER_PAGE {
             let missing = want - items.len();
             // With a filter, read more than is missing: DynamoDB's limit counts items read.
-            let limit = if filters.is_empty() { missing } else { missing.max(50) };
-            let mut req = self
+            let limit = if filter.is_some() { missing.max(50) } else { missing };
+            let out = self
                 .client
                 .query()
                 .table_name(&self.table)
                 .index_name(index)
-                .key_condition_expression(&key_condition)
+                .key_condition_expression(key_condition)
                 .set_expression_attribute_values(Some(values.clone()))
+                .set_expression_attribute_names(names.clone())
+                .set_filter_expression(filter.clone())
                 .scan_index_forward(true)
                 .limit(limit as i32)
-                .set_exclusive_start_key(start.take());
-            if !names.is_empty() {
-                req = req.set_expression_attribute_names(Some(names.clone()));
-            }
-            if !filters.is_empty() {
-                req = req.filter_expression(filters.join(" AND "));
-            }
-            let out = req.send().await.map_err(sdk_error)?;
-            reads += 1;
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(sdk_error)?;
             for it in out.items.unwrap_or_default() {
+                let order = it.get(sk_attr).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
                 let h: HandoffItem = from_attrs(it)?;
-                items.push(h.handoff);
+                items.push((order, h.handoff));
             }
             match out.last_evaluated_key {
-                Some(k) if items.len() < want => {
-                    read_up_to = cursor_of(&k, sk_attr);
-                    if reads >= MAX_READS_PER_PAGE {
-                        break;
-                    }
-                    start = Some(k);
+                Some(k) if items.len() < want => start = Some(k),
+                Some(k) => {
+                    let at = k.get(sk_attr).and_then(|v| v.as_s().ok()).cloned();
+                    return Ok((items, at));
                 }
-                _ => {
-                    read_up_to = None;
-                    break;
-                }
+                None => return Ok((items, None)),
             }
         }
-        let mut page = InboxPage::from_overfetch(items, q.limit);
-        if page.next.is_none() {
-            // A partial page: the filter matched too little within the reads allowed. The cursor
-            // continues after what was read.
-            page.next = read_up_to;
-        }
-        Ok(page)
+        let at = start.as_ref().and_then(|k| k.get(sk_attr)).and_then(|v| v.as_s().ok()).cloned();
+        Ok((items, at))
     }
 }
 
-/// Where an index page ended, as a client cursor.
-fn cursor_of(key: &Item, sk_attr: &str) -> Option<InboxCursor> {
-    let order = key.get(sk_attr)?.as_s().ok()?;
+/// An index position (an order key) as a client cursor.
+fn cursor_of_order(order: &str) -> Option<InboxCursor> {
     let (at, id) = order.split_once('#')?;
     Some(InboxCursor {
         created_at: DateTime::parse_from_rfc3339(at).ok()?.with_timezone(&Utc),
@@ -441,7 +490,8 @@ fn cursor_of(key: &Item, sk_attr: &str) -> Option<InboxCursor> {
 #[async_trait]
 impl Store for DynamoStore {
     async fn get_settings(&self, ws: &WorkspaceId) -> Result<Option<SettingsDoc>, StoreError> {
-        let (pk, sk) = settings_key(ws);
+        // Every copy is the same (they are only ever written together).
+        let (pk, sk) = settings_key(ws, 0);
         match self.get(pk, sk).await? {
             Some(item) => Ok(Some(from_attrs::<SettingsItem>(item)?.doc)),
             None => Ok(None),
@@ -449,22 +499,33 @@ impl Store for DynamoStore {
     }
 
     async fn put_settings(&self, doc: &SettingsDoc, expected_version: u64) -> Result<(), StoreError> {
-        let (pk, sk) = settings_key(&doc.workspace_id);
-        let item = to_attrs(&SettingsItem { pk, sk, doc: doc.clone() })?;
-        let mut req = self.client.put_item().table_name(&self.table).set_item(Some(item));
-        req = if expected_version == 0 {
-            req.condition_expression(NEW)
-        } else {
-            req.condition_expression("#version = :expected")
-                .expression_attribute_names("#version", "version")
-                .expression_attribute_values(":expected", n(expected_version))
-        };
-        match req.send().await {
-            Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().map(|s| s.is_conditional_check_failed_exception()).unwrap_or(false) => {
-                Err(StoreError::VersionConflict)
-            }
-            Err(e) => Err(sdk_error(e)),
+        // Every copy, each conditional on the version, in one transaction.
+        let items = (0..SETTINGS_COPIES)
+            .map(|copy| {
+                let (pk, sk) = settings_key(&doc.workspace_id, copy);
+                let item = to_attrs(&SettingsItem { pk, sk, doc: doc.clone() })?;
+                let cond = if expected_version == 0 {
+                    Cond::new(NEW)
+                } else {
+                    Cond::new("#version = :expected")
+                        .name("#version", "version")
+                        .value(":expected", n(expected_version))
+                };
+                self.put(item, Some(cond))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        match self.transact(items).await {
+            Ok(()) => Ok(()),
+            Err(e) => match cancelled(&e) {
+                Some(reasons)
+                    if reasons
+                        .iter()
+                        .any(|r| matches!(r.code(), Some("ConditionalCheckFailed" | "TransactionConflict"))) =>
+                {
+                    Err(StoreError::VersionConflict)
+                }
+                _ => Err(sdk_error(e)),
+            },
         }
     }
 
@@ -506,7 +567,7 @@ impl Store for DynamoStore {
         let mut settings_at = None;
         if let Some(v) = w.settings_version {
             settings_at = Some(items.len());
-            items.push(self.settings_check(ws, v)?);
+            items.push(self.settings_check(ws, settings_copy(&record.conversation_id), v)?);
         }
         if let Some(d) = w.decision {
             items.push(self.put(to_attrs(&DecisionItem::new(d))?, Some(Cond::new(NEW)))?);
@@ -762,8 +823,7 @@ mod tests {
     fn an_index_position_reads_back_as_a_cursor() {
         let at = Utc::now();
         let id = HandoffId::parse("hnd_7").unwrap();
-        let key = HashMap::from([("gsi2sk".to_string(), s(order_key(&at, &id)))]);
-        let c = cursor_of(&key, "gsi2sk").unwrap();
+        let c = cursor_of_order(&order_key(&at, &id)).unwrap();
         assert_eq!(c.handoff_id, id);
         assert_eq!(ts(&c.created_at), ts(&at));
     }

@@ -1,0 +1,245 @@
+//! DynamoDB on the emulator, at the edges a busy deployment reaches: long histories, races on
+//! the same items, a conversation lock left behind, a crash between commit and send. Requests
+//! are counted with the SDK interceptor, so "bounded" is asserted, not assumed.
+
+use ::handoff::app::{App, AppError};
+use ::handoff::domain::*;
+use ::handoff::ports::{EscalationWrite, InboxQuery, StatusFilter, Store};
+use futures::future::join_all;
+use handoff_tests::aws::Env;
+use handoff_tests::calls::CallLog;
+
+fn ws(s: &str) -> WorkspaceId {
+    WorkspaceId::parse(s).unwrap()
+}
+fn user(s: &str) -> UserId {
+    UserId::parse(s).unwrap()
+}
+
+fn request(w: &str, conv: &str, event: &str) -> EscalationRequest {
+    EscalationRequest {
+        event_id: EventId::parse(event).unwrap(),
+        workspace_id: ws(w),
+        conversation_id: ConversationId::parse(conv).unwrap(),
+        channel: Channel::Chat,
+        reason: Reason::BillingIssue,
+        summary: None,
+        customer: None,
+        priority: Priority::Normal,
+    }
+}
+
+async fn enable(app: &App, w: &str) {
+    let mut doc = serde_json::to_value(SettingsDoc::defaults(ws(w))).unwrap();
+    doc["enabled"] = serde_json::json!(true);
+    app.put_settings(&ws(w), &doc, None, &user("admin")).await.unwrap();
+}
+
+fn query(status: StatusFilter, assignee: Option<&str>, limit: usize) -> InboxQuery {
+    InboxQuery { status, assignee: assignee.map(user), channel: None, reason: None, limit, after: None }
+}
+
+/// Writes a handoff straight through the store, assigned to `agent` and, if `close`, already
+/// resolved (as its last state would be stored): a history without the cost of living it.
+async fn seeded(store: &dyn Store, w: &str, i: usize, agent: &str, close: bool) -> Handoff {
+    let at = chrono::Utc::now() - chrono::Duration::days(30) + chrono::Duration::seconds(i as i64);
+    let settings = Settings { enabled: true, ..Settings::default() };
+    let id = HandoffId::parse(format!("hnd_seed_{i:05}")).unwrap();
+    let d =
+        decide_escalation(&settings, &request(w, &format!("conv-{i}"), &format!("evt-{i}")), Actor::Ai, None, id, at);
+    let mut h = d.created.clone().unwrap();
+    let mut cmds = vec![Command::Accept { by: user(agent) }];
+    if close {
+        cmds.push(Command::Resolve { by: user(agent) });
+    }
+    for cmd in cmds {
+        let Ok(Outcome::Changed(next)) = decide(&h, &cmd, at) else { panic!("{cmd:?}") };
+        h = next.handoff;
+    }
+    store
+        .create_escalation(EscalationWrite {
+            record: &d.record,
+            handoff: Some(&h),
+            decision: None,
+            settings_version: None,
+            stale_lock: None,
+        })
+        .await
+        .unwrap();
+    h
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_inbox_reads_a_page_however_long_the_history() {
+    let log = CallLog::default();
+    let env = Env::counted(&log).await;
+    let w = "ws_history";
+    // 300 closed handoffs of alice, then 3 active ones. (One at a time: the emulator's
+    // transactions are not safe to run side by side with each other.)
+    for i in 0..300 {
+        seeded(env.app.store.as_ref(), w, i, "alice", true).await;
+    }
+    for i in 300..303 {
+        seeded(env.app.store.as_ref(), w, i, "alice", false).await;
+    }
+    log.take();
+
+    // "Mine, active": one request, three handoffs, whatever alice did before.
+    let page = env.app.inbox(&ws(w), &query(StatusFilter::Active, Some("alice"), 25)).await.unwrap();
+    let calls = log.take();
+    println!("mine, active: {calls}");
+    assert_eq!(page.items.len(), 3);
+    assert!(page.next.is_none());
+    assert_eq!(calls.count(), 1, "{calls}");
+
+    // Her resolved ones, a page at a time: one request a page.
+    let page = env.app.inbox(&ws(w), &query(StatusFilter::One(State::Resolved), Some("alice"), 25)).await.unwrap();
+    let calls = log.take();
+    assert_eq!(page.items.len(), 25);
+    assert!(page.next.is_some());
+    assert_eq!(calls.count(), 1, "{calls}");
+
+    // The whole team's active view: one request per index shard, side by side, however many
+    // closed handoffs the workspace has.
+    let page = env.app.inbox(&ws(w), &query(StatusFilter::Active, None, 25)).await.unwrap();
+    let calls = log.take();
+    println!("active: {calls}");
+    assert_eq!(page.items.len(), 3);
+    assert_eq!(calls.count(), ::handoff::adapters::aws::dynamodb::INBOX_SHARDS as usize, "{calls}");
+    assert_eq!(calls.in_sequence(), 1, "{calls}");
+
+    // A filter that matches nothing among 300 resolved handoffs: a bounded number of reads and a
+    // partial (here empty) page with a cursor to continue, not a loop over the history.
+    let mut q = query(StatusFilter::One(State::Resolved), Some("alice"), 5);
+    q.reason = Some(Reason::RefundRequest);
+    let mut pages = 0;
+    let mut requests = Vec::new();
+    loop {
+        let page = env.app.inbox(&ws(w), &q).await.unwrap();
+        requests.push(log.take().count());
+        assert!(page.items.is_empty());
+        pages += 1;
+        match page.next {
+            Some(c) => q.after = Some(c),
+            None => break,
+        }
+        assert!(pages < 50, "the cursor must move forward");
+    }
+    println!("filter matching nothing: {pages} pages, requests per page {requests:?}");
+    assert!(pages > 1, "a partial page came back before the end");
+    assert!(requests.iter().all(|n| *n <= ::handoff::adapters::aws::dynamodb::MAX_READS_PER_PAGE), "{requests:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn races_on_dynamodb_have_one_winner() {
+    let env = Env::new().await;
+    let w = "ws_race";
+    enable(&env.app, w).await;
+    // 20 escalations of one conversation at once, each from its own container: one handoff.
+    let apps: Vec<App> = (0..20).map(|_| env.container(&CallLog::default())).collect();
+    let results = join_all(apps.iter().enumerate().map(|(i, app)| async move {
+        app.escalate(&request(w, "conv-race", &format!("evt-race-{i}")), Actor::Ai).await
+    }))
+    .await;
+    let ids: std::collections::HashSet<String> = results
+        .iter()
+        .map(|r| r.as_ref().expect("every escalation is answered").handoff.as_ref().unwrap().handoff_id.to_string())
+        .collect();
+    assert_eq!(ids.len(), 1, "one active handoff for the conversation");
+    let queued = results.iter().filter(|r| r.as_ref().unwrap().outcome == EscalationOutcome::Queued).count();
+    assert_eq!(queued, 1);
+    let active = env.app.inbox(&ws(w), &query(StatusFilter::Active, None, 50)).await.unwrap();
+    assert_eq!(active.items.len(), 1);
+
+    // 10 agents accept it at once: one wins, the others get the conflict.
+    let id = active.items[0].handoff_id.clone();
+    let results = join_all(apps.iter().take(10).enumerate().map(|(i, app)| {
+        let id = id.clone();
+        async move { app.apply(&ws(w), &id, Command::Accept { by: user(&format!("agent{i}")) }).await }
+    }))
+    .await;
+    let won = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(won, 1, "{results:?}");
+    assert!(results.iter().filter(|r| r.is_err()).all(|r| matches!(r, Err(AppError::AssignedToSomeoneElse))));
+
+    // Settings saved at once from the same version: one save wins.
+    let results = join_all(apps.iter().take(5).map(|app| {
+        let mut doc = serde_json::to_value(SettingsDoc::defaults(ws(w))).unwrap();
+        doc["enabled"] = serde_json::json!(true);
+        doc["stalling_time_seconds"] = serde_json::json!(30);
+        doc["version"] = serde_json::json!(1);
+        async move { app.put_settings(&ws(w), &doc, None, &user("admin")).await }
+    }))
+    .await;
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1);
+    assert!(results
+        .iter()
+        .filter(|r| r.is_err())
+        .all(|r| matches!(r, Err(AppError::SettingsVersionConflict { expected: 1, .. }))));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lock_left_behind_is_repaired_not_busy_forever() {
+    let env = Env::new().await;
+    let w = "ws_lock";
+    enable(&env.app, w).await;
+    // A lock naming a handoff that does not exist (or is closed): left by an older version or a
+    // manual change.
+    env.dynamo
+        .put_item()
+        .table_name(&env.res.table)
+        .item("pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("CONV#{w}#conv-stuck")))
+        .item("sk", aws_sdk_dynamodb::types::AttributeValue::S("LOCK".into()))
+        .item("handoff_id", aws_sdk_dynamodb::types::AttributeValue::S("hnd_gone".into()))
+        .send()
+        .await
+        .unwrap();
+    let r = env.app.escalate(&request(w, "conv-stuck", "evt-stuck"), Actor::Ai).await.unwrap();
+    assert_eq!(r.outcome, EscalationOutcome::Queued, "the stale lock was taken over");
+    let again = env.app.escalate(&request(w, "conv-stuck", "evt-stuck-2"), Actor::Ai).await.unwrap();
+    assert_eq!(again.outcome, EscalationOutcome::AlreadyActive, "and now guards the new handoff");
+    assert_eq!(again.handoff.unwrap().handoff_id, r.handoff.unwrap().handoff_id);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replay_sends_what_the_first_attempt_left_pending() {
+    let env = Env::new().await;
+    let w = "ws_replay";
+    enable(&env.app, w).await;
+    // The first attempt committed and crashed before sending: its effects are pending.
+    let settings = env.app.get_settings(&ws(w)).await.unwrap();
+    let req = request(w, "conv-replay", "evt-replay");
+    let d = decide_escalation(
+        &settings.settings,
+        &req,
+        Actor::Ai,
+        None,
+        HandoffId::parse("hnd_replay").unwrap(),
+        chrono::Utc::now(),
+    );
+    let rec = d.decision_record();
+    env.app
+        .store
+        .create_escalation(EscalationWrite {
+            record: &d.record,
+            handoff: d.created.as_ref(),
+            decision: rec.as_ref(),
+            settings_version: None,
+            stale_lock: None,
+        })
+        .await
+        .unwrap();
+    assert!(env.outbound().await.is_empty());
+    // SQS delivers the escalation again: the first answer, and the confirmation goes out now,
+    // not when the sweep comes round.
+    let r = env.app.escalate(&req, Actor::Ai).await.unwrap();
+    assert!(r.replayed);
+    let out = env.outbound().await;
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0]["event_id"], "hnd_replay:v1:0");
+    let view = env.app.handoff_view(&ws(w), &HandoffId::parse("hnd_replay").unwrap(), 0).await.unwrap();
+    assert!(view.decisions[0].is_settled(), "the message and the timer are recorded as sent");
+    // And a third delivery sends nothing.
+    env.app.escalate(&req, Actor::Ai).await.unwrap();
+    assert!(env.outbound().await.is_empty());
+}

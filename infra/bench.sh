@@ -1,39 +1,90 @@
 #!/usr/bin/env bash
 # Measures Human Handoff and writes the figures into docs/BENCHMARKS.md:
-#   1. the local stack: timer lateness and HTTP latency (cargo bench -p handoff-tests --bench local_stack);
-#   2. the Lambda release builds: each function's zipped size (cargo lambda build --release --arm64).
-# Figures are medians and percentiles of one run on this machine; it is shared and noisy, so
-# compare runs made the same way rather than absolute numbers.
+#   1. AWS calls per operation (against moto server, counted by an SDK interceptor);
+#   2. the local stack: timer lateness, HTTP latency, and throughput as the store fills;
+#   3. the Lambda functions: start-up time against a hello-world lambda_runtime function built
+#      with the same profile, and the size of each arm64 bootstrap.zip.
+# Figures are medians of one run on this machine; it is shared and noisy, so compare ratios and
+# runs made the same way rather than absolute numbers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash infra/venv.sh
 export PATH="$PWD/.venv/bin:$PATH"
 rustup target add aarch64-unknown-linux-gnu >/dev/null 2>&1 || true
+FUNCS=(settings-api escalation-trigger stall-notifier voice-timeout inbox-api)
 
-echo "==> local stack" >&2
+echo "==> AWS calls per operation (moto server)" >&2
+export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
+eval "$(bash infra/moto.sh)"
+trap 'bash infra/moto.sh stop' EXIT
+CALLS="| operation (warm container) | AWS calls | in sequence | calls, in the order they finished |
+|---|---|---|---|
+$(cargo test -q -p handoff-tests --test aws_calls -- --nocapture 2>/dev/null | grep '^CALLS |' | sed 's/^CALLS //')"
+echo "$CALLS"
+
+echo "==> local stack: timers and HTTP latency" >&2
 LOCAL=$(cargo bench -q -p handoff-tests --bench local_stack 2>/dev/null | grep '^|')
 echo "$LOCAL"
+echo "==> local stack: throughput as it fills" >&2
+LOAD=$(cargo bench -q -p handoff-tests --bench local_load 2>/dev/null | grep '^|')
+echo "$LOAD"
+
+echo "==> start-up time (x86-64 release builds, each function built on its own)" >&2
+mkdir -p target/bench-bin
+for f in hello-lambda "${FUNCS[@]}"; do
+    # One package per build, so each binary links only the features its crate asks for.
+    cargo build -q --release -p "$f" >&2
+    cp "target/release/$f" "target/bench-bin/$f"
+done
+ENV_FOR_INIT=(HANDOFF_TABLE=t OUTBOUND_QUEUE_URL=http://q/out STALL_TIMER_QUEUE_URL=http://q/stall
+    STALL_TIMER_QUEUE_ARN=arn:aws:sqs:us-east-1:1:stall RING_TIMER_QUEUE_URL=http://q/ring
+    RING_TIMER_QUEUE_ARN=arn:aws:sqs:us-east-1:1:ring SCHEDULE_GROUP=g SCHEDULER_ROLE_ARN=arn:aws:iam::1:role/s)
+ARGS=()
+for f in hello-lambda "${FUNCS[@]}"; do ARGS+=("$f=target/bench-bin/$f"); done
+INIT_JSON=$(env "${ENV_FOR_INIT[@]}" AWS_ENDPOINT_URL= .venv/bin/python infra/init_time.py 40 "${ARGS[@]}")
+echo "$INIT_JSON"
 
 echo "==> Lambda release builds (arm64, zipped)" >&2
-FUNCS=(settings-api escalation-trigger stall-notifier voice-timeout inbox-api)
-ARGS=()
-for f in "${FUNCS[@]}"; do ARGS+=(--bin "$f"); done
-cargo lambda build --release --arm64 --output-format zip "${ARGS[@]}" >&2
-SIZES="| function | bootstrap.zip | bootstrap (unzipped) |
-|---|---|---|"
 for f in "${FUNCS[@]}"; do
-    zip="target/lambda/$f/bootstrap.zip"
-    raw=$(unzip -l "$zip" | awk 'NR>3 && $4=="bootstrap" {print $1}')
-    SIZES="$SIZES
-| $f | $(( $(stat -c %s "$zip") / 1024 )) KiB | $(( raw / 1024 )) KiB |"
+    cargo lambda build -q --release --arm64 --output-format zip -p "$f" >&2
 done
-echo "$SIZES"
+TABLE=$(INIT_JSON="$INIT_JSON" .venv/bin/python - "${FUNCS[@]}" <<'PY'
+import json, os, sys, zipfile
+init = json.loads(os.environ["INIT_JSON"])
+hello = init["hello-lambda"]
+print("| function | start-up, median (ms) | × hello-world | bootstrap.zip (arm64) | bootstrap, unzipped | x86-64 binary |")
+print("|---|---|---|---|---|---|")
+print(f"| hello-world (reference) | {hello:.2f} | 1.00 | | | {os.path.getsize('target/bench-bin/hello-lambda') / 2**20:.1f} MiB |")
+for f in sys.argv[1:]:
+    z = f"target/lambda/{f}/bootstrap.zip"
+    raw = zipfile.ZipFile(z).getinfo("bootstrap").file_size
+    print(f"| {f} | {init[f]:.2f} | {init[f] / hello:.2f} | {os.path.getsize(z) / 2**20:.2f} MiB | {raw / 2**20:.1f} MiB | {os.path.getsize('target/bench-bin/' + f) / 2**20:.1f} MiB |")
+PY
+)
+echo "$TABLE"
 
 cat > docs/BENCHMARKS.md <<DOC
 # Benchmarks
 
 Measured with \`bash infra/bench.sh\` on $(date -u +%Y-%m-%d), $(nproc) cores, $(rustc --version | cut -d' ' -f1-2).
-One run; the machine is shared and noisy, so read the medians and compare runs made the same way.
+One run; the machine is shared and noisy, so read the medians and ratios, and compare runs made the
+same way.
+
+## AWS calls per operation
+
+\`cargo test -p handoff-tests --test aws_calls -- --nocapture\`: the real handlers (the Lambda edge of
+each function, with the fixture events) against moto server, each function in a container of its own
+(its own \`App\`, as in AWS). Every AWS request is counted by an SDK interceptor on every client
+(\`tests/src/calls.rs\`); "in sequence" is the longest chain of requests each of which started after
+the previous one had finished: the round trips an operation waits for. The test asserts the goals,
+so a regression fails CI.
+
+$CALLS
+
+"Warm" means the container has served this workspace before: it remembers the settings it last
+read, and each escalation's transaction checks their version (see docs/ARCHITECTURE.md). An accept
+in a container that has not read the handoff before reads it first (4 in sequence); after the agent
+opened it (GET, served by the same function) the read is saved.
 
 ## Local stack: timers and HTTP
 
@@ -44,14 +95,27 @@ transition was recorded minus the timer's due time (the goal: within 1 second).
 
 $LOCAL
 
-## Lambda release builds
+## Local stack: throughput as the store fills
 
-\`cargo lambda build --release --arm64 --output-format zip --bin <function>\` (what the template's
-\`rust-cargolambda\` build method runs), with the release profile of the root \`Cargo.toml\`:
-\`opt-level = 3\`, \`lto = "thin"\`, \`codegen-units = 1\`, \`strip = "symbols"\`. Smaller zips load
-faster on a cold start; full optimisation keeps the handlers fast. \`panic = "unwind"\` is kept so a
-panic in one invocation is reported as that invocation's error instead of killing the runtime.
+\`cargo bench -p handoff-tests --bench local_load\`: 32 HTTP clients post new-chat escalations for
+5 s, on an empty store and again after 100,000 more escalations (written through the use case,
+in-process). On disk the database is in WAL mode with \`synchronous = FULL\`; requests are committed
+in groups (one flush per group, each request answered only after its group is durable).
 
-$SIZES
+$LOAD
+
+## Lambda functions: start-up time and size
+
+Start-up is the time from starting the process to its first poll of the Lambda Runtime API (the
+moment it is ready for an event, with its AWS clients built), measured by \`infra/init_time.py\`
+(a stand-in Runtime API on loopback; 40 starts of each binary, interleaved; medians). Every binary
+is an x86-64 release build of its own package (\`cargo build --release -p <function>\`), so it links
+only what its crate asks for; the reference is \`infra/hello-lambda\`, a hello-world
+\`lambda_runtime\` function with the same logging, built with the same profile in the same run.
+Sizes: \`cargo lambda build --release --arm64 --output-format zip -p <function>\`. Release profile:
+\`opt-level = 3\`, \`lto = "thin"\`, \`codegen-units = 1\`, \`strip = "symbols"\`, \`panic = "unwind"\`
+(so a panic is that invocation's error, not the end of the runtime).
+
+$TABLE
 DOC
 echo "wrote docs/BENCHMARKS.md" >&2

@@ -247,3 +247,17 @@ fn the_table_matches_the_key_design() {
         assert!(outputs.contains(o), "output {o}");
     }
 }
+
+#[test]
+fn the_stuck_effects_alarm_watches_the_metric_the_sweep_writes() {
+    use handoff::adapters::aws::lambda::{emf_line, METRICS_NAMESPACE, STUCK_EFFECTS_METRIC};
+    let t = template();
+    let alarm = &resources(&t)["StuckEffectsAlarm"]["Properties"];
+    assert_eq!(alarm["Namespace"], METRICS_NAMESPACE);
+    assert_eq!(alarm["MetricName"], STUCK_EFFECTS_METRIC);
+    // The log line the sweep prints is embedded metric format naming that metric.
+    let line = emf_line(&[(STUCK_EFFECTS_METRIC, 2.0)], 0);
+    assert_eq!(line["_aws"]["CloudWatchMetrics"][0]["Namespace"], METRICS_NAMESPACE);
+    assert_eq!(line["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"], STUCK_EFFECTS_METRIC);
+    assert_eq!(line[STUCK_EFFECTS_METRIC], 2.0);
+}

@@ -37,7 +37,7 @@ pub const INDEX_PENDING_EFFECTS: &str = "pending_effects";
 /// The TTL attribute (epoch seconds).
 pub const TTL_ATTRIBUTE: &str = "expires_at_epoch";
 /// Pending decisions are spread over this many index partitions.
-pub const PENDING_SHARDS: u32 = 32;
+pub const PENDING_SHARDS: u32 = 128;
 /// A workspace's Inbox indexes (active, by state) are spread over this many partitions, so one
 /// busy workspace does not exceed what one index partition takes (docs/SCALE.md).
 pub const INBOX_SHARDS: u32 = 32;
@@ -815,8 +815,12 @@ mod tests {
     #[test]
     fn shards_are_stable_and_spread() {
         assert_eq!(shard_of("HANDOFF#ws#hnd_1"), shard_of("HANDOFF#ws#hnd_1"));
-        let used: std::collections::HashSet<u32> = (0..200).map(|i| shard_of(&format!("HANDOFF#ws#hnd_{i}"))).collect();
+        let used: std::collections::HashSet<u32> =
+            (0..5000).map(|i| shard_of(&format!("HANDOFF#ws#hnd_{i}"))).collect();
         assert_eq!(used.len(), PENDING_SHARDS as usize);
+        let inbox: std::collections::HashSet<u32> =
+            (0..5000).map(|i| inbox_shard(&HandoffId::parse(format!("hnd_{i}")).unwrap())).collect();
+        assert_eq!(inbox.len(), INBOX_SHARDS as usize);
     }
 
     #[test]

@@ -148,6 +148,9 @@ pub const SWEEP_AGE: Duration = Duration::from_secs(30);
 
 /// The CloudWatch namespace of the functions' own metrics.
 pub const METRICS_NAMESPACE: &str = "HumanHandoff";
+/// Effects pending for more than five minutes, as the outbox sweep found them (the template's
+/// `StuckEffectsAlarm` watches it).
+pub const STUCK_EFFECTS_METRIC: &str = "StuckEffects";
 
 /// One CloudWatch embedded-metric-format record (counts, no dimensions): a JSON line on stdout,
 /// which CloudWatch Logs turns into metrics without any API call from the function.
@@ -172,7 +175,7 @@ pub fn emf_line(metrics: &[(&str, f64)], at_ms: i64) -> serde_json::Value {
 pub fn sweep_answer(report: &crate::app::SweepReport) -> serde_json::Value {
     let line = emf_line(
         &[
-            ("StuckEffects", report.stuck as f64),
+            (STUCK_EFFECTS_METRIC, report.stuck as f64),
             ("PendingDecisions", report.pending as f64),
             ("RedispatchedEffects", report.dispatched as f64),
         ],

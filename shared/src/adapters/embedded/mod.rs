@@ -13,13 +13,25 @@ pub use timers::EmbeddedTimers;
 use crate::ports::StoreError;
 use rusqlite::Connection;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 
 /// A shared handle on the embedded database.
+///
+/// One thread owns the connection and commits in groups: it takes every request waiting, runs
+/// each in a savepoint of its own (so each is still all or nothing), commits them together with
+/// one `fsync`, and only then answers them. Nothing is acknowledged before it is durable, and a
+/// busy stack pays one disk flush per group instead of one per write.
 #[derive(Clone)]
 pub struct EmbeddedDb {
-    conn: Arc<Mutex<Connection>>,
+    jobs: std::sync::mpsc::Sender<Job>,
 }
+
+/// A request to the database thread: runs on the connection, and returns what delivers its answer
+/// once the group it ran in is committed (or failed to commit).
+type Job = Box<dyn FnOnce(&mut Connection) -> Deliver + Send>;
+type Deliver = Box<dyn FnOnce(Option<&StoreError>) + Send>;
+
+/// At most this many requests share one commit.
+const GROUP_MAX: usize = 512;
 
 /// The schema version this code writes (`PRAGMA user_version`). Version 1 kept each handoff's
 /// timeline inside the handoff and the outbox one row per effect; [`upgrade_from_v1`] moves both.
@@ -89,7 +101,7 @@ CREATE INDEX IF NOT EXISTS outbound_log_by_workspace ON outbound_log (workspace_
 
 /// Moves a version-1 database's handoff timelines into decision rows (as version 0 of each
 /// handoff: the history before the upgrade) and its pending effects into pending decisions.
-fn upgrade_from_v1(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
+fn upgrade_from_v1(tx: &Connection) -> Result<(), StoreError> {
     use crate::domain::{DecisionOwner, DecisionRecord, Effect, Handoff, TimelineEntry};
     let parse_time = |s: &str| {
         chrono::DateTime::parse_from_rfc3339(s)
@@ -187,22 +199,62 @@ impl EmbeddedDb {
         }
         tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION};")).map_err(unavailable)?;
         tx.commit().map_err(unavailable)?;
-        Ok(Self { conn: Arc::new(Mutex::new(conn)) })
+        let (jobs, rx) = std::sync::mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("handoff-db".into())
+            .spawn(move || commit_in_groups(conn, rx))
+            .map_err(|e| StoreError::Unavailable(format!("cannot start the database thread: {e}")))?;
+        Ok(Self { jobs })
     }
 
-    /// Runs `f` on the connection off the async runtime's worker threads.
+    /// Runs `f` on the connection (on the database thread) and answers once what it wrote is
+    /// committed. `f` runs inside the group's transaction: a write of its own that must be all or
+    /// nothing takes a savepoint (`c.savepoint()`), never `c.transaction()`.
     pub(crate) async fn with<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let conn = self.conn.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut guard = conn.lock().map_err(|_| StoreError::Unavailable("database lock poisoned".into()))?;
-            f(&mut guard)
-        })
-        .await
-        .map_err(|e| StoreError::Unavailable(format!("database task failed: {e}")))?
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(conn)))
+                .unwrap_or_else(|_| Err(StoreError::Unavailable("a database request panicked".into())));
+            Box::new(move |commit: Option<&StoreError>| {
+                let answer = match commit {
+                    Some(e) => Err(StoreError::Unavailable(format!("not committed: {e}"))),
+                    None => result,
+                };
+                let _ = tx.send(answer);
+            })
+        });
+        self.jobs.send(job).map_err(|_| StoreError::Unavailable("the database thread has stopped".into()))?;
+        rx.await.map_err(|_| StoreError::Unavailable("the database thread has stopped".into()))?
+    }
+}
+
+/// The database thread: runs requests in groups, one commit per group, until every handle is gone.
+fn commit_in_groups(mut conn: Connection, jobs: std::sync::mpsc::Receiver<Job>) {
+    while let Ok(first) = jobs.recv() {
+        let mut group = vec![first];
+        while group.len() < GROUP_MAX {
+            match jobs.try_recv() {
+                Ok(j) => group.push(j),
+                Err(_) => break,
+            }
+        }
+        let begun = conn.execute_batch("BEGIN IMMEDIATE").map_err(unavailable);
+        if let Err(e) = &begun {
+            tracing::error!(error = %e, "database transaction could not begin");
+        }
+        let delivers: Vec<Deliver> = group.into_iter().map(|job| job(&mut conn)).collect();
+        let committed = begun.and_then(|()| conn.execute_batch("COMMIT").map_err(unavailable));
+        if let Err(e) = &committed {
+            tracing::error!(error = %e, "database commit failed; the group's requests get the error");
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        for deliver in delivers {
+            deliver(committed.as_ref().err());
+        }
     }
 }
 

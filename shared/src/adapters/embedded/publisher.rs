@@ -51,7 +51,7 @@ impl Publisher for LogPublisher {
         let inserted = self
             .db
             .with(move |c| {
-                let tx = c.transaction().map_err(unavailable)?;
+                let tx = c.savepoint().map_err(unavailable)?;
                 let mut inserted = Vec::with_capacity(rows.len());
                 for (id, ws, json) in &rows {
                     inserted.push(

@@ -7,7 +7,7 @@ use crate::ports::{
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension, Transaction};
+use rusqlite::{params, OptionalExtension};
 
 /// The embedded [`Store`]: SQLite, every conditional write in one transaction.
 #[derive(Clone)]
@@ -30,11 +30,15 @@ fn owner_key(o: &DecisionOwner) -> String {
 
 /// Records a decision. One already recorded under the same owner and version is never replaced
 /// (its effects may have been sent since): the write fails as a conflict.
-pub(super) fn insert_decision(tx: &Transaction<'_>, d: &DecisionRecord) -> Result<(), StoreError> {
+pub(super) fn insert_decision(tx: &rusqlite::Connection, d: &DecisionRecord) -> Result<(), StoreError> {
     insert_decision_at(tx, d, d.version as i64)
 }
 
-pub(super) fn insert_decision_at(tx: &Transaction<'_>, d: &DecisionRecord, version: i64) -> Result<(), StoreError> {
+pub(super) fn insert_decision_at(
+    tx: &rusqlite::Connection,
+    d: &DecisionRecord,
+    version: i64,
+) -> Result<(), StoreError> {
     let doc = serde_json::to_string(d).map_err(corrupt)?;
     tx.execute(
         "INSERT INTO decisions (workspace_id, owner, version, recorded_at, pending, doc)
@@ -49,7 +53,7 @@ fn is_unique_violation(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation)
 }
 
-fn insert_handoff(tx: &Transaction<'_>, h: &Handoff) -> Result<(), StoreError> {
+fn insert_handoff(tx: &rusqlite::Connection, h: &Handoff) -> Result<(), StoreError> {
     let doc = serde_json::to_string(h).map_err(corrupt)?;
     tx.execute(
         "INSERT INTO handoffs (workspace_id, handoff_id, conversation_id, state, active, assignee, channel, reason, created_at, version, doc)
@@ -118,7 +122,7 @@ impl Store for EmbeddedStore {
         let version = doc.version as i64;
         self.db
             .with(move |c| {
-                let tx = c.transaction().map_err(unavailable)?;
+                let tx = c.savepoint().map_err(unavailable)?;
                 let current: Option<i64> = tx
                     .query_row("SELECT version FROM settings WHERE workspace_id = ?1", [&ws], |r| r.get(0))
                     .optional()
@@ -145,7 +149,7 @@ impl Store for EmbeddedStore {
         let out = self
             .db
             .with(move |c| {
-                let tx = c.transaction().map_err(unavailable)?;
+                let tx = c.savepoint().map_err(unavailable)?;
                 let (ws, ev) = (record.workspace_id.as_str(), record.event_id.as_str());
                 // The checks DynamoDB's conditions make, in the same order of precedence.
                 let existing: Option<String> = tx
@@ -252,7 +256,7 @@ impl Store for EmbeddedStore {
         self.db
             .with(move |c| {
                 let doc = serde_json::to_string(&h).map_err(corrupt)?;
-                let tx = c.transaction().map_err(unavailable)?;
+                let tx = c.savepoint().map_err(unavailable)?;
                 let n = tx
                     .execute(
                         "UPDATE handoffs SET state = ?1, active = ?2, assignee = ?3, version = ?4, doc = ?5
@@ -349,7 +353,7 @@ impl Store for EmbeddedStore {
         let sent = sent.to_vec();
         self.db
             .with(move |c| {
-                let tx = c.transaction().map_err(unavailable)?;
+                let tx = c.savepoint().map_err(unavailable)?;
                 let doc: Option<String> = tx
                     .query_row(
                         "SELECT doc FROM decisions WHERE workspace_id = ?1 AND owner = ?2 AND version = ?3",

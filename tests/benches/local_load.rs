@@ -1,0 +1,119 @@
+//! Throughput of the local stack as it fills: new-chat escalations per second over HTTP, on an
+//! empty store and again with 100,000 handoffs stored, in memory and on disk. Prints a Markdown
+//! table (infra/bench.sh puts it in docs/BENCHMARKS.md).
+//! Run: `cargo bench -p handoff-tests --bench local_load` (FILL=… changes the 100,000).
+
+use futures::future::join_all;
+use handoff::domain::{Actor, Channel, ConversationId, EscalationRequest, EventId, Priority, Reason, WorkspaceId};
+use handoff_local::{start, LocalConfig};
+use handoff_tests::{token, SECRET};
+use serde_json::json;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const CLIENTS: usize = 32;
+const MEASURE: Duration = Duration::from_secs(5);
+
+/// Escalations per second over HTTP from `CLIENTS` concurrent clients during `MEASURE`.
+async fn rate(url: &str, ws: &str, run: &str) -> f64 {
+    let http = reqwest::Client::new();
+    let ai = token(ws, "ai", "ai");
+    let done = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    join_all((0..CLIENTS).map(|c| {
+        let (http, ai, done) = (http.clone(), ai.clone(), done.clone());
+        let url = url.to_string();
+        let ws = ws.to_string();
+        let run = run.to_string();
+        async move {
+            let mut i = 0;
+            while started.elapsed() < MEASURE {
+                let conv = format!("{run}-{c}-{i}");
+                let r = http
+                    .post(format!("{url}/v1/workspaces/{ws}/conversations/{conv}/escalations"))
+                    .bearer_auth(&ai)
+                    .json(&json!({"event_id": format!("evt-{conv}"), "channel": "chat", "reason": "other"}))
+                    .send()
+                    .await
+                    .expect("the stack answers");
+                assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap_or_default());
+                done.fetch_add(1, Ordering::Relaxed);
+                i += 1;
+            }
+        }
+    }))
+    .await;
+    done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+}
+
+async fn measure(label: &str, data_dir: Option<std::path::PathBuf>, fill: usize) -> String {
+    let stack = start(LocalConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir,
+        jwt_secret: SECRET.into(),
+        demo_workspace: None,
+    })
+    .await
+    .expect("local stack starts");
+    let url = stack.url();
+    let ws = "ws_load";
+    // Timers far away, so none fires while measuring.
+    let mut doc =
+        serde_json::to_value(handoff::domain::SettingsDoc::defaults(WorkspaceId::parse(ws).unwrap())).unwrap();
+    doc["enabled"] = json!(true);
+    doc["stalling_time_seconds"] = json!(86400);
+    let r = reqwest::Client::new()
+        .put(format!("{url}/v1/workspaces/{ws}/handoff-settings"))
+        .bearer_auth(token(ws, "admin", "admin"))
+        .json(&doc)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+
+    let fresh = rate(&url, ws, "fresh").await;
+    // Fill through the use case (no HTTP), many at a time.
+    let filled = Arc::new(AtomicUsize::new(0));
+    let fill_started = Instant::now();
+    join_all((0..64).map(|w| {
+        let (app, filled) = (stack.app.clone(), filled.clone());
+        async move {
+            loop {
+                let i = filled.fetch_add(1, Ordering::Relaxed);
+                if i >= fill {
+                    return;
+                }
+                let req = EscalationRequest {
+                    event_id: EventId::parse(format!("evt-fill-{i}")).unwrap(),
+                    workspace_id: WorkspaceId::parse(ws).unwrap(),
+                    conversation_id: ConversationId::parse(format!("conv-fill-{w}-{i}")).unwrap(),
+                    channel: Channel::Chat,
+                    reason: Reason::Other,
+                    summary: None,
+                    customer: None,
+                    priority: Priority::Normal,
+                };
+                app.escalate(&req, Actor::Ai).await.expect("filled");
+            }
+        }
+    }))
+    .await;
+    let fill_rate = fill as f64 / fill_started.elapsed().as_secs_f64();
+    let full = rate(&url, ws, "full").await;
+    stack.stop().await;
+    format!("| {label} | {fresh:.0} | {full:.0} | {:.0} % | {fill_rate:.0} |", 100.0 * full / fresh)
+}
+
+#[tokio::main]
+async fn main() {
+    let fill: usize = std::env::var("FILL").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
+    println!("| store | escalations/s, empty | escalations/s, {fill} stored | ratio | fill rate (in-process)/s |");
+    println!("|---|---|---|---|---|");
+    println!("{}", measure("in memory", None, fill).await);
+    let dir = tempfile::tempdir().unwrap();
+    println!(
+        "{}",
+        measure("on disk (WAL, synchronous=FULL, group commit)", Some(dir.path().to_path_buf()), fill).await
+    );
+}

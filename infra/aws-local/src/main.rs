@@ -2,7 +2,7 @@
 //! with dead-letter queues, schedule group) where `AWS_ENDPOINT_URL` points (moto server for local
 //! runs), and prints the environment the functions read, one `NAME=value` per line.
 
-use handoff::adapters::aws::config::sdk_config;
+use handoff::adapters::aws::config::loader;
 use handoff::adapters::aws::provision::{create_all, Names};
 use std::process::ExitCode;
 
@@ -13,7 +13,7 @@ async fn main() -> ExitCode {
         eprintln!("error: AWS_ENDPOINT_URL is not set; this tool is meant for an emulator (start one with `eval \"$(bash infra/moto.sh)\"`)");
         return ExitCode::from(2);
     }
-    let sdk = sdk_config().await;
+    let sdk = loader().load().await;
     match create_all(&sdk, &Names { prefix }).await {
         Ok(p) => {
             for (k, v) in p.env() {

@@ -125,10 +125,26 @@ impl Timers for NotConfigured {
     }
 }
 
-/// The AWS SDK configuration: region and credentials from the environment; `AWS_ENDPOINT_URL`
-/// points every client at an emulator when set.
+/// The AWS SDK configuration of a function: region and credentials from the environment variables
+/// Lambda sets (`AWS_REGION`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`);
+/// `AWS_ENDPOINT_URL` points every client at an emulator when set. Only the environment is read:
+/// no profile files, no instance metadata, no STS or SSO clients, so a start does no I/O and the
+/// binary carries none of that code. (Tools that may run with a profile use [`loader`].)
 pub async fn sdk_config() -> aws_config::SdkConfig {
-    loader().load().await
+    use aws_config::environment::{EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider};
+    use aws_config::meta::region::ProvideRegion;
+    let region = EnvironmentVariableRegionProvider::new().region().await;
+    let mut b = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .http_client(super::http::https_client())
+        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+            EnvironmentVariableCredentialsProvider::new(),
+        ))
+        .region(region);
+    if let Some(url) = std::env::var("AWS_ENDPOINT_URL").ok().filter(|u| !u.trim().is_empty()) {
+        b = b.endpoint_url(url);
+    }
+    b.build()
 }
 
 /// The SDK configuration loader with the project's HTTPS client (see [`super::http`]).

@@ -113,7 +113,7 @@ is an x86-64 release build of its own package (\`cargo build --release -p <funct
 only what its crate asks for; the reference is \`infra/hello-lambda\`, a hello-world
 \`lambda_runtime\` function with the same logging, built with the same profile in the same run.
 Sizes: \`cargo lambda build --release --arm64 --output-format zip -p <function>\`. Release profile:
-\`opt-level = 3\`, \`lto = "thin"\`, \`codegen-units = 1\`, \`strip = "symbols"\`, \`panic = "unwind"\`
+\`opt-level = "z"\`, \`lto = "fat"\`, \`codegen-units = 1\`, \`strip = "symbols"\`, \`panic = "unwind"\`
 (so a panic is that invocation's error, not the end of the runtime).
 
 $TABLE

@@ -89,7 +89,9 @@ CREATE TABLE IF NOT EXISTS timers (
     due_at   TEXT NOT NULL,
     timer    TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS timers_due ON timers (due_at);
+-- In firing order, so the earliest timer is one index step however many are pending.
+DROP INDEX IF EXISTS timers_due;
+CREATE INDEX IF NOT EXISTS timers_in_order ON timers (due_at, timer_id);
 CREATE TABLE IF NOT EXISTS outbound_log (
     seq          INTEGER PRIMARY KEY AUTOINCREMENT,
     event_id     TEXT NOT NULL UNIQUE,

@@ -41,7 +41,7 @@ ENV_FOR_INIT=(HANDOFF_TABLE=t OUTBOUND_QUEUE_URL=http://q/out STALL_TIMER_QUEUE_
     RING_TIMER_QUEUE_ARN=arn:aws:sqs:us-east-1:1:ring SCHEDULE_GROUP=g SCHEDULER_ROLE_ARN=arn:aws:iam::1:role/s)
 ARGS=()
 for f in hello-lambda "${FUNCS[@]}"; do ARGS+=("$f=target/bench-bin/$f"); done
-INIT_JSON=$(env "${ENV_FOR_INIT[@]}" AWS_ENDPOINT_URL= .venv/bin/python infra/init_time.py 40 "${ARGS[@]}")
+INIT_JSON=$(env "${ENV_FOR_INIT[@]}" AWS_ENDPOINT_URL= .venv/bin/python infra/init_time.py 100 "${ARGS[@]}")
 echo "$INIT_JSON"
 
 echo "==> Lambda release builds (arm64, zipped)" >&2
@@ -108,7 +108,7 @@ $LOAD
 
 Start-up is the time from starting the process to its first poll of the Lambda Runtime API (the
 moment it is ready for an event, with its AWS clients built), measured by \`infra/init_time.py\`
-(a stand-in Runtime API on loopback; 40 starts of each binary, interleaved; medians). Every binary
+(a stand-in Runtime API on loopback; 100 starts of each binary, interleaved; medians). Every binary
 is an x86-64 release build of its own package (\`cargo build --release -p <function>\`), so it links
 only what its crate asks for; the reference is \`infra/hello-lambda\`, a hello-world
 \`lambda_runtime\` function with the same logging, built with the same profile in the same run.

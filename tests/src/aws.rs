@@ -117,10 +117,15 @@ pub enum Api {
 }
 
 pub async fn http(env: &Env, api: Api, event: Value) -> (i64, Value) {
+    http_on(&env.app, api, event).await
+}
+
+/// [`http`] on a given container's App.
+pub async fn http_on(app: &App, api: Api, event: Value) -> (i64, Value) {
     let req: ApiGatewayV2httpRequest = serde_json::from_value(event).expect("fixture is an API Gateway v2 event");
     let resp = match api {
-        Api::Settings => settings_api::lambda::handler(&env.app, req).await,
-        Api::Inbox => inbox_api::lambda::handler(&env.app, req).await,
+        Api::Settings => settings_api::lambda::handler(app, req).await,
+        Api::Inbox => inbox_api::lambda::handler(app, req).await,
     };
     let body = match resp.body {
         Some(aws_lambda_events::encodings::Body::Text(t)) => serde_json::from_str(&t).unwrap(),

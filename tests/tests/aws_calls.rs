@@ -8,7 +8,7 @@ use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use aws_lambda_events::sqs::SqsEvent;
 use handoff::app::App;
 use handoff::domain::{Effect, HandoffId, WorkspaceId};
-use handoff_tests::aws::{apigw, configure, fixture, sqs_event, Env};
+use handoff_tests::aws::{apigw, configure, fixture, http_on, sqs_event, Api, Env};
 use handoff_tests::calls::{CallLog, Calls};
 use serde_json::{json, Value};
 
@@ -50,14 +50,7 @@ fn sqs_body(event_id: &str, conversation: &str) -> Value {
 }
 
 async fn inbox(app: &App, fixture_name: &str, handoff_id: &str, sub: &str) -> (i64, Value) {
-    let req: ApiGatewayV2httpRequest =
-        serde_json::from_value(apigw(fixture_name, Some(handoff_id), "agent", sub)).unwrap();
-    let resp = inbox_api::lambda::handler(app, req).await;
-    let body = match resp.body {
-        Some(aws_lambda_events::encodings::Body::Text(t)) => serde_json::from_str(&t).unwrap(),
-        _ => Value::Null,
-    };
-    (resp.status_code, body)
+    http_on(app, Api::Inbox, apigw(fixture_name, Some(handoff_id), "agent", sub)).await
 }
 
 /// The stall timer message the escalation of `id` set (as its queue would deliver it).

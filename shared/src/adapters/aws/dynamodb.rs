@@ -326,6 +326,28 @@ impl DynamoStore {
         self.client.transact_write_items().set_transact_items(Some(items)).send().await.map(|_| ())
     }
 
+    /// A transaction whose conditions are "still the version read": a failed condition (or a
+    /// conflicting write in flight) is a `VersionConflict`.
+    async fn transact_versioned(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
+        match self.transact(items).await {
+            Ok(()) => Ok(()),
+            Err(e) => match cancelled(&e) {
+                Some(reasons)
+                    if reasons
+                        .iter()
+                        .any(|r| matches!(r.code(), Some("ConditionalCheckFailed" | "TransactionConflict"))) =>
+                {
+                    Err(StoreError::VersionConflict)
+                }
+                Some(reasons) => {
+                    let codes: Vec<&str> = reasons.iter().map(|r| r.code().unwrap_or("None")).collect();
+                    Err(StoreError::Unavailable(format!("transaction cancelled: {codes:?}")))
+                }
+                None => Err(sdk_error(e)),
+            },
+        }
+    }
+
     async fn query_decisions(
         &self,
         pk: String,
@@ -514,19 +536,7 @@ impl Store for DynamoStore {
                 self.put(item, Some(cond))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        match self.transact(items).await {
-            Ok(()) => Ok(()),
-            Err(e) => match cancelled(&e) {
-                Some(reasons)
-                    if reasons
-                        .iter()
-                        .any(|r| matches!(r.code(), Some("ConditionalCheckFailed" | "TransactionConflict"))) =>
-                {
-                    Err(StoreError::VersionConflict)
-                }
-                _ => Err(sdk_error(e)),
-            },
-        }
+        self.transact_versioned(items).await
     }
 
     async fn create_escalation(&self, w: EscalationWrite<'_>) -> Result<(), EscalationWriteError> {
@@ -719,23 +729,7 @@ impl Store for DynamoStore {
                 .map_err(unavailable)?;
             items.push(TransactWriteItem::builder().delete(del).build());
         }
-        match self.transact(items).await {
-            Ok(()) => Ok(()),
-            Err(e) => match cancelled(&e) {
-                Some(reasons)
-                    if reasons
-                        .iter()
-                        .any(|r| matches!(r.code(), Some("ConditionalCheckFailed" | "TransactionConflict"))) =>
-                {
-                    Err(StoreError::VersionConflict)
-                }
-                Some(reasons) => {
-                    let codes: Vec<&str> = reasons.iter().map(|r| r.code().unwrap_or("None")).collect();
-                    Err(StoreError::Unavailable(format!("transaction cancelled: {codes:?}")))
-                }
-                None => Err(sdk_error(e)),
-            },
-        }
+        self.transact_versioned(items).await
     }
 
     async fn list_inbox(&self, ws: &WorkspaceId, query: &InboxQuery) -> Result<InboxPage, StoreError> {

@@ -42,6 +42,18 @@ pub enum EscalationWriteError {
     Store(#[from] StoreError),
 }
 
+/// Why a handoff's change was not committed.
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    /// The stored handoff is no longer the one the change was decided on (another version, or
+    /// more of its events handed over since). `current` is the stored handoff when the failed
+    /// write returned it, so the caller can decide again without reading.
+    #[error("the handoff changed since it was read")]
+    Stale { current: Option<Box<Handoff>> },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 /// One escalation's write: all of it or nothing.
 #[derive(Debug, Clone, Copy)]
 pub struct EscalationWrite<'a> {
@@ -157,21 +169,24 @@ pub trait Store: Send + Sync {
         event_id: &EventId,
     ) -> Result<Option<DecisionRecord>, StoreError>;
     /// Replaces the handoff with `handoff` (whose version is `expected_version + 1`) and records
-    /// `decision`, if the stored version is still `expected_version`; otherwise `VersionConflict`.
-    /// Frees the conversation when the handoff is no longer active.
+    /// `decision`, if the stored handoff still has `expected_version` and the same `sent_seq` as
+    /// `handoff`; otherwise `CommitError::Stale`, with the stored handoff when the store has it at
+    /// no extra cost. Frees the conversation when the handoff is no longer active.
     async fn commit_transition(
         &self,
         handoff: &Handoff,
         expected_version: u64,
         decision: &DecisionRecord,
-    ) -> Result<(), StoreError>;
+    ) -> Result<(), CommitError>;
     /// Handoffs of a workspace, oldest first (created_at, then id).
     async fn list_inbox(&self, ws: &WorkspaceId, query: &InboxQuery) -> Result<InboxPage, StoreError>;
 
     /// Decisions recorded before `before` with effects not yet handed over, oldest first.
     async fn pending_decisions(&self, before: DateTime<Utc>, limit: usize) -> Result<Vec<DecisionRecord>, StoreError>;
     /// Notes that the effects `sent` of `decision` were handed over at `at` (one write for all of
-    /// them). A decision all of whose effects are sent leaves the pending set.
+    /// them). A decision all of whose effects are sent leaves the pending set. When all of a
+    /// handoff's decision's outbound events are now sent, the handoff's `sent_seq` advances to the
+    /// decision's last `seq` (never backwards), in the same write.
     async fn mark_sent(&self, decision: &DecisionRecord, sent: &[String], at: DateTime<Utc>) -> Result<(), StoreError>;
 }
 

@@ -2,7 +2,9 @@
 //! DynamoDB on the emulator (tests/tests/store_contract.rs).
 
 use ::handoff::domain::*;
-use ::handoff::ports::{EscalationWrite, EscalationWriteError, InboxQuery, StatusFilter, Store, StoreError};
+use ::handoff::ports::{
+    CommitError, EscalationWrite, EscalationWriteError, InboxQuery, StatusFilter, Store, StoreError,
+};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 pub fn t0() -> DateTime<Utc> {
@@ -61,14 +63,15 @@ async fn record(s: &dyn Store, d: &EscalationDecision) -> Result<(), EscalationW
     .await
 }
 
-async fn commit(s: &dyn Store, d: &Decision, expected: u64) -> Result<(), StoreError> {
+async fn commit(s: &dyn Store, d: &Decision, expected: u64) -> Result<(), CommitError> {
     s.commit_transition(&d.handoff, expected, &d.record()).await
 }
 
 /// The escalation's own decision, as a replay reads it.
 async fn first_decision(s: &dyn Store, h: &Handoff) -> DecisionRecord {
     let v = s.get_handoff_view(&h.workspace_id, &h.handoff_id, 0, 1).await.unwrap().unwrap();
-    assert_eq!(&v.handoff, h);
+    // As created, apart from how many of its events are out by now.
+    assert_eq!(&Handoff { sent_seq: h.sent_seq, ..v.handoff.clone() }, h);
     v.decisions.into_iter().next().unwrap()
 }
 
@@ -212,7 +215,11 @@ pub async fn transitions_are_conditional_on_the_version_read(s: &dyn Store) {
     let by_bob = changed(&h, Command::Accept { by: user("bob") }, t0() + Duration::seconds(1));
     commit(s, &by_alice, h.version).await.unwrap();
     // Bob read the same version: he loses cleanly, and his decision is not recorded.
-    assert!(matches!(commit(s, &by_bob, h.version).await, Err(StoreError::VersionConflict)));
+    match commit(s, &by_bob, h.version).await {
+        // The failed write brings the stored handoff back, so Bob's request needs no read.
+        Err(CommitError::Stale { current: Some(c) }) => assert_eq!((c.version, c.assignee), (2, Some(user("alice")))),
+        other => panic!("expected a stale commit with the stored handoff: {other:?}"),
+    }
     let now = s.get_handoff(&ws("ws_t"), &h.handoff_id).await.unwrap().unwrap();
     assert_eq!(now.assignee, Some(user("alice")));
     assert_eq!(now.version, 2);
@@ -230,15 +237,48 @@ pub async fn a_recorded_decision_is_never_reset(s: &dyn Store) {
     let first = first_decision(s, &h).await;
     let ids: Vec<String> = first.effects.iter().map(|e| e.id().to_string()).collect();
     s.mark_sent(&first, &ids, t0() + Duration::seconds(1)).await.unwrap();
+    let h = s.get_handoff(&ws("ws_r"), &h.handoff_id).await.unwrap().unwrap();
     // A decision with the same owner and version written again (a reused id): refused, and the
     // stored one keeps its sent marks.
     let accept = changed(&h, Command::Accept { by: user("a") }, t0() + Duration::seconds(2));
     let mut clash = accept.record();
     clash.version = 1;
-    assert!(matches!(s.commit_transition(&accept.handoff, 1, &clash).await, Err(StoreError::VersionConflict)));
+    assert!(matches!(s.commit_transition(&accept.handoff, 1, &clash).await, Err(CommitError::Stale { .. })));
     let back = first_decision(s, &h).await;
     assert!(back.is_settled(), "still sent");
     assert_eq!(s.get_handoff(&ws("ws_r"), &h.handoff_id).await.unwrap().unwrap().version, 1, "nothing changed");
+}
+
+pub async fn sent_seq_follows_the_outbox_and_guards_commits(s: &dyn Store) {
+    let d = escalation("ws_q", "conv-1", "evt-q", Channel::Chat, Reason::Other, t0(), true);
+    let h = d.created.clone().unwrap();
+    record(s, &d).await.unwrap();
+    assert_eq!((h.seq, h.sent_seq), (1, 0), "the confirmation is event 1, not sent yet");
+    let first = first_decision(s, &h).await;
+    let (events, timers): (Vec<&Effect>, Vec<&Effect>) =
+        first.effects.iter().partition(|e| matches!(e, Effect::Outbound(_)));
+    let get = || async { s.get_handoff(&ws("ws_q"), &h.handoff_id).await.unwrap().unwrap() };
+    // Only the timer handed over: no event is out yet.
+    s.mark_sent(&first, &[timers[0].id().to_string()], t0()).await.unwrap();
+    assert_eq!(get().await.sent_seq, 0);
+    s.mark_sent(&first, &[events[0].id().to_string()], t0()).await.unwrap();
+    let now = get().await;
+    assert_eq!((now.sent_seq, now.version), (1, 1), "the acknowledgement moves sent_seq, not the version");
+    // A copy read before that acknowledgement is stale: its decision could send out of order.
+    let on_stale = changed(&h, Command::Accept { by: user("a") }, t0() + Duration::seconds(1));
+    match commit(s, &on_stale, 1).await {
+        Err(CommitError::Stale { current: Some(c) }) => assert_eq!(c.sent_seq, 1),
+        other => panic!("expected a stale commit: {other:?}"),
+    }
+    let accept = changed(&now, Command::Accept { by: user("a") }, t0() + Duration::seconds(1));
+    commit(s, &accept, 1).await.unwrap();
+    let stored = get().await;
+    assert_eq!((stored.version, stored.seq, stored.sent_seq), (2, 2, 1), "agent_joined is event 2, pending");
+    // Acknowledging an older decision again never moves sent_seq back.
+    let ids: Vec<String> = accept.effects.iter().map(|e| e.id().to_string()).collect();
+    s.mark_sent(&accept.record(), &ids, t0()).await.unwrap();
+    s.mark_sent(&first, &[events[0].id().to_string()], t0()).await.unwrap();
+    assert_eq!(get().await.sent_seq, 2);
 }
 
 pub async fn history_is_read_in_bounded_pages(s: &dyn Store) {

@@ -46,6 +46,7 @@ contract!(
     escalations_check_the_settings_version,
     transitions_are_conditional_on_the_version_read,
     a_recorded_decision_is_never_reset,
+    sent_seq_follows_the_outbox_and_guards_commits,
     history_is_read_in_bounded_pages,
     effects_stay_pending_until_dispatched,
     the_inbox_filters_orders_and_pages,

@@ -162,6 +162,31 @@ fn every_sqs_consumer_reports_batch_item_failures_and_has_a_dead_letter_queue() 
 }
 
 #[test]
+fn the_outbound_queue_keeps_each_conversations_order() {
+    let t = template();
+    let res = resources(&t);
+    let q = &res["OutboundQueue"]["Properties"];
+    // FIFO, deduplicated by the id the publisher sends (the event_id), per conversation group.
+    assert_eq!(q["FifoQueue"], true);
+    assert_eq!(q["ContentBasedDeduplication"], false);
+    assert_eq!(q["DeduplicationScope"], "messageGroup");
+    assert_eq!(q["FifoThroughputLimit"], "perMessageGroupId");
+    // A FIFO queue's dead-letter queue must be FIFO too.
+    let dlq = target(&q["RedrivePolicy"]["deadLetterTargetArn"]).unwrap();
+    assert_eq!(res[&dlq]["Properties"]["FifoQueue"], true);
+    // The timer queues stay standard: FIFO queues have no per-message delay.
+    for timer_queue in ["StallTimerQueue", "RingTimerQueue"] {
+        assert!(res[timer_queue]["Properties"]["FifoQueue"].is_null(), "{timer_queue} must stay standard");
+    }
+    // Every function that publishes is given this queue.
+    for (_, (_, f)) in function_resources(&t) {
+        if let Some(url) = f["Properties"]["Environment"]["Variables"].get("OUTBOUND_QUEUE_URL") {
+            assert_eq!(target(url).as_deref(), Some("OutboundQueue"));
+        }
+    }
+}
+
+#[test]
 fn no_wildcard_in_iam() {
     let t = template();
     let roles = of_type(&t, "AWS::IAM::Role");

@@ -1,7 +1,8 @@
 use super::App;
-use crate::domain::{DecisionRecord, Effect, OutboundEvent, TimerMessage};
+use crate::domain::{DecisionOwner, DecisionRecord, Effect, OutboundEvent, TimerMessage};
 use chrono::{DateTime, Duration, Utc};
 use futures::future::join_all;
+use std::collections::BTreeMap;
 use tracing::{info, warn};
 
 /// An effect still pending this long after its decision is stuck: something keeps failing.
@@ -18,17 +19,29 @@ pub struct SweepReport {
     pub stuck: usize,
 }
 
+/// What one dispatch handed over.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Dispatched {
+    /// Effects handed to their queues.
+    pub handed: usize,
+    /// Every outbound event of the handoff up to this `seq` is now known to be handed over.
+    pub sent_seq: u64,
+}
+
 impl App {
     /// Hands a committed decision's pending effects to their queues, then records in one write
-    /// which were handed over. The outbound events go together, in decision order; the timers
-    /// alongside them. A failure leaves the effect pending for [`App::redispatch_pending`]; it
-    /// keeps its id, so a consumer can drop the duplicate if both attempts get through.
-    /// Returns how many effects were handed over.
-    pub async fn dispatch(&self, decision: &DecisionRecord) -> usize {
+    /// which were handed over. `sent_seq` says which events of the decision's handoff are already
+    /// out: the outbound events go (together, in `seq` order) only if none before them is still
+    /// pending; otherwise they wait for the sweep, which sends a handoff's events in order. The
+    /// timers go alongside. A failure leaves the effect pending for [`App::redispatch_pending`];
+    /// it keeps its id and `seq`, so a consumer can drop the duplicate if both attempts get through.
+    pub async fn dispatch(&self, decision: &DecisionRecord, sent_seq: u64) -> Dispatched {
         let pending = decision.pending();
+        let mut result = Dispatched { handed: 0, sent_seq };
         if pending.is_empty() {
-            return 0;
+            return result;
         }
+        let may_leave = decision.outbound_may_leave(sent_seq);
         let outbound: Vec<OutboundEvent> = pending
             .iter()
             .filter_map(|e| match e {
@@ -36,6 +49,10 @@ impl App {
                 Effect::SetTimer(_) => None,
             })
             .collect();
+        if !may_leave && !outbound.is_empty() {
+            info!(workspace_id = %decision.workspace_id, first_seq = outbound[0].seq, sent_seq,
+                  "outbound events held back: an earlier event of this handoff is still pending");
+        }
         let timers: Vec<&TimerMessage> = pending
             .iter()
             .filter_map(|e| match e {
@@ -44,7 +61,7 @@ impl App {
             })
             .collect();
         let send_outbound = async {
-            if outbound.is_empty() {
+            if outbound.is_empty() || !may_leave {
                 return Vec::new();
             }
             match self.publisher.publish(&outbound).await {
@@ -65,14 +82,23 @@ impl App {
             }
         }));
         let (mut sent, timers_set) = tokio::join!(send_outbound, set_timers);
+        let outbound_out = !sent.is_empty() || outbound.is_empty();
         sent.extend(timers_set.into_iter().flatten());
         if sent.is_empty() {
-            return 0;
+            return result;
         }
+        result.handed = sent.len();
         if let Err(e) = self.store.mark_sent(decision, &sent, self.clock.now()).await {
             warn!(error = %e, effects = sent.len(), "effects sent but not marked; they may be sent again with the same ids");
+            return result;
         }
-        sent.len()
+        if outbound_out && may_leave {
+            if let (DecisionOwner::Handoff { handoff_id }, Some(last)) = (&decision.owner, decision.last_seq()) {
+                result.sent_seq = result.sent_seq.max(last);
+                self.note_sent_seq(&decision.workspace_id, handoff_id, result.sent_seq);
+            }
+        }
+        result
     }
 
     /// Dispatches effects recorded more than `age` ago and never confirmed (the outbox sweep).
@@ -87,7 +113,8 @@ impl App {
 
     /// Dispatches effects that were recorded before `before` but never confirmed (a crash or an
     /// outage between commit and dispatch), and counts those stuck for longer than
-    /// [`STUCK_AFTER_SECONDS`].
+    /// [`STUCK_AFTER_SECONDS`]. Each handoff's decisions go oldest first, one after another, so
+    /// its events leave in `seq` order; different handoffs go side by side.
     pub async fn redispatch_pending(
         &self,
         before: DateTime<Utc>,
@@ -99,7 +126,41 @@ impl App {
         }
         let stuck_before = self.clock.now() - Duration::seconds(STUCK_AFTER_SECONDS);
         let stuck = pending.iter().filter(|d| d.recorded_at < stuck_before).map(|d| d.pending().len()).sum();
-        let dispatched = join_all(pending.iter().map(|d| self.dispatch(d))).await.into_iter().sum();
+        let mut by_owner: BTreeMap<(String, String), Vec<&DecisionRecord>> = BTreeMap::new();
+        for d in &pending {
+            let owner = match &d.owner {
+                DecisionOwner::Handoff { handoff_id } => format!("h:{handoff_id}"),
+                DecisionOwner::Event { event_id } => format!("e:{event_id}"),
+            };
+            by_owner.entry((d.workspace_id.as_str().to_owned(), owner)).or_default().push(d);
+        }
+        let dispatched = join_all(by_owner.into_values().map(|mut ds| async move {
+            ds.sort_by_key(|d| d.version);
+            let mut sent_seq = match &ds[0].owner {
+                DecisionOwner::Handoff { handoff_id } => {
+                    match self.store.get_handoff(&ds[0].workspace_id, handoff_id).await {
+                        Ok(Some(h)) => h.sent_seq,
+                        // Gone (its history expired with it): its events have no order left to keep.
+                        Ok(None) => u64::MAX - 1,
+                        Err(e) => {
+                            warn!(error = %e, "handoff not read; its pending effects wait for the next sweep");
+                            return 0;
+                        }
+                    }
+                }
+                DecisionOwner::Event { .. } => 0,
+            };
+            let mut handed = 0;
+            for d in ds {
+                let r = self.dispatch(d, sent_seq).await;
+                handed += r.handed;
+                sent_seq = r.sent_seq;
+            }
+            handed
+        }))
+        .await
+        .into_iter()
+        .sum();
         let report = SweepReport { pending: pending.len(), dispatched, stuck };
         if stuck > 0 {
             warn!(stuck, pending = report.pending, dispatched, "effects pending for more than 5 minutes");

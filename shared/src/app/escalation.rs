@@ -56,7 +56,7 @@ impl App {
                         outcome = ?decision.record.outcome, "escalation decided"
                     );
                     if let Some(r) = &record {
-                        self.dispatch(r).await;
+                        self.dispatch(r, 0).await;
                     }
                     let confirmation_message =
                         decision.created.as_ref().map(|h| h.policy.confirmation_message.as_str().to_string());
@@ -140,7 +140,7 @@ impl App {
         if let Some(d) = decision.as_ref().filter(|d| !d.is_settled()) {
             info!(workspace_id = %ws, event_id = %rec.event_id, pending = d.pending().len(),
                   "replayed escalation had effects pending; sending them now");
-            self.dispatch(d).await;
+            self.dispatch(d, handoff.as_ref().map(|h| h.sent_seq).unwrap_or(0)).await;
         }
         let confirmation_message = match rec.outcome {
             EscalationOutcome::Disabled | EscalationOutcome::AlreadyActive => None,

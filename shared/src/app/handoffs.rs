@@ -1,6 +1,6 @@
 use super::{App, AppError};
 use crate::domain::{decide, Command, Handoff, HandoffId, Outcome, Rejection, WorkspaceId};
-use crate::ports::{HandoffView, InboxPage, InboxQuery, StoreError};
+use crate::ports::{CommitError, HandoffView, InboxPage, InboxQuery};
 use tracing::info;
 
 /// What a command did to a handoff.
@@ -13,8 +13,9 @@ pub(crate) enum Applied {
 #[allow(clippy::large_enum_variant)] // short-lived; boxing buys nothing
 pub(crate) enum Round {
     Done(Applied),
-    /// The handoff changed since it was read: decide again on the fresh state.
-    Conflict,
+    /// The handoff changed since it was read: decide again on the fresh state (the stored
+    /// handoff, when the failed write returned it).
+    Conflict(Option<Box<Handoff>>),
 }
 
 /// How many decisions `GET /handoffs/{id}` shows per page of history.
@@ -68,10 +69,13 @@ impl App {
                 Some(h) => h,
                 None => self.get_handoff(ws, id).await?,
             };
-            if let Round::Done(applied) = self.decide_and_commit(h, cmd).await? {
-                return Ok(applied);
+            match self.decide_and_commit(h, cmd).await? {
+                Round::Done(applied) => return Ok(applied),
+                Round::Conflict(current) => {
+                    self.forget_handoff(ws, id);
+                    seen = current.map(|h| *h);
+                }
             }
-            self.forget_handoff(ws, id);
         }
         Err(AppError::Contended)
     }
@@ -93,11 +97,17 @@ impl App {
                       from = %h.state, to = %decision.handoff.state, version = decision.handoff.version,
                       "handoff changed");
                 self.remember_handoff(&decision.handoff);
-                self.dispatch(&record).await;
+                // The write proved `sent_seq` current: it says whether earlier events are pending.
+                self.dispatch(&record, decision.handoff.sent_seq).await;
                 Ok(Round::Done(Applied::Changed(decision.handoff)))
             }
-            Err(StoreError::VersionConflict) => Ok(Round::Conflict),
-            Err(e) => Err(e.into()),
+            Err(CommitError::Stale { current }) => {
+                if let Some(c) = &current {
+                    self.remember_handoff(c);
+                }
+                Ok(Round::Conflict(current))
+            }
+            Err(CommitError::Store(e)) => Err(e.into()),
         }
     }
 }

@@ -10,7 +10,7 @@ mod timers;
 #[cfg(all(test, feature = "embedded"))]
 mod tests;
 
-pub use dispatch::{SweepReport, STUCK_AFTER_SECONDS};
+pub use dispatch::{Dispatched, SweepReport, STUCK_AFTER_SECONDS};
 pub use escalation::EscalationResult;
 pub use handoffs::HISTORY_PAGE;
 pub use timers::{parse_timer_message, TimerMessageError, TimerResult};
@@ -74,6 +74,12 @@ impl App {
         Self { store, publisher, timers, clock, ids, settings_seen: Arc::default(), handoffs_seen: Arc::default() }
     }
 
+    /// The same use cases publishing through `publisher` (a wrapper that records or fails sends).
+    pub fn with_publisher(mut self, publisher: Arc<dyn Publisher>) -> Self {
+        self.publisher = publisher;
+        self
+    }
+
     pub(crate) fn remember_handoff(&self, h: &Handoff) {
         let mut seen = self.handoffs_seen.lock().unwrap_or_else(|p| p.into_inner());
         let key = (h.workspace_id.clone(), h.handoff_id.clone());
@@ -84,6 +90,17 @@ impl App {
             Some(known) if known.version > h.version => {}
             _ => {
                 seen.insert(key, h.clone());
+            }
+        }
+    }
+
+    /// Notes that the handoff's events up to `sent_seq` are out, in the copy this process keeps
+    /// (it must match the stored one for the next conditional write to succeed).
+    pub(crate) fn note_sent_seq(&self, ws: &WorkspaceId, id: &HandoffId, sent_seq: u64) {
+        let mut seen = self.handoffs_seen.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(h) = seen.get_mut(&(ws.clone(), id.clone())) {
+            if h.seq >= sent_seq && h.sent_seq < sent_seq {
+                h.sent_seq = sent_seq;
             }
         }
     }

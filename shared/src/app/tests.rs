@@ -148,3 +148,64 @@ async fn a_timer_for_a_handoff_that_is_gone_is_ignored() {
     assert!(parse_timer_message(&body, TimerKind::Stall).is_ok());
     assert!(parse_timer_message(&body, TimerKind::Ring).is_err());
 }
+
+fn request_in(event: &str, conversation: &str) -> EscalationRequest {
+    EscalationRequest { conversation_id: ConversationId::parse(conversation).unwrap(), ..request(event) }
+}
+
+fn seqs_of(publisher: &FlakyPublisher, conversation: &str) -> Vec<(u64, OutboundType)> {
+    let sent = publisher.sent.lock().unwrap();
+    sent.iter().filter(|e| e.conversation_id.as_str() == conversation).map(|e| (e.seq, e.event_type)).collect()
+}
+
+#[tokio::test]
+async fn an_event_waits_for_the_earlier_events_of_its_handoff_and_no_other() {
+    let (app, publisher, clock, _) = setup();
+    enable(&app).await;
+    let ws = WorkspaceId::parse("ws").unwrap();
+    let agent = UserId::parse("agent").unwrap();
+    // The queue is down for conversation A's escalation: its confirmation (event 1) stays pending.
+    publisher.down.store(true, Ordering::SeqCst);
+    let a = app.escalate(&request_in("ea", "conv-a"), Actor::Ai).await.unwrap().handoff.unwrap();
+    publisher.down.store(false, Ordering::SeqCst);
+    let b = app.escalate(&request_in("eb", "conv-b"), Actor::Ai).await.unwrap().handoff.unwrap();
+    // Both accepted: A's agent_joined (event 2) must not overtake its confirmation; B is unaffected.
+    app.apply(&ws, &a.handoff_id, Command::Accept { by: agent.clone() }).await.unwrap();
+    app.apply(&ws, &b.handoff_id, Command::Accept { by: agent.clone() }).await.unwrap();
+    assert_eq!(seqs_of(&publisher, "conv-a"), vec![], "A's events wait for its first");
+    assert_eq!(seqs_of(&publisher, "conv-b"), vec![(1, OutboundType::CustomerMessage), (2, OutboundType::AgentJoined)]);
+    // The sweep sends A's events oldest first.
+    *clock.0.lock().unwrap() += Duration::seconds(30);
+    let report = app.redispatch_pending(clock.now(), 10).await.unwrap();
+    assert_eq!(report.dispatched, 2);
+    assert_eq!(seqs_of(&publisher, "conv-a"), vec![(1, OutboundType::CustomerMessage), (2, OutboundType::AgentJoined)]);
+    assert_eq!(app.get_handoff(&ws, &a.handoff_id).await.unwrap().sent_seq, 2);
+    // From now on A's events leave at once again.
+    app.apply(&ws, &a.handoff_id, Command::Resolve { by: agent }).await.unwrap();
+    assert_eq!(seqs_of(&publisher, "conv-a").last(), Some(&(3, OutboundType::HandoffResolved)));
+    assert_eq!(app.redispatch_pending(clock.now() + Duration::seconds(60), 10).await.unwrap(), SweepReport::default());
+}
+
+#[tokio::test]
+async fn a_stall_timer_still_acts_when_the_confirmation_left_late() {
+    let (app, publisher, clock, timers) = setup();
+    enable(&app).await;
+    publisher.down.store(true, Ordering::SeqCst);
+    let h = app.escalate(&request_in("e1", "conv-s"), Actor::Ai).await.unwrap().handoff.unwrap();
+    publisher.down.store(false, Ordering::SeqCst);
+    // The timer carries the handoff as it would be with its confirmation out; it is not out. The
+    // write fails, returns the stored handoff, and the timer acts on that.
+    *clock.0.lock().unwrap() += Duration::seconds(600);
+    let stall = timers.next().await.unwrap().expect("the stall timer was set");
+    assert_eq!(app.on_timer(&stall).await.unwrap(), TimerResult::Acted);
+    let now = app.get_handoff(&h.workspace_id, &h.handoff_id).await.unwrap();
+    assert!(now.stall_notified);
+    assert_eq!((now.seq, now.sent_seq), (2, 0), "the stall notice waits for the confirmation");
+    assert_eq!(seqs_of(&publisher, "conv-s"), vec![]);
+    app.redispatch_pending(clock.now() + Duration::seconds(1), 10).await.unwrap();
+    assert_eq!(
+        seqs_of(&publisher, "conv-s"),
+        vec![(1, OutboundType::CustomerMessage), (2, OutboundType::CustomerMessage)],
+        "confirmation, then the stall notice"
+    );
+}

@@ -1,6 +1,6 @@
 use super::handoffs::{Applied, Round};
 use super::{App, AppError};
-use crate::domain::{Command, TimerKind, TimerMessage};
+use crate::domain::{Command, Handoff, TimerKind, TimerMessage};
 use tracing::info;
 
 /// What a timer callback did.
@@ -29,11 +29,7 @@ impl App {
                     && h.handoff_id == timer.handoff_id
                     && h.workspace_id == timer.workspace_id =>
             {
-                match self.decide_and_commit(h.clone(), &cmd).await {
-                    Ok(Round::Done(a)) => Ok(a),
-                    Ok(Round::Conflict) => Ok(Applied::Unchanged(h.clone())),
-                    Err(e) => Err(e),
-                }
+                self.on_timer_snapshot(timer, h.clone(), &cmd).await
             }
             _ => self.transition(&timer.workspace_id, &timer.handoff_id, &cmd).await,
         };
@@ -51,6 +47,27 @@ impl App {
             }
             Err(e) => Err(e),
         }
+    }
+}
+
+impl App {
+    /// Decides a timer on the handoff it carries; when the write finds the handoff changed, on
+    /// the stored handoff the failed write returned (read only if it returned none).
+    async fn on_timer_snapshot(
+        &self,
+        timer: &TimerMessage,
+        snapshot: Handoff,
+        cmd: &Command,
+    ) -> Result<Applied, AppError> {
+        let mut h = snapshot;
+        for _ in 0..3 {
+            match self.decide_and_commit(h, cmd).await? {
+                Round::Done(a) => return Ok(a),
+                Round::Conflict(Some(current)) => h = *current,
+                Round::Conflict(None) => break,
+            }
+        }
+        self.transition(&timer.workspace_id, &timer.handoff_id, cmd).await
     }
 }
 

@@ -223,6 +223,7 @@ pub fn decide_escalation(
             channel: req.channel,
             text: None,
             occurred_at: now,
+            seq: 1,
         };
         return EscalationDecision {
             record: record(EscalationOutcome::Disabled, None),
@@ -259,6 +260,8 @@ pub fn decide_escalation(
             voice_ring_timeout_seconds: settings.voice_ring_timeout_seconds.seconds(),
             voice_timeout_action: settings.voice_timeout_action,
         },
+        seq: 0,
+        sent_seq: 0,
     };
     let mut b = EffectBuilder { handoff: &mut h, timeline: Vec::new(), effects: Vec::new(), now, actor };
     b.note(TimelineEvent::Escalated {
@@ -277,6 +280,6 @@ pub fn decide_escalation(
         EscalationOutcome::Ringing => b.timer(TimerKind::Ring, settings.voice_ring_timeout_seconds.seconds()),
         _ => {}
     }
-    let (timeline, effects) = (b.timeline, b.effects);
+    let (timeline, effects) = b.finish();
     EscalationDecision { record: record(outcome, Some(new_id)), created: Some(h), timeline, effects }
 }

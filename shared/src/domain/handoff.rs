@@ -133,6 +133,11 @@ pub struct OutboundEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
     pub occurred_at: DateTime<Utc>,
+    /// Its position among the events of its handoff (1, 2, 3, …), assigned when decided and kept
+    /// on every re-send, so a consumer can order and de-duplicate by itself. An event without a
+    /// handoff (a declined escalation) is 1.
+    #[serde(default)]
+    pub seq: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, strum::EnumIter, strum::IntoStaticStr)]
@@ -237,6 +242,21 @@ pub struct Handoff {
     pub updated_at: DateTime<Utc>,
     pub origin_event_id: EventId,
     pub policy: HandoffPolicy,
+    /// The `seq` of the last outbound event decided for this handoff.
+    #[serde(default)]
+    pub seq: u64,
+    /// Every outbound event of this handoff up to this `seq` has been handed to the outbound
+    /// queue. An event is only sent once all before it are: events of one conversation leave in
+    /// the order they were decided. Advanced by the outbox acknowledgement, not by decisions.
+    #[serde(default)]
+    pub sent_seq: u64,
+}
+
+impl Handoff {
+    /// True when an outbound event decided earlier is not yet known to be handed over.
+    pub fn has_unsent_events(&self) -> bool {
+        self.sent_seq < self.seq
+    }
 }
 
 /// A command applied to a handoff.
@@ -330,6 +350,7 @@ impl<'a> EffectBuilder<'a> {
 
     pub fn outbound(&mut self, event_type: OutboundType, text: Option<(MessagePurpose, &Message)>) {
         let event_id = self.next_id();
+        self.handoff.seq += 1;
         let h = &*self.handoff;
         let ev = OutboundEvent {
             event_id: event_id.clone(),
@@ -340,6 +361,7 @@ impl<'a> EffectBuilder<'a> {
             channel: h.channel,
             text: text.map(|(_, m)| m.as_str().to_string()),
             occurred_at: self.now,
+            seq: h.seq,
         };
         self.effects.push(Effect::Outbound(ev));
         match text {
@@ -361,10 +383,26 @@ impl<'a> EffectBuilder<'a> {
             handoff_id: h.handoff_id.clone(),
             set_at_version: h.version,
             due_at,
-            snapshot: Some(Box::new(h.clone())),
+            // Filled in by `finish`, once the decision's handoff is complete.
+            snapshot: None,
         };
         self.effects.push(Effect::SetTimer(t));
         self.note(TimelineEvent::TimerSet { timer_id, kind, due_at });
+    }
+
+    /// The decision's timeline lines and effects. Each timer carries the handoff as it will be
+    /// once this decision's events are handed over (the usual case when the timer fires); if they
+    /// are not, the timer's conditional write fails and it decides again on the stored handoff.
+    pub fn finish(self) -> (Vec<TimelineEntry>, Vec<Effect>) {
+        let mut expected = self.handoff.clone();
+        expected.sent_seq = expected.seq;
+        let mut effects = self.effects;
+        for e in &mut effects {
+            if let Effect::SetTimer(t) = e {
+                t.snapshot = Some(Box::new(expected.clone()));
+            }
+        }
+        (self.timeline, effects)
     }
 }
 
@@ -439,6 +477,6 @@ pub fn decide(h: &Handoff, cmd: &Command, now: DateTime<Utc>) -> Result<Outcome,
             }
         }
     }
-    let (timeline, effects) = (b.timeline, b.effects);
+    let (timeline, effects) = b.finish();
     Ok(Outcome::Changed(Decision { handoff: next, timeline, effects }))
 }

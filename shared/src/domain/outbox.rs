@@ -58,6 +58,32 @@ impl DecisionRecord {
         self.effects.iter().filter(|e| !self.sent.contains_key(e.id())).collect()
     }
 
+    /// The `seq` of this decision's first outbound event not yet handed over.
+    pub fn first_unsent_seq(&self) -> Option<u64> {
+        self.pending().into_iter().find_map(|e| match e {
+            Effect::Outbound(ev) => Some(ev.seq),
+            Effect::SetTimer(_) => None,
+        })
+    }
+
+    /// The `seq` of this decision's last outbound event.
+    pub fn last_seq(&self) -> Option<u64> {
+        self.effects.iter().rev().find_map(|e| match e {
+            Effect::Outbound(ev) => Some(ev.seq),
+            Effect::SetTimer(_) => None,
+        })
+    }
+
+    /// May this decision's pending outbound events leave now, given that every event of its
+    /// handoff up to `sent_seq` has? Only when none before them is still pending: events of one
+    /// handoff leave in `seq` order. (An escalation's own record has no earlier events.)
+    pub fn outbound_may_leave(&self, sent_seq: u64) -> bool {
+        match (&self.owner, self.first_unsent_seq()) {
+            (_, None) | (DecisionOwner::Event { .. }, _) => true,
+            (DecisionOwner::Handoff { .. }, Some(first)) => first <= sent_seq + 1,
+        }
+    }
+
     pub fn is_settled(&self) -> bool {
         self.effects.iter().all(|e| self.sent.contains_key(e.id()))
     }

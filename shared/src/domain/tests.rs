@@ -100,7 +100,13 @@ fn chat_escalation_queues_with_confirmation_and_stall_timer() {
     assert_eq!(timer.kind, TimerKind::Stall);
     assert_eq!(timer.due_at, t0() + chrono::Duration::seconds(45));
     assert_eq!(timer.set_at_version, 1);
-    assert_eq!(timer.snapshot.as_deref(), Some(&h), "the timer carries the handoff as it was set");
+    let expected = Handoff { sent_seq: 1, ..h.clone() };
+    assert_eq!(
+        timer.snapshot.as_deref(),
+        Some(&expected),
+        "the timer carries the handoff as it was set, once its confirmation is out"
+    );
+    assert_eq!((h.seq, h.sent_seq), (1, 0), "the confirmation is event 1 of the handoff, not yet out");
     assert!(d.timeline.iter().any(|e| matches!(&e.event,
         TimelineEvent::MessageDecided { purpose: MessagePurpose::Confirmation, text, .. } if text == "Hang on!")));
     // Decided is not sent: the timeline shows the message sent only once it was handed over.

@@ -12,15 +12,15 @@ use crate::domain::{
     UserId, WorkspaceId,
 };
 use crate::ports::{
-    EscalationWrite, EscalationWriteError, HandoffView, InboxCursor, InboxPage, InboxQuery, StatusFilter, Store,
-    StoreError,
+    CommitError, EscalationWrite, EscalationWriteError, HandoffView, InboxCursor, InboxPage, InboxQuery, StatusFilter,
+    Store, StoreError,
 };
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, CancellationReason, ConditionCheck, Delete, Put, ReturnValuesOnConditionCheckFailure,
-    TransactWriteItem,
+    TransactWriteItem, Update,
 };
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
@@ -705,16 +705,22 @@ impl Store for DynamoStore {
         handoff: &Handoff,
         expected_version: u64,
         decision: &DecisionRecord,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), CommitError> {
+        // Still the version decided on, with as many events handed over as that copy says: the
+        // dispatch that follows relies on `sent_seq` to keep the handoff's events in order. On
+        // failure the stored handoff comes back, so the caller decides again without a read.
+        let cond = if handoff.sent_seq == 0 {
+            Cond::new("#version = :expected AND (attribute_not_exists(sent_seq) OR sent_seq = :sent)")
+        } else {
+            Cond::new("#version = :expected AND sent_seq = :sent")
+        };
+        let cond = cond
+            .name("#version", "version")
+            .value(":expected", n(expected_version))
+            .value(":sent", n(handoff.sent_seq))
+            .returning_old();
         let mut items = vec![
-            self.put(
-                to_attrs(&HandoffItem::new(handoff))?,
-                Some(
-                    Cond::new("#version = :expected")
-                        .name("#version", "version")
-                        .value(":expected", n(expected_version)),
-                ),
-            )?,
+            self.put(to_attrs(&HandoffItem::new(handoff))?, Some(cond))?,
             self.put(to_attrs(&DecisionItem::new(decision))?, Some(Cond::new(NEW)))?,
         ];
         if !handoff.state.is_active() {
@@ -729,7 +735,28 @@ impl Store for DynamoStore {
                 .map_err(unavailable)?;
             items.push(TransactWriteItem::builder().delete(del).build());
         }
-        self.transact_versioned(items).await
+        let Err(e) = self.transact(items).await else { return Ok(()) };
+        match cancelled(&e) {
+            Some(reasons) if is_condition_failed(reasons.first()) => {
+                let current = match reasons[0].item.clone() {
+                    Some(old) if old.contains_key("pk") => Some(Box::new(from_attrs::<HandoffItem>(old)?.handoff)),
+                    _ => None,
+                };
+                Err(CommitError::Stale { current })
+            }
+            Some(reasons)
+                if reasons
+                    .iter()
+                    .any(|r| matches!(r.code(), Some("ConditionalCheckFailed" | "TransactionConflict"))) =>
+            {
+                Err(CommitError::Stale { current: None })
+            }
+            Some(reasons) => {
+                let codes: Vec<&str> = reasons.iter().map(|r| r.code().unwrap_or("None")).collect();
+                Err(StoreError::Unavailable(format!("transaction cancelled: {codes:?}")).into())
+            }
+            None => Err(sdk_error(e).into()),
+        }
     }
 
     async fn list_inbox(&self, ws: &WorkspaceId, query: &InboxQuery) -> Result<InboxPage, StoreError> {
@@ -766,33 +793,74 @@ impl Store for DynamoStore {
         if sent.is_empty() {
             return Ok(());
         }
-        let settled =
-            decision.effects.iter().all(|e| decision.sent.contains_key(e.id()) || sent.iter().any(|s| *s == e.id()));
+        let is_sent = |id: &str| decision.sent.contains_key(id) || sent.iter().any(|s| *s == id);
+        let settled = decision.effects.iter().all(|e| is_sent(e.id()));
         let sets: Vec<String> =
             (0..sent.len()).map(|i| format!("sent.#e{i} = if_not_exists(sent.#e{i}, :at)")).collect();
         let mut expr = format!("SET {}", sets.join(", "));
         if settled {
             expr.push_str(" REMOVE gsi4pk, gsi4sk");
         }
-        let mut req = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(owner_pk(&decision.workspace_id, &decision.owner)))
-            .key("sk", s(decision_sk(decision.version)))
-            .update_expression(expr)
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_values(":at", to_attrs_value(&at)?);
+        let mut names = HashMap::new();
         for (i, id) in sent.iter().enumerate() {
-            req = req.expression_attribute_names(format!("#e{i}"), id.as_str());
+            names.insert(format!("#e{i}"), id.to_string());
         }
-        match req.send().await {
-            Ok(_) => Ok(()),
-            // Nothing recorded under this decision: nothing to mark.
-            Err(e) if e.as_service_error().map(|s| s.is_conditional_check_failed_exception()).unwrap_or(false) => {
-                Ok(())
+        let key = |pk: String, sk: String| HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))]);
+        let decision_key = key(owner_pk(&decision.workspace_id, &decision.owner), decision_sk(decision.version));
+        let values = HashMap::from([(":at".to_string(), to_attrs_value(&at)?)]);
+        // Every outbound event of a handoff's decision now out: the handoff's `sent_seq` moves on
+        // in the same write (never backwards).
+        let outbound_done = decision
+            .effects
+            .iter()
+            .filter(|e| matches!(e, crate::domain::Effect::Outbound(_)))
+            .all(|e| is_sent(e.id()));
+        let advance = match (&decision.owner, decision.last_seq()) {
+            (DecisionOwner::Handoff { handoff_id }, Some(last)) if outbound_done => Some((handoff_id, last)),
+            _ => None,
+        };
+        // The same update of the decision, as a request of its own or as a transaction's item.
+        macro_rules! mark_decision {
+            ($builder:expr) => {
+                $builder
+                    .table_name(&self.table)
+                    .set_key(Some(decision_key.clone()))
+                    .update_expression(&expr)
+                    .condition_expression("attribute_exists(pk)")
+                    .set_expression_attribute_names(Some(names.clone()))
+                    .set_expression_attribute_values(Some(values.clone()))
+            };
+        }
+        let decision_only = || async {
+            match mark_decision!(self.client.update_item()).send().await {
+                Ok(_) => Ok(()),
+                // Nothing recorded under this decision: nothing to mark.
+                Err(e) if e.as_service_error().map(|s| s.is_conditional_check_failed_exception()).unwrap_or(false) => {
+                    Ok(())
+                }
+                Err(e) => Err(sdk_error(e)),
             }
-            Err(e) => Err(sdk_error(e)),
+        };
+        let Some((handoff_id, last)) = advance else { return decision_only().await };
+        let mark = mark_decision!(Update::builder()).build().map_err(unavailable)?;
+        let seq = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(handoff_pk(&decision.workspace_id, handoff_id), HANDOFF_SK.into())))
+            .update_expression("SET sent_seq = :seq")
+            .condition_expression("attribute_exists(pk) AND (attribute_not_exists(sent_seq) OR sent_seq < :seq)")
+            .expression_attribute_values(":seq", n(last))
+            .build()
+            .map_err(unavailable)?;
+        let items =
+            vec![TransactWriteItem::builder().update(mark).build(), TransactWriteItem::builder().update(seq).build()];
+        let Err(e) = self.transact(items).await else { return Ok(()) };
+        match cancelled(&e) {
+            // The decision is gone, or the handoff (gone, or already past this seq): mark what
+            // is left to mark.
+            Some(reasons) if reasons.iter().any(|r| r.code() == Some("ConditionalCheckFailed")) => {
+                decision_only().await
+            }
+            _ => Err(sdk_error(e)),
         }
     }
 }

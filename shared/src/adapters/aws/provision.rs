@@ -108,15 +108,28 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Res
 }
 
 /// Creates a queue with a dead-letter queue (messages move there after `max_receive` receives).
+/// A `name` ending in `.fifo` makes both FIFO queues, deduplicating by the id the sender gives,
+/// per message group, as the template's outbound queue.
 pub async fn create_queue_with_dlq(
     client: &aws_sdk_sqs::Client,
     name: &str,
     max_receive: u32,
 ) -> Result<QueueRef, BoxError> {
+    let (base, fifo) = match name.strip_suffix(".fifo") {
+        Some(base) => (base, true),
+        None => (name, false),
+    };
+    let fifo_attrs = |mut m: HashMap<QueueAttributeName, String>| {
+        if fifo {
+            m.insert(QueueAttributeName::FifoQueue, "true".into());
+            m.insert(QueueAttributeName::ContentBasedDeduplication, "false".into());
+        }
+        Some(m)
+    };
     let dlq = client
         .create_queue()
-        .queue_name(format!("{name}-dlq"))
-        .attributes(QueueAttributeName::MessageRetentionPeriod, "1209600")
+        .queue_name(if fifo { format!("{base}-dlq.fifo") } else { format!("{base}-dlq") })
+        .set_attributes(fifo_attrs(HashMap::from([(QueueAttributeName::MessageRetentionPeriod, "1209600".into())])))
         .send()
         .await?;
     let dlq_url = dlq.queue_url.unwrap_or_default();
@@ -125,7 +138,7 @@ pub async fn create_queue_with_dlq(
     let q = client
         .create_queue()
         .queue_name(name)
-        .set_attributes(Some(HashMap::from([(QueueAttributeName::RedrivePolicy, redrive)])))
+        .set_attributes(fifo_attrs(HashMap::from([(QueueAttributeName::RedrivePolicy, redrive)])))
         .send()
         .await?;
     let url = q.queue_url.unwrap_or_default();
@@ -145,7 +158,7 @@ pub async fn create_all(sdk: &aws_config::SdkConfig, names: &Names) -> Result<Pr
     create_table(&aws_sdk_dynamodb::Client::new(sdk), &table).await?;
     let sqs = aws_sdk_sqs::Client::new(sdk);
     let escalation_queue = create_queue_with_dlq(&sqs, &format!("{p}-escalations"), 5).await?;
-    let outbound_queue = create_queue_with_dlq(&sqs, &format!("{p}-outbound"), 5).await?;
+    let outbound_queue = create_queue_with_dlq(&sqs, &format!("{p}-outbound.fifo"), 5).await?;
     let stall_queue = create_queue_with_dlq(&sqs, &format!("{p}-stall-timers"), 5).await?;
     let ring_queue = create_queue_with_dlq(&sqs, &format!("{p}-ring-timers"), 5).await?;
     let schedule_group = format!("{p}-timers");

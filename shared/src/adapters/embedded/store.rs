@@ -1,9 +1,10 @@
 use super::{corrupt, ts, unavailable, EmbeddedDb};
 use crate::domain::{
-    DecisionOwner, DecisionRecord, EscalationRecord, EventId, Handoff, HandoffId, SettingsDoc, WorkspaceId,
+    DecisionOwner, DecisionRecord, Effect, EscalationRecord, EventId, Handoff, HandoffId, SettingsDoc, WorkspaceId,
 };
 use crate::ports::{
-    EscalationWrite, EscalationWriteError, HandoffView, InboxPage, InboxQuery, StatusFilter, Store, StoreError,
+    CommitError, EscalationWrite, EscalationWriteError, HandoffView, InboxPage, InboxQuery, StatusFilter, Store,
+    StoreError,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -250,36 +251,49 @@ impl Store for EmbeddedStore {
         handoff: &Handoff,
         expected_version: u64,
         decision: &DecisionRecord,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), CommitError> {
         let h = handoff.clone();
         let decision = decision.clone();
         self.db
             .with(move |c| {
                 let doc = serde_json::to_string(&h).map_err(corrupt)?;
                 let tx = c.savepoint().map_err(unavailable)?;
-                let n = tx
-                    .execute(
-                        "UPDATE handoffs SET state = ?1, active = ?2, assignee = ?3, version = ?4, doc = ?5
-                         WHERE workspace_id = ?6 AND handoff_id = ?7 AND version = ?8",
-                        params![
-                            h.state.as_str(),
-                            h.state.is_active() as i64,
-                            h.assignee.as_ref().map(|a| a.as_str()),
-                            h.version as i64,
-                            doc,
-                            h.workspace_id.as_str(),
-                            h.handoff_id.as_str(),
-                            expected_version as i64
-                        ],
+                let stored: Option<String> = tx
+                    .query_row(
+                        "SELECT doc FROM handoffs WHERE workspace_id = ?1 AND handoff_id = ?2",
+                        params![h.workspace_id.as_str(), h.handoff_id.as_str()],
+                        |r| r.get(0),
                     )
-                    .map_err(|e| if is_unique_violation(&e) { StoreError::VersionConflict } else { unavailable(e) })?;
-                if n != 1 {
-                    return Err(StoreError::VersionConflict);
+                    .optional()
+                    .map_err(unavailable)?;
+                // A stale copy is an answer, not a failure of the store (the savepoint rolls back).
+                let Some(stored) = stored else { return Ok(Err(CommitError::Stale { current: None })) };
+                let current: Handoff = serde_json::from_str(&stored).map_err(corrupt)?;
+                if current.version != expected_version || current.sent_seq != h.sent_seq {
+                    return Ok(Err(CommitError::Stale { current: Some(Box::new(current)) }));
                 }
-                insert_decision(&tx, &decision)?;
-                tx.commit().map_err(unavailable)
+                tx.execute(
+                    "UPDATE handoffs SET state = ?1, active = ?2, assignee = ?3, version = ?4, doc = ?5
+                     WHERE workspace_id = ?6 AND handoff_id = ?7",
+                    params![
+                        h.state.as_str(),
+                        h.state.is_active() as i64,
+                        h.assignee.as_ref().map(|a| a.as_str()),
+                        h.version as i64,
+                        doc,
+                        h.workspace_id.as_str(),
+                        h.handoff_id.as_str(),
+                    ],
+                )
+                .map_err(unavailable)?;
+                match insert_decision(&tx, &decision) {
+                    Err(StoreError::VersionConflict) => return Ok(Err(CommitError::Stale { current: None })),
+                    r => r?,
+                }
+                tx.commit().map_err(unavailable)?;
+                Ok(Ok(()))
             })
-            .await
+            .await?
     }
 
     async fn list_inbox(&self, ws: &WorkspaceId, q: &InboxQuery) -> Result<InboxPage, StoreError> {
@@ -375,6 +389,35 @@ impl Store for EmbeddedStore {
                     params![serde_json::to_string(&d).map_err(corrupt)?, !d.is_settled() as i64, ws, owner, version as i64],
                 )
                 .map_err(unavailable)?;
+                // Every outbound event of a handoff's decision out: its `sent_seq` moves on.
+                let outbound_done = d
+                    .effects
+                    .iter()
+                    .filter(|e| matches!(e, Effect::Outbound(_)))
+                    .all(|e| d.sent.contains_key(e.id()));
+                if let (DecisionOwner::Handoff { handoff_id }, Some(last), true) =
+                    (&d.owner, d.last_seq(), outbound_done)
+                {
+                    let stored: Option<String> = tx
+                        .query_row(
+                            "SELECT doc FROM handoffs WHERE workspace_id = ?1 AND handoff_id = ?2",
+                            params![ws, handoff_id.as_str()],
+                            |r| r.get(0),
+                        )
+                        .optional()
+                        .map_err(unavailable)?;
+                    if let Some(stored) = stored {
+                        let mut h: Handoff = serde_json::from_str(&stored).map_err(corrupt)?;
+                        if h.sent_seq < last {
+                            h.sent_seq = last;
+                            tx.execute(
+                                "UPDATE handoffs SET doc = ?1 WHERE workspace_id = ?2 AND handoff_id = ?3",
+                                params![serde_json::to_string(&h).map_err(corrupt)?, ws, handoff_id.as_str()],
+                            )
+                            .map_err(unavailable)?;
+                        }
+                    }
+                }
                 tx.commit().map_err(unavailable)
             })
             .await

@@ -56,7 +56,15 @@ async fn accept_assign_resolve() {
     let out = s.outbound(&ws).await;
     assert_eq!(events_of(&out, &id, "agent_joined").len(), 1);
     assert_eq!(events_of(&out, &id, "handoff_resolved").len(), 1);
+    // The outbound log lists the handoff's events in the order decided, numbered by `seq`.
+    let listed: Vec<(u64, &str)> = out
+        .iter()
+        .filter(|e| e["handoff_id"] == id.as_str())
+        .map(|e| (e["seq"].as_u64().unwrap(), e["type"].as_str().unwrap()))
+        .collect();
+    assert_eq!(listed, vec![(1, "customer_message"), (2, "agent_joined"), (3, "handoff_resolved")]);
     let h = s.handoff(&ws, &id).await;
+    assert_eq!((h["seq"].as_u64(), h["sent_seq"].as_u64()), (Some(3), Some(3)), "all three out");
     let actions: Vec<&str> = timeline_of(&h, "transition").iter().map(|t| t["action"].as_str().unwrap()).collect();
     assert_eq!(actions, vec!["accept", "assign", "resolve"]);
     let actors: Vec<&str> = timeline_of(&h, "transition").iter().map(|t| t["actor"].as_str().unwrap()).collect();

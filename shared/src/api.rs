@@ -191,6 +191,8 @@ impl ApiError {
                     body(409, "illegal_transition", e.to_string(), None, None)
                 }
                 e @ AppError::Contended => body(409, "conflict", e.to_string(), None, None),
+                e @ AppError::NotTheAssignee => body(403, "forbidden", e.to_string(), None, None),
+                e @ AppError::NoActiveHandoff => body(409, "no_active_handoff", e.to_string(), None, None),
                 AppError::Store(StoreError::Unavailable(m)) => {
                     error!(error = %m, "store unavailable");
                     body(503, "unavailable", "the service is temporarily unavailable; retry".into(), None, None)

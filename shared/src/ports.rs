@@ -2,8 +2,8 @@
 //! stack and tests; DynamoDB, SQS and EventBridge Scheduler in AWS).
 
 use crate::domain::{
-    Channel, DecisionRecord, EscalationRecord, EventId, Handoff, HandoffId, OutboundEvent, Reason, SettingsDoc, State,
-    TimerMessage, UserId, WorkspaceId,
+    Channel, ConversationId, DecisionRecord, EscalationRecord, EventId, Handoff, HandoffId, LinePosition,
+    OutboundEvent, Reason, SettingsDoc, State, TimerMessage, TranscriptLine, UserId, WorkspaceId,
 };
 use async_trait::async_trait;
 use base64::Engine;
@@ -50,8 +50,37 @@ pub enum CommitError {
     /// write returned it, so the caller can decide again without reading.
     #[error("the handoff changed since it was read")]
     Stale { current: Option<Box<Handoff>> },
+    /// A change with the same idempotency key was committed before: the `message_id` of the
+    /// transcript line it added.
+    #[error("this change was already made")]
+    Duplicate { message_id: String },
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// One handoff change to commit: the new state, its decision and transcript lines, all or nothing.
+#[derive(Debug, Clone, Copy)]
+pub struct Transition<'a> {
+    /// The new handoff (version `expected_version + 1`).
+    pub handoff: &'a Handoff,
+    pub expected_version: u64,
+    /// Not written when it has nothing in it (a read mark cleared).
+    pub decision: &'a DecisionRecord,
+    /// Lines added to the transcript, at positions (`handoff.version`, 0..).
+    pub transcript: &'a [TranscriptLine],
+    /// Makes the change happen once per handoff: a later change with the same key is refused
+    /// as `CommitError::Duplicate`.
+    pub key: Option<&'a str>,
+}
+
+/// A page of a handoff's transcript, oldest first.
+#[derive(Debug, Clone)]
+pub struct TranscriptPage {
+    /// The handoff, read with the first page (none on a page after a cursor).
+    pub handoff: Option<Handoff>,
+    pub lines: Vec<(LinePosition, TranscriptLine)>,
+    /// More lines follow the last one.
+    pub more: bool,
 }
 
 /// One escalation's write: all of it or nothing.
@@ -66,6 +95,8 @@ pub struct EscalationWrite<'a> {
     pub settings_version: Option<u64>,
     /// The conversation lock may be taken over if it still names this handoff (found closed).
     pub stale_lock: Option<&'a HandoffId>,
+    /// The new handoff's first transcript lines (at version 1).
+    pub transcript: &'a [TranscriptLine],
 }
 
 /// A handoff with a page of its history: the decisions after `after_version`, oldest first.
@@ -168,16 +199,27 @@ pub trait Store: Send + Sync {
         ws: &WorkspaceId,
         event_id: &EventId,
     ) -> Result<Option<DecisionRecord>, StoreError>;
-    /// Replaces the handoff with `handoff` (whose version is `expected_version + 1`) and records
-    /// `decision`, if the stored handoff still has `expected_version` and the same `sent_seq` as
-    /// `handoff`; otherwise `CommitError::Stale`, with the stored handoff when the store has it at
-    /// no extra cost. Frees the conversation when the handoff is no longer active.
-    async fn commit_transition(
+    /// Replaces the handoff with `t.handoff` and records its decision and transcript lines, if
+    /// the stored handoff still has `t.expected_version` and the same `sent_seq` as `t.handoff`
+    /// (otherwise `CommitError::Stale`, with the stored handoff when the store has it at no extra
+    /// cost) and `t.key` was never used on this handoff (otherwise `CommitError::Duplicate`).
+    /// Frees the conversation when the handoff is no longer active.
+    async fn commit_transition(&self, t: Transition<'_>) -> Result<(), CommitError>;
+    /// The active handoff of a conversation, if it has one.
+    async fn active_handoff_of(
         &self,
-        handoff: &Handoff,
-        expected_version: u64,
-        decision: &DecisionRecord,
-    ) -> Result<(), CommitError>;
+        ws: &WorkspaceId,
+        conversation: &ConversationId,
+    ) -> Result<Option<HandoffId>, StoreError>;
+    /// Up to `limit` transcript lines after `after` (from the start when `None`, and then with
+    /// the handoff; `None` when there is no such handoff). One read, however long the transcript.
+    async fn get_transcript(
+        &self,
+        ws: &WorkspaceId,
+        id: &HandoffId,
+        after: Option<LinePosition>,
+        limit: usize,
+    ) -> Result<Option<TranscriptPage>, StoreError>;
     /// Handoffs of a workspace, oldest first (created_at, then id).
     async fn list_inbox(&self, ws: &WorkspaceId, query: &InboxQuery) -> Result<InboxPage, StoreError>;
 

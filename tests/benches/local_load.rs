@@ -93,6 +93,7 @@ async fn measure(label: &str, data_dir: Option<std::path::PathBuf>, fill: usize)
                     summary: None,
                     customer: None,
                     priority: Priority::Normal,
+                    transcript: vec![],
                 };
                 app.escalate(&req, Actor::Ai).await.expect("filled");
             }

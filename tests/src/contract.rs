@@ -3,7 +3,7 @@
 
 use ::handoff::domain::*;
 use ::handoff::ports::{
-    CommitError, EscalationWrite, EscalationWriteError, InboxQuery, StatusFilter, Store, StoreError,
+    CommitError, EscalationWrite, EscalationWriteError, InboxQuery, StatusFilter, Store, StoreError, Transition,
 };
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
@@ -39,6 +39,7 @@ pub fn escalation(
         summary: Some("summary".into()),
         customer: Some(Customer { id: Some("c1".into()), name: Some("Ada".into()), email: None }),
         priority: Priority::High,
+        transcript: vec![],
     };
     decide_escalation(&settings, &req, Actor::Ai, None, HandoffId::parse(format!("hnd_{event}")).unwrap(), at)
 }
@@ -59,12 +60,22 @@ async fn record(s: &dyn Store, d: &EscalationDecision) -> Result<(), EscalationW
         decision: decision.as_ref(),
         settings_version: Some(0),
         stale_lock: None,
+        transcript: &d.transcript,
     })
     .await
 }
 
 async fn commit(s: &dyn Store, d: &Decision, expected: u64) -> Result<(), CommitError> {
-    s.commit_transition(&d.handoff, expected, &d.record()).await
+    let record = d.record();
+    let key = None;
+    s.commit_transition(Transition {
+        handoff: &d.handoff,
+        expected_version: expected,
+        decision: &record,
+        transcript: &d.transcript,
+        key,
+    })
+    .await
 }
 
 /// The escalation's own decision, as a replay reads it.
@@ -147,6 +158,7 @@ pub async fn escalations_check_the_settings_version(s: &dyn Store) {
         decision: decision.as_ref(),
         settings_version: Some(v),
         stale_lock: None,
+        transcript: &d.transcript,
     };
     // Decided on version 1 while the workspace never saved: stale, nothing written.
     assert!(matches!(s.create_escalation(write(1)).await, Err(EscalationWriteError::SettingsChanged)));
@@ -196,6 +208,7 @@ pub async fn expired_escalation_records_can_be_replaced(s: &dyn Store) {
         decision: Some(&old),
         settings_version: None,
         stale_lock: None,
+        transcript: &[],
     })
     .await
     .unwrap();
@@ -243,7 +256,8 @@ pub async fn a_recorded_decision_is_never_reset(s: &dyn Store) {
     let accept = changed(&h, Command::Accept { by: user("a") }, t0() + Duration::seconds(2));
     let mut clash = accept.record();
     clash.version = 1;
-    assert!(matches!(s.commit_transition(&accept.handoff, 1, &clash).await, Err(CommitError::Stale { .. })));
+    let t = Transition { handoff: &accept.handoff, expected_version: 1, decision: &clash, transcript: &[], key: None };
+    assert!(matches!(s.commit_transition(t).await, Err(CommitError::Stale { .. })));
     let back = first_decision(s, &h).await;
     assert!(back.is_settled(), "still sent");
     assert_eq!(s.get_handoff(&ws("ws_r"), &h.handoff_id).await.unwrap().unwrap().version, 1, "nothing changed");
@@ -279,6 +293,98 @@ pub async fn sent_seq_follows_the_outbox_and_guards_commits(s: &dyn Store) {
     s.mark_sent(&accept.record(), &ids, t0()).await.unwrap();
     s.mark_sent(&first, &[events[0].id().to_string()], t0()).await.unwrap();
     assert_eq!(get().await.sent_seq, 2);
+}
+
+/// Commits `cmd` on `h` as the use case does (with the command's idempotency key).
+async fn apply(s: &dyn Store, h: &Handoff, cmd: Command, at: DateTime<Utc>) -> Result<Handoff, CommitError> {
+    let d = changed(h, cmd.clone(), at);
+    let record = d.record();
+    let key = cmd.idempotency_key();
+    s.commit_transition(Transition {
+        handoff: &d.handoff,
+        expected_version: h.version,
+        decision: &record,
+        transcript: &d.transcript,
+        key: key.as_deref(),
+    })
+    .await
+    .map(|()| d.handoff)
+}
+
+fn customer(id: &str, text: &str) -> Command {
+    Command::CustomerMessage { message_id: EventId::parse(id).unwrap(), text: text.into(), sent_at: t0() }
+}
+
+pub async fn the_transcript_is_kept_in_order_and_paged(s: &dyn Store) {
+    let w = ws("ws_tr");
+    let req = EscalationRequest {
+        event_id: EventId::parse("evt-tr").unwrap(),
+        workspace_id: w.clone(),
+        conversation_id: ConversationId::parse("conv-tr").unwrap(),
+        channel: Channel::Chat,
+        reason: Reason::Other,
+        summary: None,
+        customer: None,
+        priority: Priority::Normal,
+        transcript: vec![
+            TranscriptEntry { author: Actor::Customer, text: "Where is my parcel?".into(), sent_at: t0() },
+            TranscriptEntry { author: Actor::Ai, text: "Let me find a person.".into(), sent_at: t0() },
+        ],
+    };
+    let settings = Settings { enabled: true, ..Settings::default() };
+    let d = decide_escalation(&settings, &req, Actor::Ai, None, HandoffId::parse("hnd_tr").unwrap(), t0());
+    record(s, &d).await.unwrap();
+    let mut h = d.created.clone().unwrap();
+    let id = h.handoff_id.clone();
+    assert_eq!(s.active_handoff_of(&w, &h.conversation_id).await.unwrap(), Some(id.clone()));
+    h = apply(s, &h, Command::Accept { by: user("alice") }, t0()).await.unwrap();
+    for i in 0..5 {
+        h = apply(s, &h, customer(&format!("m{i}"), &format!("message {i}")), t0()).await.unwrap();
+    }
+    assert!(h.unread);
+    // The same message again: refused as a repeat, nothing stored.
+    match apply(s, &h, customer("m1", "message 1"), t0()).await {
+        Err(CommitError::Duplicate { message_id }) => assert_eq!(message_id, "m1"),
+        other => panic!("expected a repeat: {other:?}"),
+    }
+    assert_eq!(s.get_handoff(&w, &id).await.unwrap().unwrap().version, h.version, "nothing changed");
+    h = apply(s, &h, Command::AddNote { by: user("alice"), text: "VIP".into() }, t0()).await.unwrap();
+    // Read whole: the escalation's lines, the confirmation, the messages, the note, in order.
+    let first = s.get_transcript(&w, &id, None, 100).await.unwrap().unwrap();
+    assert_eq!(first.handoff.as_ref().map(|x| x.version), Some(h.version), "the first page brings the handoff");
+    let texts: Vec<&str> = first.lines.iter().map(|(_, l)| l.text.as_str()).collect();
+    let mut expected = vec!["Where is my parcel?", "Let me find a person.", settings.confirmation_message.as_str()];
+    let messages: Vec<String> = (0..5).map(|i| format!("message {i}")).collect();
+    expected.extend(messages.iter().map(String::as_str));
+    expected.push("VIP");
+    assert_eq!(texts, expected);
+    assert!(!first.more);
+    assert_eq!(first.lines.last().unwrap().1.kind, LineKind::Note);
+    // In pages of 3: the same lines, each page one read, the cursor where the last one ended.
+    let mut paged = Vec::new();
+    let mut after = None;
+    loop {
+        let page = s.get_transcript(&w, &id, after, 3).await.unwrap().unwrap();
+        assert!(page.lines.len() <= 3);
+        assert_eq!(page.handoff.is_some(), after.is_none());
+        paged.extend(page.lines.iter().map(|(_, l)| l.text.clone()));
+        if !page.more {
+            break;
+        }
+        after = page.lines.last().map(|(p, _)| *p);
+    }
+    assert_eq!(paged, expected);
+    // A read mark cleared records no decision: the history is not padded by reads.
+    let before = s.get_handoff_view(&w, &id, 0, 100).await.unwrap().unwrap().decisions.len();
+    h = apply(s, &h, Command::MarkRead { by: user("alice") }, t0()).await.unwrap();
+    assert!(!s.get_handoff(&w, &id).await.unwrap().unwrap().unread);
+    let view = s.get_handoff_view(&w, &id, 0, 100).await.unwrap().unwrap();
+    assert_eq!(view.decisions.len(), before, "the timeline holds decisions only, never transcript lines");
+    // The customer leaves: the conversation is free, and the transcript stays readable.
+    apply(s, &h, Command::ConversationEnded, t0()).await.unwrap();
+    assert_eq!(s.active_handoff_of(&w, &h.conversation_id).await.unwrap(), None);
+    assert_eq!(s.get_transcript(&w, &id, None, 100).await.unwrap().unwrap().lines.len(), expected.len());
+    assert!(s.get_transcript(&w, &HandoffId::parse("hnd_none").unwrap(), None, 5).await.unwrap().is_none());
 }
 
 pub async fn history_is_read_in_bounded_pages(s: &dyn Store) {

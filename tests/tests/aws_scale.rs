@@ -26,6 +26,7 @@ fn request(w: &str, conv: &str, event: &str) -> EscalationRequest {
         summary: None,
         customer: None,
         priority: Priority::Normal,
+        transcript: vec![],
     }
 }
 
@@ -63,6 +64,7 @@ async fn seeded(store: &dyn Store, w: &str, i: usize, agent: &str, close: bool) 
             decision: None,
             settings_version: None,
             stale_lock: None,
+            transcript: &[],
         })
         .await
         .unwrap();
@@ -226,6 +228,7 @@ async fn a_replay_sends_what_the_first_attempt_left_pending() {
             decision: rec.as_ref(),
             settings_version: None,
             stale_lock: None,
+            transcript: &[],
         })
         .await
         .unwrap();

@@ -298,6 +298,7 @@ async fn the_scheduled_sweep_sends_effects_left_pending() {
         summary: None,
         customer: None,
         priority: Priority::Normal,
+        transcript: vec![],
     };
     let settings = Settings { enabled: true, ..Settings::default() };
     let at = chrono::Utc::now() - chrono::Duration::seconds(60);
@@ -311,6 +312,7 @@ async fn the_scheduled_sweep_sends_effects_left_pending() {
             decision: decision.as_ref(),
             settings_version: None,
             stale_lock: None,
+            transcript: &d.transcript,
         })
         .await
         .unwrap();

@@ -145,6 +145,7 @@ fn escalation(event: &str, conversation: &str) -> EscalationRequest {
         summary: None,
         customer: None,
         priority: Priority::Normal,
+        transcript: vec![],
     }
 }
 

@@ -47,6 +47,7 @@ contract!(
     transitions_are_conditional_on_the_version_read,
     a_recorded_decision_is_never_reset,
     sent_seq_follows_the_outbox_and_guards_commits,
+    the_transcript_is_kept_in_order_and_paged,
     history_is_read_in_bounded_pages,
     effects_stay_pending_until_dispatched,
     the_inbox_filters_orders_and_pages,

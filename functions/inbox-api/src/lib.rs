@@ -1,8 +1,12 @@
-//! inbox-api: the support team's Inbox: list, read, accept, assign, resolve, hand back to the AI.
+//! inbox-api: the support team's Inbox: list, read, accept, assign, resolve, hand back to the AI,
+//! and the conversation of a handoff (read the transcript, reply, add a note).
 
-use handoff::api::{expect_no_fields, respond, ApiError, ApiRequest, ApiResponse, Operation};
-use handoff::app::App;
-use handoff::domain::{validation::as_str, Channel, Command, FieldError, Handoff, HandoffId, Reason, State, UserId};
+use handoff::api::{expect_no_fields, respond, ApiError, ApiRequest, ApiResponse, Operation, Role};
+use handoff::app::{App, MessageResult, TranscriptView};
+use handoff::domain::{
+    parse_agent_reply, parse_note, validation::as_str, Channel, Command, FieldError, Handoff, HandoffId, LinePosition,
+    Reason, State, UserId,
+};
 use handoff::ports::{HandoffView, InboxCursor, InboxQuery, StatusFilter};
 use serde_json::{json, Value};
 
@@ -12,11 +16,73 @@ pub const ACCEPT: &str = "POST /v1/workspaces/{workspace_id}/handoffs/{handoff_i
 pub const ASSIGN: &str = "POST /v1/workspaces/{workspace_id}/handoffs/{handoff_id}/assign";
 pub const RESOLVE: &str = "POST /v1/workspaces/{workspace_id}/handoffs/{handoff_id}/resolve";
 pub const RETURN_TO_AI: &str = "POST /v1/workspaces/{workspace_id}/handoffs/{handoff_id}/return-to-ai";
+pub const GET_MESSAGES: &str = "GET /v1/workspaces/{workspace_id}/handoffs/{handoff_id}/messages";
+pub const POST_REPLY: &str = "POST /v1/workspaces/{workspace_id}/handoffs/{handoff_id}/messages";
+pub const POST_NOTE: &str = "POST /v1/workspaces/{workspace_id}/handoffs/{handoff_id}/notes";
 /// Every route this function serves.
-pub const ROUTES: [&str; 6] = [GET_INBOX, GET_HANDOFF, ACCEPT, ASSIGN, RESOLVE, RETURN_TO_AI];
+pub const ROUTES: [&str; 9] =
+    [GET_INBOX, GET_HANDOFF, ACCEPT, ASSIGN, RESOLVE, RETURN_TO_AI, GET_MESSAGES, POST_REPLY, POST_NOTE];
 
 pub const DEFAULT_LIMIT: usize = 25;
 pub const MAX_LIMIT: usize = 100;
+/// Transcript lines per page unless `limit` says otherwise.
+pub const DEFAULT_MESSAGES_LIMIT: usize = 50;
+
+/// The answer to a reply or a note.
+pub fn message_body(r: &MessageResult) -> Value {
+    json!({"message_id": r.message_id, "replayed": r.replayed, "handoff": summary(&r.handoff)})
+}
+
+/// A page of the transcript.
+pub fn transcript_body(v: &TranscriptView) -> Value {
+    json!({"items": v.lines, "next_cursor": v.next.map(|p| p.encode())})
+}
+
+/// Reads a query string parameter by parameter: `read` takes each (name, value) given once and
+/// says what is wrong with it; a parameter given twice is an error of its own. Every problem is
+/// reported.
+fn read_params(
+    query: &[(String, String)],
+    mut read: impl FnMut(&str, &str) -> Result<(), String>,
+) -> Result<(), Vec<FieldError>> {
+    let mut errs = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (k, v) in query {
+        if !seen.insert(k.as_str()) {
+            errs.push(FieldError::new(k.clone(), "may be given only once"));
+        } else if let Err(problem) = read(k, v) {
+            errs.push(FieldError::new(k.clone(), problem));
+        }
+    }
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(errs)
+    }
+}
+
+fn parse_limit(v: &str) -> Result<usize, String> {
+    match v.parse::<usize>() {
+        Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+        _ => Err(format!("must be a whole number from 1 to {MAX_LIMIT}")),
+    }
+}
+
+const NOT_OUR_CURSOR: &str = "is not a cursor this API returned";
+
+/// `GET /handoffs/{id}/messages` takes `limit` (1–100) and `cursor` (a `next_cursor`).
+pub fn parse_messages_query(query: &[(String, String)]) -> Result<(usize, Option<LinePosition>), Vec<FieldError>> {
+    let (mut limit, mut cursor) = (DEFAULT_MESSAGES_LIMIT, None);
+    read_params(query, |k, v| {
+        match k {
+            "limit" => limit = parse_limit(v)?,
+            "cursor" => cursor = Some(LinePosition::decode(v).ok_or(NOT_OUR_CURSOR)?),
+            _ => return Err("unknown query parameter".into()),
+        }
+        Ok(())
+    })?;
+    Ok((limit, cursor))
+}
 
 /// Handles one API request.
 pub async fn handle(app: &App, req: ApiRequest) -> ApiResponse {
@@ -77,56 +143,28 @@ pub fn parse_inbox_query(query: &[(String, String)], me: &UserId) -> Result<Inbo
         limit: DEFAULT_LIMIT,
         after: None,
     };
-    let mut errs = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    for (k, v) in query {
-        if !seen.insert(k.as_str()) {
-            errs.push(FieldError::new(k.clone(), "may be given only once"));
-            continue;
-        }
-        match k.as_str() {
-            "status" => match (v.as_str(), State::parse(v)) {
-                ("active", _) => q.status = StatusFilter::Active,
-                (_, Some(s)) => q.status = StatusFilter::One(s),
-                _ => errs.push(FieldError::new(
-                    "status",
-                    "must be active, waiting, ringing, assigned, resolved, returned_to_ai, ended or routed_to_ai",
-                )),
-            },
-            "assignee" => {
-                if v == "me" {
-                    q.assignee = Some(me.clone());
-                } else {
-                    match UserId::parse(v.clone()) {
-                        Ok(u) => q.assignee = Some(u),
-                        Err(p) => errs.push(FieldError::new("assignee", format!("must be `me` or a user id: {p}"))),
-                    }
+    read_params(query, |k, v| {
+        match k {
+            "status" => {
+                q.status = match (v, State::parse(v)) {
+                    ("active", _) => StatusFilter::Active,
+                    (_, Some(s)) => StatusFilter::One(s),
+                    _ => return Err(format!("must be active, {}", State::names().join(", "))),
                 }
             }
-            "channel" => match Channel::parse(v) {
-                Some(c) => q.channel = Some(c),
-                None => errs.push(FieldError::new("channel", "must be chat or voice")),
-            },
-            "reason" => match Reason::parse(v) {
-                Some(r) => q.reason = Some(r),
-                None => errs.push(FieldError::new("reason", "is not a known escalation reason")),
-            },
-            "limit" => match v.parse::<usize>() {
-                Ok(n) if (1..=MAX_LIMIT).contains(&n) => q.limit = n,
-                _ => errs.push(FieldError::new("limit", format!("must be a whole number from 1 to {MAX_LIMIT}"))),
-            },
-            "cursor" => match InboxCursor::decode(v) {
-                Some(c) => q.after = Some(c),
-                None => errs.push(FieldError::new("cursor", "is not a cursor this API returned")),
-            },
-            other => errs.push(FieldError::new(other.to_string(), "unknown query parameter")),
+            "assignee" if v == "me" => q.assignee = Some(me.clone()),
+            "assignee" => {
+                q.assignee = Some(UserId::parse(v).map_err(|p| format!("must be `me` or a user id: {p}"))?);
+            }
+            "channel" => q.channel = Some(Channel::parse(v).ok_or("must be chat or voice")?),
+            "reason" => q.reason = Some(Reason::parse(v).ok_or("is not a known escalation reason")?),
+            "limit" => q.limit = parse_limit(v)?,
+            "cursor" => q.after = Some(InboxCursor::decode(v).ok_or(NOT_OUR_CURSOR)?),
+            _ => return Err("unknown query parameter".into()),
         }
-    }
-    if errs.is_empty() {
-        Ok(q)
-    } else {
-        Err(errs)
-    }
+        Ok(())
+    })?;
+    Ok(q)
 }
 
 fn parse_assignee(req: &ApiRequest) -> Result<UserId, ApiError> {
@@ -159,7 +197,7 @@ async fn route(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
     }
     let op = match req.route_key.as_str() {
         GET_INBOX => Operation::ReadInbox,
-        GET_HANDOFF => Operation::ReadHandoff,
+        GET_HANDOFF | GET_MESSAGES => Operation::ReadHandoff,
         _ => Operation::ActOnHandoff,
     };
     let caller = req.authorize(op)?;
@@ -179,6 +217,19 @@ async fn route(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
         GET_HANDOFF => {
             let after = parse_timeline_after(&req.query).map_err(ApiError::Invalid)?;
             return Ok(ApiResponse::ok(handoff_with_timeline(&app.handoff_view(ws, &id, after).await?)));
+        }
+        GET_MESSAGES => {
+            let (limit, cursor) = parse_messages_query(&req.query).map_err(ApiError::Invalid)?;
+            return Ok(ApiResponse::ok(transcript_body(&app.transcript(ws, &id, &me, cursor, limit).await?)));
+        }
+        POST_REPLY => {
+            let reply = parse_agent_reply(&req.json_object()?).map_err(ApiError::Invalid)?;
+            let r = app.reply(ws, &id, &me, caller.role == Role::Admin, reply).await?;
+            return Ok(ApiResponse::ok(message_body(&r)));
+        }
+        POST_NOTE => {
+            let text = parse_note(&req.json_object()?).map_err(ApiError::Invalid)?;
+            return Ok(ApiResponse::ok(message_body(&app.add_note(ws, &id, &me, text).await?)));
         }
         ACCEPT => {
             expect_no_fields(req)?;

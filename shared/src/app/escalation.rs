@@ -47,6 +47,7 @@ impl App {
                 decision: record.as_ref(),
                 settings_version: Some(settings.version),
                 stale_lock: stale_lock.as_ref(),
+                transcript: &decision.transcript,
             };
             match self.store.create_escalation(write).await {
                 Ok(()) => {
@@ -55,6 +56,9 @@ impl App {
                         handoff_id = decision.record.handoff_id.as_ref().map(|h| h.as_str()).unwrap_or("-"),
                         outcome = ?decision.record.outcome, "escalation decided"
                     );
+                    if let Some(h) = &decision.created {
+                        self.remember_handoff(h);
+                    }
                     if let Some(r) = &record {
                         self.dispatch(r, 0).await;
                     }
@@ -106,6 +110,7 @@ impl App {
             decision: None,
             settings_version: None,
             stale_lock: None,
+            transcript: &[],
         };
         match self.store.create_escalation(write).await {
             Ok(()) => {

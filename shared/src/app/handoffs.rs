@@ -1,12 +1,16 @@
 use super::{App, AppError};
 use crate::domain::{decide, Command, Handoff, HandoffId, Outcome, Rejection, WorkspaceId};
-use crate::ports::{CommitError, HandoffView, InboxPage, InboxQuery};
+use crate::ports::{CommitError, HandoffView, InboxPage, InboxQuery, Transition};
 use tracing::info;
 
 /// What a command did to a handoff.
 pub(crate) enum Applied {
-    Changed(Handoff),
+    /// Changed; with the `message_id` of the first transcript line the change added, if any.
+    Changed(Handoff, Option<String>),
     Unchanged(Handoff),
+    /// The command's idempotency key was used before: nothing done again. The `message_id` of
+    /// the transcript line the first one added.
+    Repeated(Handoff, String),
 }
 
 /// What one decide-and-commit round came to.
@@ -46,7 +50,7 @@ impl App {
     /// Applies an agent's command. The loser of two simultaneous accepts gets a clear conflict.
     pub async fn apply(&self, ws: &WorkspaceId, id: &HandoffId, cmd: Command) -> Result<Handoff, AppError> {
         match self.transition(ws, id, &cmd).await? {
-            Applied::Changed(h) | Applied::Unchanged(h) => Ok(h),
+            Applied::Changed(h, _) | Applied::Unchanged(h) | Applied::Repeated(h, _) => Ok(h),
         }
     }
 
@@ -64,7 +68,7 @@ impl App {
         // to do" is never answered from it, since nothing would prove it.
         let mut seen =
             self.seen_handoff(ws, id).filter(|h| matches!(decide(h, cmd, self.clock.now()), Ok(Outcome::Changed(_))));
-        for _ in 0..3 {
+        for _ in 0..5 {
             let h = match seen.take() {
                 Some(h) => h,
                 None => self.get_handoff(ws, id).await?,
@@ -89,9 +93,19 @@ impl App {
                 return Err(AppError::IllegalTransition { state, action })
             }
             Err(Rejection::AssignedToSomeoneElse) => return Err(AppError::AssignedToSomeoneElse),
+            Err(Rejection::NotTheAssignee) => return Err(AppError::NotTheAssignee),
+            Err(Rejection::NoActiveHandoff) => return Err(AppError::NoActiveHandoff),
         };
         let record = decision.record();
-        match self.store.commit_transition(&decision.handoff, h.version, &record).await {
+        let key = cmd.idempotency_key();
+        let t = Transition {
+            handoff: &decision.handoff,
+            expected_version: h.version,
+            decision: &record,
+            transcript: &decision.transcript,
+            key: key.as_deref(),
+        };
+        match self.store.commit_transition(t).await {
             Ok(()) => {
                 info!(workspace_id = %h.workspace_id, handoff_id = %h.handoff_id, action = %cmd.action(),
                       from = %h.state, to = %decision.handoff.state, version = decision.handoff.version,
@@ -99,13 +113,19 @@ impl App {
                 self.remember_handoff(&decision.handoff);
                 // The write proved `sent_seq` current: it says whether earlier events are pending.
                 self.dispatch(&record, decision.handoff.sent_seq).await;
-                Ok(Round::Done(Applied::Changed(decision.handoff)))
+                let line = decision.transcript.first().map(|l| l.message_id.clone());
+                Ok(Round::Done(Applied::Changed(decision.handoff, line)))
             }
             Err(CommitError::Stale { current }) => {
                 if let Some(c) = &current {
                     self.remember_handoff(c);
                 }
                 Ok(Round::Conflict(current))
+            }
+            Err(CommitError::Duplicate { message_id }) => {
+                info!(workspace_id = %h.workspace_id, handoff_id = %h.handoff_id, action = %cmd.action(),
+                      message_id = %message_id, "repeated; nothing done again");
+                Ok(Round::Done(Applied::Repeated(h, message_id)))
             }
             Err(CommitError::Store(e)) => Err(e.into()),
         }

@@ -1,6 +1,7 @@
 //! Use cases: load, decide (pure domain), commit the new state and its effects in one
 //! conditional write, then carry out the effects.
 
+mod conversation;
 mod dispatch;
 mod escalation;
 mod handoffs;
@@ -10,12 +11,13 @@ mod timers;
 #[cfg(all(test, feature = "embedded"))]
 mod tests;
 
+pub use conversation::{ConversationInput, MessageResult, TranscriptView};
 pub use dispatch::{Dispatched, SweepReport, STUCK_AFTER_SECONDS};
 pub use escalation::EscalationResult;
 pub use handoffs::HISTORY_PAGE;
 pub use timers::{parse_timer_message, TimerMessageError, TimerResult};
 
-use crate::domain::{Action, FieldError, Handoff, HandoffId, SettingsDoc, State, WorkspaceId};
+use crate::domain::{Action, ConversationId, FieldError, Handoff, HandoffId, SettingsDoc, State, WorkspaceId};
 use crate::ports::{Clock, IdGenerator, Publisher, Store, StoreError, Timers};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -35,6 +37,9 @@ pub struct App {
     /// committed conditionally on its version, so a stale entry costs a failed write and a read,
     /// never a wrong decision.
     handoffs_seen: Arc<Mutex<HashMap<(WorkspaceId, HandoffId), Handoff>>>,
+    /// The active handoff this process last saw per conversation. Only a hint: the handoff's own
+    /// state decides, and a conversation whose hinted handoff is over is looked up again.
+    conversations_seen: Arc<Mutex<HashMap<(WorkspaceId, ConversationId), HandoffId>>>,
 }
 
 /// At most this many handoffs are remembered per process.
@@ -57,6 +62,10 @@ pub enum AppError {
     IllegalTransition { state: State, action: Action },
     #[error("the handoff is assigned to someone else")]
     AssignedToSomeoneElse,
+    #[error("only the agent the handoff is assigned to (or an admin) may reply")]
+    NotTheAssignee,
+    #[error("the conversation has no active handoff")]
+    NoActiveHandoff,
     #[error("the handoff changed while this request ran; reload and retry")]
     Contended,
     #[error(transparent)]
@@ -71,7 +80,16 @@ impl App {
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdGenerator>,
     ) -> Self {
-        Self { store, publisher, timers, clock, ids, settings_seen: Arc::default(), handoffs_seen: Arc::default() }
+        Self {
+            store,
+            publisher,
+            timers,
+            clock,
+            ids,
+            settings_seen: Arc::default(),
+            handoffs_seen: Arc::default(),
+            conversations_seen: Arc::default(),
+        }
     }
 
     /// The same use cases publishing through `publisher` (a wrapper that records or fails sends).
@@ -91,6 +109,14 @@ impl App {
             _ => {
                 seen.insert(key, h.clone());
             }
+        }
+        drop(seen);
+        if h.state.is_active() {
+            let mut convs = self.conversations_seen.lock().unwrap_or_else(|p| p.into_inner());
+            if convs.len() >= HANDOFFS_SEEN_MAX {
+                convs.clear();
+            }
+            convs.insert((h.workspace_id.clone(), h.conversation_id.clone()), h.handoff_id.clone());
         }
     }
 

@@ -59,6 +59,7 @@ fn request(event: &str) -> EscalationRequest {
         summary: None,
         customer: None,
         priority: Priority::Normal,
+        transcript: vec![],
     }
 }
 

@@ -34,14 +34,14 @@ impl App {
             _ => self.transition(&timer.workspace_id, &timer.handoff_id, &cmd).await,
         };
         match applied {
-            Ok(Applied::Changed(h)) => {
+            Ok(Applied::Changed(h, _)) => {
                 let late_ms = (h.updated_at - timer.due_at).num_milliseconds();
                 info!(timer_id = %timer.timer_id, handoff_id = %timer.handoff_id, late_ms, "timer acted");
                 Ok(TimerResult::Acted)
             }
             // Timers are never trusted to be cancelled: one that finds the handoff moved on (or
             // gone) does nothing.
-            Ok(Applied::Unchanged(_)) | Err(AppError::HandoffNotFound) => {
+            Ok(Applied::Unchanged(_) | Applied::Repeated(..)) | Err(AppError::HandoffNotFound) => {
                 info!(timer_id = %timer.timer_id, handoff_id = %timer.handoff_id, "timer found the handoff moved on; nothing to do");
                 Ok(TimerResult::Ignored)
             }

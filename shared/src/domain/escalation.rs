@@ -6,6 +6,7 @@ use super::handoff::{
 };
 use super::ids::{Actor, ConversationId, EventId, HandoffId, WorkspaceId};
 use super::settings::{Routing, Settings};
+use super::transcript::{parse_transcript, LineKind, TranscriptEntry, TranscriptLine};
 use super::validation::{as_str, one_of, reject_unknown, Errors, FieldError};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -27,6 +28,9 @@ pub struct EscalationRequest {
     pub summary: Option<String>,
     pub customer: Option<Customer>,
     pub priority: Priority,
+    /// Up to 50 earlier messages: the start of the handoff's transcript.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transcript: Vec<TranscriptEntry>,
 }
 
 /// Where an escalation came from: over HTTP the workspace and conversation come from the path.
@@ -36,8 +40,17 @@ pub enum Source<'a> {
     Queue,
 }
 
-const FIELDS: [&str; 8] =
-    ["event_id", "workspace_id", "conversation_id", "channel", "reason", "summary", "customer", "priority"];
+const FIELDS: [&str; 9] = [
+    "event_id",
+    "workspace_id",
+    "conversation_id",
+    "channel",
+    "reason",
+    "summary",
+    "customer",
+    "priority",
+    "transcript",
+];
 
 fn path_bound<T: Clone>(
     errs: &mut Errors,
@@ -139,6 +152,7 @@ pub fn parse_escalation(doc: &Value, source: Source<'_>) -> Result<EscalationReq
             None
         }
     };
+    let transcript = parse_transcript(obj.get("transcript"), &mut errs);
     errs.finish(|| EscalationRequest {
         event_id: event_id.unwrap(),
         workspace_id: workspace_id.unwrap(),
@@ -148,6 +162,7 @@ pub fn parse_escalation(doc: &Value, source: Source<'_>) -> Result<EscalationReq
         summary,
         customer,
         priority: priority.unwrap(),
+        transcript,
     })
 }
 
@@ -184,6 +199,9 @@ pub struct EscalationDecision {
     /// The first timeline lines of the new handoff.
     pub timeline: Vec<TimelineEntry>,
     pub effects: Vec<Effect>,
+    /// The start of the new handoff's transcript: the escalation's earlier messages, then the
+    /// confirmation.
+    pub transcript: Vec<TranscriptLine>,
 }
 
 /// Decides an escalation from the workspace's settings at this moment and the conversation's
@@ -211,6 +229,7 @@ pub fn decide_escalation(
             created: None,
             timeline: vec![],
             effects: vec![],
+            transcript: vec![],
         };
     }
     if !settings.enabled {
@@ -222,6 +241,7 @@ pub fn decide_escalation(
             handoff_id: None,
             channel: req.channel,
             text: None,
+            agent_id: None,
             occurred_at: now,
             seq: 1,
         };
@@ -230,6 +250,7 @@ pub fn decide_escalation(
             created: None,
             timeline: vec![],
             effects: vec![Effect::Outbound(ev)],
+            transcript: vec![],
         };
     }
     let (outcome, state) = match (settings.routing, req.channel) {
@@ -249,6 +270,7 @@ pub fn decide_escalation(
         state,
         assignee: None,
         stall_notified: false,
+        unread: false,
         version: 1,
         created_at: now,
         updated_at: now,
@@ -263,7 +285,17 @@ pub fn decide_escalation(
         seq: 0,
         sent_seq: 0,
     };
-    let mut b = EffectBuilder { handoff: &mut h, timeline: Vec::new(), effects: Vec::new(), now, actor };
+    let mut b = EffectBuilder {
+        handoff: &mut h,
+        timeline: Vec::new(),
+        effects: Vec::new(),
+        transcript: Vec::new(),
+        now,
+        actor,
+    };
+    for (i, entry) in req.transcript.iter().enumerate() {
+        b.line(format!("{}:t{i}", req.event_id), entry.author.clone(), LineKind::Message, &entry.text, entry.sent_at);
+    }
     b.note(TimelineEvent::Escalated {
         event_id: req.event_id.clone(),
         state,
@@ -274,12 +306,12 @@ pub fn decide_escalation(
     if outcome == EscalationOutcome::RoutedToAi {
         b.outbound(OutboundType::RouteToAi, None);
     }
-    b.outbound(OutboundType::CustomerMessage, Some((MessagePurpose::Confirmation, &confirmation)));
+    b.outbound(OutboundType::CustomerMessage, Some((MessagePurpose::Confirmation, confirmation.as_str())));
     match outcome {
         EscalationOutcome::Queued => b.timer(TimerKind::Stall, settings.stalling_time_seconds.seconds()),
         EscalationOutcome::Ringing => b.timer(TimerKind::Ring, settings.voice_ring_timeout_seconds.seconds()),
         _ => {}
     }
-    let (timeline, effects) = b.finish();
-    EscalationDecision { record: record(outcome, Some(new_id)), created: Some(h), timeline, effects }
+    let (timeline, effects, transcript) = b.finish();
+    EscalationDecision { record: record(outcome, Some(new_id)), created: Some(h), timeline, effects, transcript }
 }

@@ -3,6 +3,7 @@
 
 use super::ids::{Actor, ConversationId, EventId, HandoffId, UserId, WorkspaceId};
 use super::settings::{Message, VoiceTimeoutAction};
+use super::transcript::{LineKind, TranscriptLine};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +18,8 @@ pub enum State {
     ReturnedToAi,
     Ended,
     RoutedToAi,
+    /// The customer left before the handoff was over (spec §10).
+    Abandoned,
 }
 
 impl State {
@@ -96,6 +99,16 @@ pub enum Action {
     ReturnToAi,
     StallTimer,
     RingTimer,
+    /// The AI runtime forwarded a customer message.
+    CustomerMessage,
+    /// An agent replied to the customer.
+    Reply,
+    /// An internal note.
+    Note,
+    /// The assignee read the transcript.
+    Read,
+    /// The customer left.
+    EndConversation,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::EnumIter, strum::IntoStaticStr)]
@@ -104,6 +117,8 @@ pub enum Action {
 pub enum MessagePurpose {
     Confirmation,
     Stall,
+    /// An agent's reply.
+    Reply,
 }
 
 /// Outbound event types (spec §8).
@@ -118,6 +133,8 @@ pub enum OutboundType {
     EndCall,
     HandoffDeclined,
     HandoffResolved,
+    /// An agent's reply for the customer (with `text` and `agent_id`).
+    AgentMessage,
 }
 
 /// An event for the AI runtime and channels (spec §8). Its `event_id` is stable across retries.
@@ -132,6 +149,9 @@ pub struct OutboundEvent {
     pub channel: Channel,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
+    /// The agent who wrote an `agent_message`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<UserId>,
     pub occurred_at: DateTime<Utc>,
     /// Its position among the events of its handoff (1, 2, 3, …), assigned when decided and kept
     /// on every re-send, so a consumer can order and de-duplicate by itself. An event without a
@@ -218,6 +238,10 @@ pub enum TimelineEvent {
     EventSent { event_type: OutboundType, event_id: String },
     /// The timer was handed to the timer queue or scheduler.
     TimerScheduled { timer_id: String, kind: TimerKind },
+    /// A customer message joined the transcript (its text is in the transcript only).
+    MessageReceived { message_id: String },
+    /// An internal note joined the transcript.
+    NoteAdded { message_id: String },
 }
 
 /// A conversation handed from the AI to people.
@@ -236,6 +260,9 @@ pub struct Handoff {
     pub state: State,
     pub assignee: Option<UserId>,
     pub stall_notified: bool,
+    /// Customer messages arrived that the assignee has not read yet.
+    #[serde(default)]
+    pub unread: bool,
     /// 1 when created; +1 on every change. Every write is conditional on it.
     pub version: u64,
     pub created_at: DateTime<Utc>,
@@ -285,6 +312,30 @@ pub enum Command {
     RingTimerFired {
         set_at_version: u64,
     },
+    /// The AI runtime forwarded what the customer said.
+    CustomerMessage {
+        message_id: EventId,
+        text: String,
+        sent_at: DateTime<Utc>,
+    },
+    /// An agent (the assignee, or an admin) answers the customer.
+    Reply {
+        by: UserId,
+        admin: bool,
+        text: String,
+        client_message_id: Option<EventId>,
+    },
+    /// An internal note, never sent.
+    AddNote {
+        by: UserId,
+        text: String,
+    },
+    /// `by` read the transcript: clears the unread mark if `by` is the assignee.
+    MarkRead {
+        by: UserId,
+    },
+    /// The customer left.
+    ConversationEnded,
 }
 
 impl Command {
@@ -296,6 +347,21 @@ impl Command {
             Command::ReturnToAi { .. } => Action::ReturnToAi,
             Command::StallTimerFired { .. } => Action::StallTimer,
             Command::RingTimerFired { .. } => Action::RingTimer,
+            Command::CustomerMessage { .. } => Action::CustomerMessage,
+            Command::Reply { .. } => Action::Reply,
+            Command::AddNote { .. } => Action::Note,
+            Command::MarkRead { .. } => Action::Read,
+            Command::ConversationEnded => Action::EndConversation,
+        }
+    }
+
+    /// The key that makes a repeat of this command do nothing: a customer message's
+    /// `message_id`, a reply's `client_message_id`.
+    pub fn idempotency_key(&self) -> Option<String> {
+        match self {
+            Command::CustomerMessage { message_id, .. } => Some(format!("customer:{message_id}")),
+            Command::Reply { client_message_id: Some(id), .. } => Some(format!("reply:{id}")),
+            _ => None,
         }
     }
 }
@@ -307,6 +373,8 @@ pub struct Decision {
     pub handoff: Handoff,
     pub timeline: Vec<TimelineEntry>,
     pub effects: Vec<Effect>,
+    /// The lines this change adds to the transcript, in order.
+    pub transcript: Vec<TranscriptLine>,
 }
 
 /// Why a command does not apply.
@@ -316,6 +384,12 @@ pub enum Rejection {
     IllegalTransition { state: State, action: Action },
     #[error("the handoff is assigned to someone else")]
     AssignedToSomeoneElse,
+    /// Only the assignee (or an admin) may answer the customer.
+    #[error("only the agent the handoff is assigned to (or an admin) may reply")]
+    NotTheAssignee,
+    /// The conversation has no active handoff (it is over, or was never handed off).
+    #[error("the conversation has no active handoff")]
+    NoActiveHandoff,
 }
 
 /// What a command leads to. (Decisions are short-lived values; boxing them buys nothing.)
@@ -335,6 +409,7 @@ pub(crate) struct EffectBuilder<'a> {
     pub handoff: &'a mut Handoff,
     pub timeline: Vec<TimelineEntry>,
     pub effects: Vec<Effect>,
+    pub transcript: Vec<TranscriptLine>,
     pub now: DateTime<Utc>,
     pub actor: Actor,
 }
@@ -348,7 +423,23 @@ impl<'a> EffectBuilder<'a> {
         self.timeline.push(TimelineEntry { at: self.now, actor: self.actor.clone(), event });
     }
 
-    pub fn outbound(&mut self, event_type: OutboundType, text: Option<(MessagePurpose, &Message)>) {
+    /// A line of the transcript.
+    pub fn line(&mut self, message_id: String, author: Actor, kind: LineKind, text: &str, at: DateTime<Utc>) {
+        self.transcript.push(TranscriptLine { message_id, author, kind, text: text.to_string(), at });
+    }
+
+    /// An outbound event; one with a text for the customer (from the system) is also a
+    /// transcript line.
+    pub fn outbound(&mut self, event_type: OutboundType, text: Option<(MessagePurpose, &str)>) {
+        self.send(event_type, text, None);
+    }
+
+    /// An agent's reply: an `agent_message` event and the agent's transcript line.
+    pub fn agent_message(&mut self, by: &UserId, text: &str) {
+        self.send(OutboundType::AgentMessage, Some((MessagePurpose::Reply, text)), Some(by));
+    }
+
+    fn send(&mut self, event_type: OutboundType, text: Option<(MessagePurpose, &str)>, agent: Option<&UserId>) {
         let event_id = self.next_id();
         self.handoff.seq += 1;
         let h = &*self.handoff;
@@ -359,14 +450,17 @@ impl<'a> EffectBuilder<'a> {
             conversation_id: h.conversation_id.clone(),
             handoff_id: Some(h.handoff_id.clone()),
             channel: h.channel,
-            text: text.map(|(_, m)| m.as_str().to_string()),
+            text: text.map(|(_, t)| t.to_string()),
+            agent_id: agent.cloned(),
             occurred_at: self.now,
             seq: h.seq,
         };
         self.effects.push(Effect::Outbound(ev));
         match text {
-            Some((purpose, m)) => {
-                self.note(TimelineEvent::MessageDecided { purpose, event_id, text: m.as_str().to_string() })
+            Some((purpose, t)) => {
+                let author = agent.map(|a| Actor::Agent(a.clone())).unwrap_or(Actor::System);
+                self.line(event_id.clone(), author, LineKind::Message, t, self.now);
+                self.note(TimelineEvent::MessageDecided { purpose, event_id, text: t.to_string() })
             }
             None => self.note(TimelineEvent::EventDecided { event_type, event_id }),
         }
@@ -393,7 +487,7 @@ impl<'a> EffectBuilder<'a> {
     /// The decision's timeline lines and effects. Each timer carries the handoff as it will be
     /// once this decision's events are handed over (the usual case when the timer fires); if they
     /// are not, the timer's conditional write fails and it decides again on the stored handoff.
-    pub fn finish(self) -> (Vec<TimelineEntry>, Vec<Effect>) {
+    pub fn finish(self) -> (Vec<TimelineEntry>, Vec<Effect>, Vec<TranscriptLine>) {
         let mut expected = self.handoff.clone();
         expected.sent_seq = expected.seq;
         let mut effects = self.effects;
@@ -402,16 +496,22 @@ impl<'a> EffectBuilder<'a> {
                 t.snapshot = Some(Box::new(expected.clone()));
             }
         }
-        (self.timeline, effects)
+        (self.timeline, effects, self.transcript)
     }
 }
 
 fn actor_of(cmd: &Command) -> Actor {
     match cmd {
-        Command::Accept { by } | Command::Assign { by, .. } | Command::Resolve { by } | Command::ReturnToAi { by } => {
-            Actor::Agent(by.clone())
-        }
+        Command::Accept { by }
+        | Command::Assign { by, .. }
+        | Command::Resolve { by }
+        | Command::ReturnToAi { by }
+        | Command::Reply { by, .. }
+        | Command::AddNote { by, .. }
+        | Command::MarkRead { by } => Actor::Agent(by.clone()),
         Command::StallTimerFired { .. } | Command::RingTimerFired { .. } => Actor::System,
+        Command::CustomerMessage { .. } => Actor::Customer,
+        Command::ConversationEnded => Actor::Ai,
     }
 }
 
@@ -424,6 +524,8 @@ pub fn decide(h: &Handoff, cmd: &Command, now: DateTime<Utc>) -> Result<Outcome,
     enum Plan {
         To(State, Option<UserId>),
         Stall,
+        /// The handoff keeps its state; the command adds to the transcript or the read mark.
+        Keep,
     }
     let plan = match (cmd, h.state) {
         (Command::Accept { by }, Waiting | Ringing) => Plan::To(Assigned, Some(by.clone())),
@@ -448,6 +550,14 @@ pub fn decide(h: &Handoff, cmd: &Command, now: DateTime<Utc>) -> Result<Outcome,
         }
         // A timer that finds the handoff moved on does nothing.
         (Command::StallTimerFired { .. } | Command::RingTimerFired { .. }, _) => return Ok(Outcome::Unchanged),
+        (Command::CustomerMessage { .. }, s) if s.is_active() => Plan::Keep,
+        (Command::ConversationEnded, s) if s.is_active() => Plan::To(Abandoned, h.assignee.clone()),
+        (Command::CustomerMessage { .. } | Command::ConversationEnded, _) => return Err(Rejection::NoActiveHandoff),
+        (Command::Reply { by, admin, .. }, Assigned) if *admin || h.assignee.as_ref() == Some(by) => Plan::Keep,
+        (Command::Reply { .. }, Assigned) => return Err(Rejection::NotTheAssignee),
+        (Command::AddNote { .. }, _) => Plan::Keep,
+        (Command::MarkRead { by }, _) if h.unread && h.assignee.as_ref() == Some(by) => Plan::Keep,
+        (Command::MarkRead { .. }, _) => return Ok(Outcome::Unchanged),
         _ => return Err(illegal()),
     };
 
@@ -455,14 +565,39 @@ pub fn decide(h: &Handoff, cmd: &Command, now: DateTime<Utc>) -> Result<Outcome,
     next.version = h.version + 1;
     next.updated_at = now;
     let from = h.state;
-    let mut b =
-        EffectBuilder { handoff: &mut next, timeline: Vec::new(), effects: Vec::new(), now, actor: actor_of(cmd) };
+    let mut b = EffectBuilder {
+        handoff: &mut next,
+        timeline: Vec::new(),
+        effects: Vec::new(),
+        transcript: Vec::new(),
+        now,
+        actor: actor_of(cmd),
+    };
     match plan {
+        Plan::Keep => match cmd {
+            Command::CustomerMessage { message_id, text, sent_at } => {
+                b.handoff.unread = true;
+                b.line(message_id.to_string(), Actor::Customer, LineKind::Message, text, *sent_at);
+                b.note(TimelineEvent::MessageReceived { message_id: message_id.to_string() });
+            }
+            Command::Reply { by, text, .. } => {
+                if b.handoff.assignee.as_ref() == Some(by) {
+                    b.handoff.unread = false;
+                }
+                b.agent_message(by, text);
+            }
+            Command::AddNote { by, text } => {
+                let message_id = format!("{}:v{}:note", b.handoff.handoff_id, b.handoff.version);
+                b.line(message_id.clone(), Actor::Agent(by.clone()), LineKind::Note, text, now);
+                b.note(TimelineEvent::NoteAdded { message_id });
+            }
+            _ => b.handoff.unread = false,
+        },
         Plan::Stall => {
             b.handoff.stall_notified = true;
             b.note(TimelineEvent::Transition { action: Action::StallTimer, from, to: from, assignee: None });
             let msg = b.handoff.policy.stall_message.clone();
-            b.outbound(OutboundType::CustomerMessage, Some((MessagePurpose::Stall, &msg)));
+            b.outbound(OutboundType::CustomerMessage, Some((MessagePurpose::Stall, msg.as_str())));
         }
         Plan::To(to, assignee) => {
             b.handoff.state = to;
@@ -477,6 +612,6 @@ pub fn decide(h: &Handoff, cmd: &Command, now: DateTime<Utc>) -> Result<Outcome,
             }
         }
     }
-    let (timeline, effects) = b.finish();
-    Ok(Outcome::Changed(Decision { handoff: next, timeline, effects }))
+    let (timeline, effects, transcript) = b.finish();
+    Ok(Outcome::Changed(Decision { handoff: next, timeline, effects, transcript }))
 }

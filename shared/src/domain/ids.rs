@@ -115,9 +115,11 @@ impl fmt::Display for UserId {
     }
 }
 
-/// Who did something, as the timeline shows it: `ai`, `agent:<id>` or `system`.
+/// Who did or wrote something, as the timeline and the transcript show it: `customer`, `ai`,
+/// `agent:<id>` or `system`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Actor {
+    Customer,
     Ai,
     Agent(UserId),
     System,
@@ -126,6 +128,7 @@ pub enum Actor {
 impl fmt::Display for Actor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Actor::Customer => f.write_str("customer"),
             Actor::Ai => f.write_str("ai"),
             Actor::Agent(id) => write!(f, "agent:{id}"),
             Actor::System => f.write_str("system"),
@@ -143,6 +146,7 @@ impl<'de> Deserialize<'de> for Actor {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
         match s.as_str() {
+            "customer" => Ok(Actor::Customer),
             "ai" => Ok(Actor::Ai),
             "system" => Ok(Actor::System),
             other => match other.strip_prefix("agent:") {
@@ -170,7 +174,7 @@ mod tests {
 
     #[test]
     fn actor_round_trips() {
-        for a in [Actor::Ai, Actor::System, Actor::Agent(UserId::parse("u|1").unwrap())] {
+        for a in [Actor::Customer, Actor::Ai, Actor::System, Actor::Agent(UserId::parse("u|1").unwrap())] {
             let j = serde_json::to_string(&a).unwrap();
             assert_eq!(serde_json::from_str::<Actor>(&j).unwrap(), a);
         }

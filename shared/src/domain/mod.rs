@@ -8,6 +8,7 @@ mod names;
 pub mod outbox;
 pub mod roles;
 pub mod settings;
+pub mod transcript;
 pub mod validation;
 
 #[cfg(test)]
@@ -19,4 +20,5 @@ pub use ids::*;
 pub use outbox::*;
 pub use roles::{may, Operation, Role};
 pub use settings::*;
+pub use transcript::*;
 pub use validation::FieldError;

@@ -33,6 +33,7 @@ macro_rules! named {
 use super::handoff::{Action, Channel, MessagePurpose, OutboundType, Priority, Reason, State, TimerKind};
 use super::roles::Role;
 use super::settings::{Routing, VoiceTimeoutAction};
+use super::transcript::LineKind;
 
 named!(
     State,
@@ -45,7 +46,8 @@ named!(
     TimerKind,
     Routing,
     VoiceTimeoutAction,
-    Role
+    Role,
+    LineKind
 );
 
 #[cfg(test)]
@@ -81,7 +83,8 @@ mod tests {
         agrees_with_serde(Routing::all().collect(), Routing::as_str, Routing::parse);
         agrees_with_serde(VoiceTimeoutAction::all().collect(), VoiceTimeoutAction::as_str, VoiceTimeoutAction::parse);
         agrees_with_serde(Role::all().collect(), Role::as_str, Role::parse);
-        assert_eq!(State::names().len(), 7);
+        agrees_with_serde(LineKind::all().collect(), LineKind::as_str, LineKind::parse);
+        assert_eq!(State::names().len(), 8);
         assert_eq!(Reason::names().len(), 8);
     }
 }

@@ -84,6 +84,11 @@ impl DecisionRecord {
         }
     }
 
+    /// Nothing to record: no timeline line, no effect (a read mark cleared).
+    pub fn is_empty(&self) -> bool {
+        self.timeline.is_empty() && self.effects.is_empty()
+    }
+
     pub fn is_settled(&self) -> bool {
         self.effects.iter().all(|e| self.sent.contains_key(e.id()))
     }

@@ -24,10 +24,12 @@ pub enum Operation {
     ActOnHandoff,
     /// The local stack's list of published outbound events (a development aid).
     ReadLocalOutbound,
+    /// Customer messages and "the customer left", forwarded by the AI runtime (spec §10).
+    ForwardConversation,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 7] = [
+    pub const ALL: [Operation; 8] = [
         Operation::ReadSettings,
         Operation::WriteSettings,
         Operation::Escalate,
@@ -35,6 +37,7 @@ impl Operation {
         Operation::ReadHandoff,
         Operation::ActOnHandoff,
         Operation::ReadLocalOutbound,
+        Operation::ForwardConversation,
     ];
 }
 
@@ -44,7 +47,7 @@ pub fn may(role: Role, op: Operation) -> bool {
     match role {
         Role::Admin => true,
         Role::Agent => matches!(op, ReadSettings | ReadInbox | ReadHandoff | ActOnHandoff | ReadLocalOutbound),
-        Role::Ai => matches!(op, Escalate | ReadLocalOutbound),
+        Role::Ai => matches!(op, Escalate | ReadLocalOutbound | ForwardConversation),
     }
 }
 
@@ -58,10 +61,11 @@ mod tests {
         assert_eq!(allowed(Operation::ReadSettings), vec![Role::Admin, Role::Agent]);
         assert_eq!(allowed(Operation::WriteSettings), vec![Role::Admin]);
         assert_eq!(allowed(Operation::Escalate), vec![Role::Admin, Role::Ai]);
+        assert_eq!(allowed(Operation::ForwardConversation), vec![Role::Admin, Role::Ai]);
         for op in [Operation::ReadInbox, Operation::ReadHandoff, Operation::ActOnHandoff] {
             assert_eq!(allowed(op), vec![Role::Admin, Role::Agent], "{op:?}");
         }
         assert_eq!(allowed(Operation::ReadLocalOutbound).len(), 3);
-        assert_eq!(Operation::ALL.len(), 7);
+        assert_eq!(Operation::ALL.len(), 8);
     }
 }

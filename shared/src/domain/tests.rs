@@ -25,6 +25,7 @@ fn request(channel: Channel) -> EscalationRequest {
         summary: Some("wants a refund".into()),
         customer: None,
         priority: Priority::High,
+        transcript: vec![],
     }
 }
 fn escalate(s: &Settings, channel: Channel) -> EscalationDecision {
@@ -234,6 +235,108 @@ fn every_transition_legal_and_illegal() {
 }
 
 #[test]
+fn the_conversation_commands_in_every_state() {
+    use State::*;
+    let alice = uid("alice");
+    let bob = uid("bob");
+    for state in State::all() {
+        let mut h = handoff_in(state, VoiceTimeoutAction::ReturnToAi);
+        h.unread = true;
+        let message = Command::CustomerMessage {
+            message_id: EventId::parse("m-1").unwrap(),
+            text: "Are you there?".into(),
+            sent_at: t0(),
+        };
+        // A customer message joins an active handoff and marks it unread; nothing is sent.
+        match decide(&h, &message, t0()) {
+            Ok(Outcome::Changed(d)) => {
+                assert!(state.is_active(), "{state}");
+                assert!(d.effects.is_empty() && d.handoff.unread && d.handoff.state == state);
+                assert_eq!(d.transcript.len(), 1);
+                assert_eq!((&d.transcript[0].author, d.transcript[0].kind), (&Actor::Customer, LineKind::Message));
+                assert_eq!(d.transcript[0].message_id, "m-1");
+            }
+            other => {
+                assert!(!state.is_active(), "{state}");
+                assert_eq!(other, Err(Rejection::NoActiveHandoff));
+            }
+        }
+        // The customer leaving abandons an active handoff, sends nothing, frees nothing else.
+        match decide(&h, &Command::ConversationEnded, t0()) {
+            Ok(Outcome::Changed(d)) => {
+                assert!(state.is_active());
+                assert_eq!(d.handoff.state, Abandoned);
+                assert!(!d.handoff.state.is_active());
+                assert!(d.effects.is_empty());
+                // Its timers find it moved on.
+                let later = decide(&d.handoff, &Command::StallTimerFired { set_at_version: d.handoff.version }, t0());
+                assert_eq!(later, Ok(Outcome::Unchanged));
+            }
+            other => assert_eq!(other, Err(Rejection::NoActiveHandoff), "{state}"),
+        }
+        // Replies: only while assigned, by the assignee or an admin.
+        let reply = |by: &UserId, admin| Command::Reply {
+            by: by.clone(),
+            admin,
+            text: "Let me check.".into(),
+            client_message_id: None,
+        };
+        for (by, admin) in [(&alice, false), (&bob, false), (&bob, true)] {
+            let r = decide(&h, &reply(by, admin), t0());
+            match (state, by == &alice || admin) {
+                (Assigned, true) => {
+                    let d = changed(r);
+                    assert_eq!(outbound_types(&d.effects), vec![OutboundType::AgentMessage]);
+                    let Effect::Outbound(ev) = &d.effects[0] else { unreachable!() };
+                    assert_eq!((ev.text.as_deref(), ev.agent_id.as_ref()), (Some("Let me check."), Some(by)));
+                    assert_eq!(ev.seq, h.seq + 1);
+                    assert_eq!(d.transcript[0].author, Actor::Agent(by.clone()));
+                    assert_eq!(d.transcript[0].message_id, ev.event_id);
+                    assert_eq!(d.handoff.unread, admin, "the assignee replying has read it");
+                }
+                (Assigned, false) => assert_eq!(r, Err(Rejection::NotTheAssignee)),
+                _ => assert_eq!(r, Err(Rejection::IllegalTransition { state, action: Action::Reply })),
+            }
+        }
+        // Notes: in any state, internal, never sent.
+        let d = changed(decide(&h, &Command::AddNote { by: bob.clone(), text: "VIP".into() }, t0()));
+        assert!(d.effects.is_empty());
+        assert_eq!((d.transcript[0].kind, d.handoff.state), (LineKind::Note, state));
+        // Reading clears the mark for the assignee only.
+        let read = decide(&h, &Command::MarkRead { by: alice.clone() }, t0());
+        if h.assignee.as_ref() == Some(&alice) {
+            let d = changed(read);
+            assert!(!d.handoff.unread && d.effects.is_empty() && d.record().is_empty());
+        } else {
+            assert_eq!(read, Ok(Outcome::Unchanged));
+        }
+        assert_eq!(decide(&h, &Command::MarkRead { by: bob.clone() }, t0()), Ok(Outcome::Unchanged));
+    }
+}
+
+#[test]
+fn an_escalations_transcript_starts_the_handoffs() {
+    let mut req = request(Channel::Chat);
+    req.transcript = vec![
+        TranscriptEntry { author: Actor::Customer, text: "My order is late".into(), sent_at: t0() },
+        TranscriptEntry { author: Actor::Ai, text: "Let me get a person".into(), sent_at: t0() },
+    ];
+    let s = settings(true, Routing::Human, VoiceTimeoutAction::ReturnToAi);
+    let d = decide_escalation(&s, &req, Actor::Ai, None, HandoffId::parse("hnd_1").unwrap(), t0());
+    let authors: Vec<String> = d.transcript.iter().map(|l| l.author.to_string()).collect();
+    assert_eq!(authors, vec!["customer", "ai", "system"], "earlier messages, then the confirmation");
+    assert_eq!(d.transcript[2].text, s.confirmation_message.as_str());
+    assert_eq!(d.transcript[0].message_id, "evt_1:t0");
+    let parsed = parse_escalation(
+        &json!({"event_id": "e", "workspace_id": "w", "conversation_id": "c", "channel": "chat", "reason": "other",
+                "transcript": [{"author": "customer", "text": "hi", "sent_at": "2026-11-24T09:59:00Z"}]}),
+        Source::Queue,
+    )
+    .unwrap();
+    assert_eq!(parsed.transcript.len(), 1);
+}
+
+#[test]
 fn accept_sets_the_assignee_and_repeating_it_is_a_no_op() {
     let h = handoff_in(State::Waiting, VoiceTimeoutAction::ReturnToAi);
     let d = changed(decide(&h, &Command::Accept { by: uid("bob") }, t0()));
@@ -382,6 +485,11 @@ enum Step {
     Return,
     Stall(bool),
     Ring(bool),
+    Customer(u8),
+    Reply(u8),
+    Note,
+    Read(u8),
+    Ended,
 }
 
 fn arb_step() -> impl Strategy<Value = Step> {
@@ -392,6 +500,11 @@ fn arb_step() -> impl Strategy<Value = Step> {
         Just(Step::Return),
         any::<bool>().prop_map(Step::Stall),
         any::<bool>().prop_map(Step::Ring),
+        (0u8..4).prop_map(Step::Customer),
+        (0u8..3).prop_map(Step::Reply),
+        Just(Step::Note),
+        (0u8..3).prop_map(Step::Read),
+        Just(Step::Ended),
     ]
 }
 
@@ -416,6 +529,7 @@ proptest! {
         let d = escalate(&settings(true, Routing::Human, action), if voice { Channel::Voice } else { Channel::Chat });
         let mut h = d.created.unwrap();
         let mut ids: Vec<String> = d.effects.iter().map(|e| e.id().to_string()).collect();
+        let mut events = h.seq;
         let mut stalls = 0;
         let users = ["u0", "u1", "u2"];
         for step in steps {
@@ -426,22 +540,53 @@ proptest! {
                 Step::Return => Command::ReturnToAi { by: uid("u0") },
                 Step::Stall(current) => Command::StallTimerFired { set_at_version: if current { h.version } else { 1 } },
                 Step::Ring(current) => Command::RingTimerFired { set_at_version: if current { h.version } else { 1 } },
+                // Message ids repeat on purpose: the store, not the domain, drops a repeat.
+                Step::Customer(m) => Command::CustomerMessage {
+                    message_id: EventId::parse(format!("m{m}")).unwrap(), text: "hi".into(), sent_at: t0(),
+                },
+                Step::Reply(u) => Command::Reply {
+                    by: uid(users[u as usize]), admin: u == 2, text: "on it".into(), client_message_id: None,
+                },
+                Step::Note => Command::AddNote { by: uid("u1"), text: "vip".into() },
+                Step::Read(u) => Command::MarkRead { by: uid(users[u as usize]) },
+                Step::Ended => Command::ConversationEnded,
             };
             let before = h.clone();
             match decide(&h, &cmd, t0()) {
                 Ok(Outcome::Changed(d)) => {
-                    prop_assert!(before.state.is_active(), "terminal state {} changed", before.state);
+                    if !before.state.is_active() {
+                        // Once it is over only a note or a read mark is taken; the state stays.
+                        prop_assert!(matches!(cmd, Command::AddNote { .. } | Command::MarkRead { .. }),
+                            "terminal state {} changed", before.state);
+                        prop_assert_eq!(d.handoff.state, before.state);
+                    }
                     prop_assert_eq!(d.handoff.version, before.version + 1);
                     for e in &d.effects {
                         if let Effect::Outbound(o) = e {
                             if o.text.as_deref() == Some(DEFAULT_STALL) { stalls += 1; }
+                            // Events are numbered 1, 2, 3, … per handoff, in the order decided.
+                            events += 1;
+                            prop_assert_eq!(o.seq, events);
                         }
                         ids.push(e.id().to_string());
+                    }
+                    prop_assert_eq!(d.handoff.seq, events);
+                    // Notes and customer messages never reach the customer.
+                    if matches!(cmd, Command::AddNote { .. } | Command::CustomerMessage { .. } | Command::MarkRead { .. }) {
+                        prop_assert!(d.effects.is_empty());
+                    }
+                    // A reply is the assignee's (or an admin's) and only while assigned.
+                    if let Command::Reply { by, admin, .. } = &cmd {
+                        prop_assert_eq!(before.state, State::Assigned);
+                        prop_assert!(*admin || before.assignee.as_ref() == Some(by));
                     }
                     h = d.handoff;
                 }
                 Ok(Outcome::Unchanged) | Err(_) => {}
             }
+            // Only a customer message marks a handoff unread.
+            let by_customer = matches!(cmd, Command::CustomerMessage { .. });
+            prop_assert!(before.unread || !h.unread || by_customer, "unread set by {:?}", cmd);
             prop_assert_eq!(h.state == State::Assigned, h.assignee.is_some() && h.state.is_active());
             prop_assert!(!(voice && h.state == State::Waiting));
             prop_assert!(!(!voice && (h.state == State::Ringing || h.state == State::Ended)));

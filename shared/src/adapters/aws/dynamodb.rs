@@ -8,12 +8,12 @@
 
 use crate::adapters::sortable_time as ts;
 use crate::domain::{
-    ConversationId, DecisionOwner, DecisionRecord, EscalationRecord, EventId, Handoff, HandoffId, SettingsDoc, State,
-    UserId, WorkspaceId,
+    ConversationId, DecisionOwner, DecisionRecord, EscalationRecord, EventId, Handoff, HandoffId, LinePosition,
+    SettingsDoc, State, TranscriptLine, UserId, WorkspaceId,
 };
 use crate::ports::{
     CommitError, EscalationWrite, EscalationWriteError, HandoffView, InboxCursor, InboxPage, InboxQuery, StatusFilter,
-    Store, StoreError,
+    Store, StoreError, TranscriptPage, Transition,
 };
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
@@ -66,6 +66,23 @@ fn settings_key(ws: &WorkspaceId, copy: u32) -> (String, String) {
 }
 fn decision_sk(version: u64) -> String {
     format!("D#{version:010}")
+}
+/// The last decision key there can be: the upper end of a handoff's decisions.
+const LAST_DECISION_SK: &str = "D#9999999999";
+/// A transcript line's key. Lines sort *before* `#HANDOFF` and in reverse (`!T#` then the
+/// complements of version and index), so one Query read backwards from `#HANDOFF` returns the
+/// handoff and then its lines oldest first: the first page of a transcript is one request.
+fn line_sk(p: LinePosition) -> String {
+    format!("!T#{:010}#{:05}", 9_999_999_999 - p.version.min(9_999_999_999), 99_999 - p.index.min(99_999))
+}
+fn line_position(sk: &str) -> Option<LinePosition> {
+    let rest = sk.strip_prefix("!T#")?;
+    let (v, i) = rest.split_once('#')?;
+    Some(LinePosition { version: 9_999_999_999 - v.parse::<u64>().ok()?, index: 99_999 - i.parse::<u32>().ok()? })
+}
+/// The key of a change's idempotency key (after the decisions).
+fn change_key_sk(key: &str) -> String {
+    format!("K#{key}")
 }
 fn owner_pk(ws: &WorkspaceId, o: &DecisionOwner) -> String {
     match o {
@@ -191,6 +208,23 @@ impl DecisionItem {
     }
 }
 
+/// One transcript line, in its handoff's partition.
+#[derive(Serialize, Deserialize)]
+struct LineItem {
+    pk: String,
+    sk: String,
+    #[serde(flatten)]
+    line: TranscriptLine,
+}
+
+/// "This change was made": the idempotency key of a customer message or a reply.
+#[derive(Serialize, Deserialize)]
+struct ChangeKeyItem {
+    pk: String,
+    sk: String,
+    message_id: String,
+}
+
 /// The DynamoDB store.
 #[derive(Clone)]
 pub struct DynamoStore {
@@ -306,6 +340,20 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().put(p.build().map_err(unavailable)?).build())
     }
 
+    /// Puts of a change's transcript lines, at positions (`h.version`, 0..).
+    fn line_puts(&self, h: &Handoff, lines: &[TranscriptLine]) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let pk = handoff_pk(&h.workspace_id, &h.handoff_id);
+        lines
+            .iter()
+            .enumerate()
+            .map(|(i, line)| {
+                let sk = line_sk(LinePosition { version: h.version, index: i as u32 });
+                let item = LineItem { pk: pk.clone(), sk, line: line.clone() };
+                self.put(to_attrs(&item)?, Some(Cond::new(NEW)))
+            })
+            .collect()
+    }
+
     fn settings_check(&self, ws: &WorkspaceId, copy: u32, version: u64) -> Result<TransactWriteItem, StoreError> {
         let (pk, sk) = settings_key(ws, copy);
         let mut c = ConditionCheck::builder().table_name(&self.table).key("pk", s(pk)).key("sk", s(sk));
@@ -348,21 +396,22 @@ impl DynamoStore {
         }
     }
 
-    async fn query_decisions(
-        &self,
-        pk: String,
-        after_sk: Option<String>,
-        limit: usize,
-    ) -> Result<(Vec<Item>, bool), StoreError> {
-        let mut q = self.client.query().table_name(&self.table).consistent_read(true).limit(limit as i32);
-        q = match after_sk {
-            Some(after) => q
-                .key_condition_expression("pk = :pk AND sk > :after")
-                .expression_attribute_values(":pk", s(pk))
-                .expression_attribute_values(":after", s(after)),
-            None => q.key_condition_expression("pk = :pk").expression_attribute_values(":pk", s(pk)),
-        };
-        let out = q.send().await.map_err(sdk_error)?;
+    /// Items of `pk` from `from_sk` (inclusive) to its last decision, in order: the handoff item
+    /// (`#HANDOFF`) and the decisions after it, never its transcript lines or change keys.
+    async fn query_decisions(&self, pk: String, from_sk: &str, limit: usize) -> Result<(Vec<Item>, bool), StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .limit(limit as i32)
+            .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":from", s(from_sk))
+            .expression_attribute_values(":to", s(LAST_DECISION_SK))
+            .send()
+            .await
+            .map_err(sdk_error)?;
         Ok((out.items.unwrap_or_default(), out.last_evaluated_key.is_some()))
     }
 
@@ -582,6 +631,9 @@ impl Store for DynamoStore {
         if let Some(d) = w.decision {
             items.push(self.put(to_attrs(&DecisionItem::new(d))?, Some(Cond::new(NEW)))?);
         }
+        if let Some(h) = w.handoff {
+            items.extend(self.line_puts(h, w.transcript)?);
+        }
         let result = if items.len() == 1 {
             // Only the record (an `already_active` outcome): a plain conditional put.
             let mut req = self
@@ -664,7 +716,7 @@ impl Store for DynamoStore {
         // The first page is one Query: the handoff item sorts before its decisions. A later page
         // reads the handoff and that page side by side.
         let (handoff, items, more) = if after_version == 0 {
-            let (mut items, more) = self.query_decisions(pk, None, limit + 1).await?;
+            let (mut items, more) = self.query_decisions(pk, HANDOFF_SK, limit + 1).await?;
             if items.first().and_then(|i| i.get("sk")).and_then(|v| v.as_s().ok()).map(String::as_str)
                 != Some(HANDOFF_SK)
             {
@@ -673,10 +725,8 @@ impl Store for DynamoStore {
             let h = from_attrs::<HandoffItem>(items.remove(0))?.handoff;
             (h, items, more)
         } else {
-            let (h, page) = tokio::join!(
-                self.get_handoff(ws, id),
-                self.query_decisions(pk, Some(decision_sk(after_version)), limit)
-            );
+            let from = decision_sk(after_version + 1);
+            let (h, page) = tokio::join!(self.get_handoff(ws, id), self.query_decisions(pk, &from, limit));
             let Some(h) = h? else { return Ok(None) };
             let (items, more) = page?;
             (h, items, more)
@@ -700,12 +750,8 @@ impl Store for DynamoStore {
         }
     }
 
-    async fn commit_transition(
-        &self,
-        handoff: &Handoff,
-        expected_version: u64,
-        decision: &DecisionRecord,
-    ) -> Result<(), CommitError> {
+    async fn commit_transition(&self, t: Transition<'_>) -> Result<(), CommitError> {
+        let (handoff, expected_version, decision) = (t.handoff, t.expected_version, t.decision);
         // Still the version decided on, with as many events handed over as that copy says: the
         // dispatch that follows relies on `sent_seq` to keep the handoff's events in order. On
         // failure the stored handoff comes back, so the caller decides again without a read.
@@ -719,10 +765,24 @@ impl Store for DynamoStore {
             .value(":expected", n(expected_version))
             .value(":sent", n(handoff.sent_seq))
             .returning_old();
-        let mut items = vec![
-            self.put(to_attrs(&HandoffItem::new(handoff))?, Some(cond))?,
-            self.put(to_attrs(&DecisionItem::new(decision))?, Some(Cond::new(NEW)))?,
-        ];
+        let mut items = vec![self.put(to_attrs(&HandoffItem::new(handoff))?, Some(cond))?];
+        // A change key first after the handoff, so its failure is told apart from the others'.
+        let key_at = match t.key {
+            Some(key) => {
+                let item = ChangeKeyItem {
+                    pk: handoff_pk(&handoff.workspace_id, &handoff.handoff_id),
+                    sk: change_key_sk(key),
+                    message_id: t.transcript.first().map(|l| l.message_id.clone()).unwrap_or_default(),
+                };
+                items.push(self.put(to_attrs(&item)?, Some(Cond::new(NEW).returning_old()))?);
+                Some(items.len() - 1)
+            }
+            None => None,
+        };
+        if !decision.is_empty() {
+            items.push(self.put(to_attrs(&DecisionItem::new(decision))?, Some(Cond::new(NEW)))?);
+        }
+        items.extend(self.line_puts(handoff, t.transcript)?);
         if !handoff.state.is_active() {
             // The conversation is free again once its handoff is over.
             let del = Delete::builder()
@@ -736,6 +796,15 @@ impl Store for DynamoStore {
             items.push(TransactWriteItem::builder().delete(del).build());
         }
         let Err(e) = self.transact(items).await else { return Ok(()) };
+        if let Some(i) = key_at {
+            if let Some(reasons) = cancelled(&e).filter(|r| is_condition_failed(r.get(i))) {
+                let message_id = match reasons[i].item.clone() {
+                    Some(old) => from_attrs::<ChangeKeyItem>(old)?.message_id,
+                    None => String::new(),
+                };
+                return Err(CommitError::Duplicate { message_id });
+            }
+        }
         match cancelled(&e) {
             Some(reasons) if is_condition_failed(reasons.first()) => {
                 let current = match reasons[0].item.clone() {
@@ -761,6 +830,63 @@ impl Store for DynamoStore {
 
     async fn list_inbox(&self, ws: &WorkspaceId, query: &InboxQuery) -> Result<InboxPage, StoreError> {
         self.query_handoffs(ws, query).await
+    }
+
+    async fn active_handoff_of(
+        &self,
+        ws: &WorkspaceId,
+        conversation: &ConversationId,
+    ) -> Result<Option<HandoffId>, StoreError> {
+        match self.get(conversation_pk(ws, conversation), "LOCK".into()).await? {
+            Some(item) => Ok(Some(from_attrs::<ConversationItem>(item)?.handoff_id)),
+            None => Ok(None),
+        }
+    }
+
+    async fn get_transcript(
+        &self,
+        ws: &WorkspaceId,
+        id: &HandoffId,
+        after: Option<LinePosition>,
+        limit: usize,
+    ) -> Result<Option<TranscriptPage>, StoreError> {
+        // Backwards from `#HANDOFF` (or from the cursor's line): the handoff, then its lines
+        // oldest first (see `line_sk`). One Query whatever the transcript's length.
+        let (cond, from, fetch) = match after {
+            None => ("pk = :pk AND sk <= :from", HANDOFF_SK.to_string(), limit + 2),
+            Some(p) => ("pk = :pk AND sk < :from", line_sk(p), limit + 1),
+        };
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .scan_index_forward(false)
+            .limit(fetch as i32)
+            .key_condition_expression(cond)
+            .expression_attribute_values(":pk", s(handoff_pk(ws, id)))
+            .expression_attribute_values(":from", s(from))
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        let mut items = out.items.unwrap_or_default().into_iter().peekable();
+        let is_handoff = |i: &Item| i.get("sk").and_then(|v| v.as_s().ok()).map(String::as_str) == Some(HANDOFF_SK);
+        let handoff = match after {
+            None => match items.next_if(is_handoff) {
+                Some(item) => Some(from_attrs::<HandoffItem>(item)?.handoff),
+                None => return Ok(None),
+            },
+            Some(_) => None,
+        };
+        let mut lines = Vec::new();
+        for item in items {
+            let sk = item.get("sk").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+            let Some(pos) = line_position(&sk) else { continue };
+            lines.push((pos, from_attrs::<LineItem>(item)?.line));
+        }
+        let more = lines.len() > limit;
+        lines.truncate(limit);
+        Ok(Some(TranscriptPage { handoff, lines, more }))
     }
 
     async fn pending_decisions(&self, before: DateTime<Utc>, limit: usize) -> Result<Vec<DecisionRecord>, StoreError> {

@@ -35,7 +35,8 @@ const GROUP_MAX: usize = 512;
 
 /// The schema version this code writes (`PRAGMA user_version`). Version 1 kept each handoff's
 /// timeline inside the handoff and the outbox one row per effect; [`upgrade_from_v1`] moves both.
-pub const SCHEMA_VERSION: i64 = 2;
+/// Version 3 added the transcript and the change keys (new tables only).
+pub const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS settings (
@@ -99,6 +100,23 @@ CREATE TABLE IF NOT EXISTS outbound_log (
     event        TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS outbound_log_by_workspace ON outbound_log (workspace_id, seq);
+-- A handoff's transcript in order: (version, idx) is a line's position.
+CREATE TABLE IF NOT EXISTS transcript (
+    workspace_id TEXT NOT NULL,
+    handoff_id   TEXT NOT NULL,
+    version      INTEGER NOT NULL,
+    idx          INTEGER NOT NULL,
+    line         TEXT NOT NULL,
+    PRIMARY KEY (workspace_id, handoff_id, version, idx)
+);
+-- Keys that make a change of a handoff happen once (a customer message id, a reply's client id).
+CREATE TABLE IF NOT EXISTS change_keys (
+    workspace_id TEXT NOT NULL,
+    handoff_id   TEXT NOT NULL,
+    key          TEXT NOT NULL,
+    message_id   TEXT NOT NULL,
+    PRIMARY KEY (workspace_id, handoff_id, key)
+);
 "#;
 
 /// Moves a version-1 database's handoff timelines into decision rows (as version 0 of each

@@ -1,10 +1,11 @@
 use super::{corrupt, ts, unavailable, EmbeddedDb};
 use crate::domain::{
-    DecisionOwner, DecisionRecord, Effect, EscalationRecord, EventId, Handoff, HandoffId, SettingsDoc, WorkspaceId,
+    ConversationId, DecisionOwner, DecisionRecord, Effect, EscalationRecord, EventId, Handoff, HandoffId, LinePosition,
+    SettingsDoc, TranscriptLine, WorkspaceId,
 };
 use crate::ports::{
     CommitError, EscalationWrite, EscalationWriteError, HandoffView, InboxPage, InboxQuery, StatusFilter, Store,
-    StoreError,
+    StoreError, TranscriptPage, Transition,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -66,6 +67,23 @@ fn insert_handoff(tx: &rusqlite::Connection, h: &Handoff) -> Result<(), StoreErr
         ],
     )
     .map_err(unavailable)?;
+    Ok(())
+}
+
+fn insert_lines(tx: &rusqlite::Connection, h: &Handoff, lines: &[TranscriptLine]) -> Result<(), StoreError> {
+    for (i, line) in lines.iter().enumerate() {
+        tx.execute(
+            "INSERT INTO transcript (workspace_id, handoff_id, version, idx, line) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                h.workspace_id.as_str(),
+                h.handoff_id.as_str(),
+                h.version as i64,
+                i as i64,
+                serde_json::to_string(line).map_err(corrupt)?
+            ],
+        )
+        .map_err(unavailable)?;
+    }
     Ok(())
 }
 
@@ -147,6 +165,7 @@ impl Store for EmbeddedStore {
         let handoff = w.handoff.cloned();
         let decision = w.decision.cloned();
         let settings_version = w.settings_version;
+        let lines = w.transcript.to_vec();
         let out = self
             .db
             .with(move |c| {
@@ -197,6 +216,7 @@ impl Store for EmbeddedStore {
                 .map_err(unavailable)?;
                 if let Some(h) = &handoff {
                     insert_handoff(&tx, h)?;
+                    insert_lines(&tx, h, &lines)?;
                 }
                 if let Some(d) = &decision {
                     insert_decision(&tx, d)?;
@@ -246,29 +266,33 @@ impl Store for EmbeddedStore {
         self.db.with(move |c| Ok(read_decisions(c, &ws, &owner, 0, 1)?.into_iter().next())).await
     }
 
-    async fn commit_transition(
-        &self,
-        handoff: &Handoff,
-        expected_version: u64,
-        decision: &DecisionRecord,
-    ) -> Result<(), CommitError> {
-        let h = handoff.clone();
-        let decision = decision.clone();
+    async fn commit_transition(&self, t: Transition<'_>) -> Result<(), CommitError> {
+        let (h, expected_version) = (t.handoff.clone(), t.expected_version);
+        let decision = t.decision.clone();
+        let lines = t.transcript.to_vec();
+        let key = t.key.map(str::to_owned);
         self.db
             .with(move |c| {
                 let doc = serde_json::to_string(&h).map_err(corrupt)?;
                 let tx = c.savepoint().map_err(unavailable)?;
-                let stored: Option<String> = tx
-                    .query_row(
-                        "SELECT doc FROM handoffs WHERE workspace_id = ?1 AND handoff_id = ?2",
-                        params![h.workspace_id.as_str(), h.handoff_id.as_str()],
-                        |r| r.get(0),
-                    )
-                    .optional()
-                    .map_err(unavailable)?;
-                // A stale copy is an answer, not a failure of the store (the savepoint rolls back).
-                let Some(stored) = stored else { return Ok(Err(CommitError::Stale { current: None })) };
-                let current: Handoff = serde_json::from_str(&stored).map_err(corrupt)?;
+                let (ws, id) = (h.workspace_id.as_str(), h.handoff_id.as_str());
+                // A stale copy or a repeat is an answer, not a failure (the savepoint rolls back).
+                if let Some(key) = &key {
+                    let done: Option<String> = tx
+                        .query_row(
+                            "SELECT message_id FROM change_keys WHERE workspace_id = ?1 AND handoff_id = ?2 AND key = ?3",
+                            params![ws, id, key],
+                            |r| r.get(0),
+                        )
+                        .optional()
+                        .map_err(unavailable)?;
+                    if let Some(message_id) = done {
+                        return Ok(Err(CommitError::Duplicate { message_id }));
+                    }
+                }
+                let Some(current) = read_handoff(&tx, ws, id)? else {
+                    return Ok(Err(CommitError::Stale { current: None }));
+                };
                 if current.version != expected_version || current.sent_seq != h.sent_seq {
                     return Ok(Err(CommitError::Stale { current: Some(Box::new(current)) }));
                 }
@@ -281,19 +305,94 @@ impl Store for EmbeddedStore {
                         h.assignee.as_ref().map(|a| a.as_str()),
                         h.version as i64,
                         doc,
-                        h.workspace_id.as_str(),
-                        h.handoff_id.as_str(),
+                        ws,
+                        id,
                     ],
                 )
                 .map_err(unavailable)?;
-                match insert_decision(&tx, &decision) {
-                    Err(StoreError::VersionConflict) => return Ok(Err(CommitError::Stale { current: None })),
-                    r => r?,
+                if !decision.is_empty() {
+                    match insert_decision(&tx, &decision) {
+                        Err(StoreError::VersionConflict) => return Ok(Err(CommitError::Stale { current: None })),
+                        r => r?,
+                    }
+                }
+                insert_lines(&tx, &h, &lines)?;
+                if let Some(key) = &key {
+                    let message_id = lines.first().map(|l| l.message_id.clone()).unwrap_or_default();
+                    tx.execute(
+                        "INSERT INTO change_keys (workspace_id, handoff_id, key, message_id) VALUES (?1, ?2, ?3, ?4)",
+                        params![ws, id, key, message_id],
+                    )
+                    .map_err(unavailable)?;
                 }
                 tx.commit().map_err(unavailable)?;
                 Ok(Ok(()))
             })
             .await?
+    }
+
+    async fn active_handoff_of(
+        &self,
+        ws: &WorkspaceId,
+        conversation: &ConversationId,
+    ) -> Result<Option<HandoffId>, StoreError> {
+        let (ws, conv) = (ws.as_str().to_owned(), conversation.as_str().to_owned());
+        self.db
+            .with(move |c| {
+                let id: Option<String> = c
+                    .query_row(
+                        "SELECT handoff_id FROM handoffs WHERE workspace_id = ?1 AND conversation_id = ?2 AND active = 1",
+                        [ws, conv],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(unavailable)?;
+                id.map(|i| HandoffId::parse(i).map_err(StoreError::Corrupt)).transpose()
+            })
+            .await
+    }
+
+    async fn get_transcript(
+        &self,
+        ws: &WorkspaceId,
+        id: &HandoffId,
+        after: Option<LinePosition>,
+        limit: usize,
+    ) -> Result<Option<TranscriptPage>, StoreError> {
+        let (ws, id) = (ws.as_str().to_owned(), id.as_str().to_owned());
+        self.db
+            .with(move |c| {
+                let handoff = match after {
+                    None => match read_handoff(c, &ws, &id)? {
+                        Some(h) => Some(h),
+                        None => return Ok(None),
+                    },
+                    Some(_) => None,
+                };
+                let (v, i) = after.map(|p| (p.version as i64, p.index as i64)).unwrap_or((-1, -1));
+                let mut stmt = c
+                    .prepare_cached(
+                        "SELECT version, idx, line FROM transcript
+                         WHERE workspace_id = ?1 AND handoff_id = ?2 AND (version, idx) > (?3, ?4)
+                         ORDER BY version, idx LIMIT ?5",
+                    )
+                    .map_err(unavailable)?;
+                let rows = stmt
+                    .query_map(params![ws, id, v, i, limit as i64 + 1], |r| {
+                        Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?))
+                    })
+                    .map_err(unavailable)?;
+                let mut lines = Vec::new();
+                for r in rows {
+                    let (version, idx, line) = r.map_err(unavailable)?;
+                    let pos = LinePosition { version: version as u64, index: idx as u32 };
+                    lines.push((pos, serde_json::from_str(&line).map_err(corrupt)?));
+                }
+                let more = lines.len() > limit;
+                lines.truncate(limit);
+                Ok(Some(TranscriptPage { handoff, lines, more }))
+            })
+            .await
     }
 
     async fn list_inbox(&self, ws: &WorkspaceId, q: &InboxQuery) -> Result<InboxPage, StoreError> {

@@ -387,6 +387,80 @@ pub async fn the_transcript_is_kept_in_order_and_paged(s: &dyn Store) {
     assert!(s.get_transcript(&w, &HandoffId::parse("hnd_none").unwrap(), None, 5).await.unwrap().is_none());
 }
 
+/// Adds `lines` customer lines to `h`, 50 to a change (as a busy conversation would, faster).
+async fn talk(s: &dyn Store, mut h: Handoff, lines: usize) -> Handoff {
+    let mut written = 0;
+    while written < lines {
+        let n = (lines - written).min(50);
+        let mut next = h.clone();
+        next.version += 1;
+        next.unread = true;
+        let transcript: Vec<TranscriptLine> = (0..n)
+            .map(|i| TranscriptLine {
+                message_id: format!("m{}", written + i),
+                author: Actor::Customer,
+                kind: LineKind::Message,
+                text: format!("line {}", written + i),
+                at: t0(),
+            })
+            .collect();
+        let record = DecisionRecord::of_handoff(
+            h.workspace_id.clone(),
+            h.handoff_id.clone(),
+            next.version,
+            t0(),
+            vec![],
+            vec![],
+        );
+        let t = Transition {
+            handoff: &next,
+            expected_version: h.version,
+            decision: &record,
+            transcript: &transcript,
+            key: None,
+        };
+        s.commit_transition(t).await.unwrap();
+        h = next;
+        written += n;
+    }
+    h
+}
+
+pub async fn a_long_transcript_reads_like_a_short_one(s: &dyn Store) {
+    let w = ws("ws_long");
+    let mut stored = Vec::new();
+    for (event, lines) in [("evt-short", 10), ("evt-long", 10_000)] {
+        let d = escalation("ws_long", event, event, Channel::Chat, Reason::Other, t0(), true);
+        record(s, &d).await.unwrap();
+        let h = talk(s, d.created.clone().unwrap(), lines).await;
+        let id = h.handoff_id.clone();
+        // The first page: the handoff and the oldest lines.
+        let first = s.get_transcript(&w, &id, None, 50).await.unwrap().unwrap();
+        assert_eq!(first.lines.len(), (lines + 1).min(50), "{event}");
+        assert_eq!(first.lines[1].1.text, "line 0");
+        // A page from deep inside: exactly the lines after the cursor.
+        let deep = LinePosition { version: h.version, index: 0 };
+        let page = s.get_transcript(&w, &id, Some(deep), 50).await.unwrap().unwrap();
+        let last_batch = if lines % 50 == 0 { 50 } else { lines % 50 };
+        assert_eq!(page.lines.len(), last_batch - 1, "{event}");
+        assert_eq!(page.lines[0].1.text, format!("line {}", lines - last_batch + 1));
+        assert!(!page.more);
+        // A new message still joins with one conditional write on the same small item.
+        let next = apply(s, &h, customer("late", "one more"), t0()).await.unwrap();
+        let back = s.get_handoff(&w, &id).await.unwrap().unwrap();
+        assert_eq!(back.version, next.version);
+        let last =
+            s.get_transcript(&w, &id, Some(LinePosition { version: h.version, index: 49 }), 50).await.unwrap().unwrap();
+        assert_eq!(last.lines.last().map(|(_, l)| l.text.as_str()), Some("one more"));
+        // (Its ids name the event three times, and its version has more digits.)
+        stored.push(serde_json::to_string(&back).unwrap().len() - event.len() * 3 - back.version.to_string().len());
+        // The timeline view does not read transcript lines.
+        let view = s.get_handoff_view(&w, &id, 0, 50).await.unwrap().unwrap();
+        assert!(view.decisions.len() <= 3, "{event}: {}", view.decisions.len());
+    }
+    assert_eq!(stored[0], stored[1], "the handoff item is the same size whatever the transcript's length");
+}
+
 pub async fn history_is_read_in_bounded_pages(s: &dyn Store) {
     let d = escalation("ws_h", "conv-1", "evt-h", Channel::Chat, Reason::Other, t0(), true);
     let mut h = d.created.clone().unwrap();

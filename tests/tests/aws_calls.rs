@@ -159,3 +159,60 @@ async fn aws_calls_per_operation_stay_within_their_goals() {
     assert_eq!(status, 200);
     report("return to AI", &log.take(), 4, 3);
 }
+
+async fn customer_message(app: &App, message_id: &str, conversation: &str) {
+    let body = json!({"type": "customer_message", "workspace_id": "ws_fixture", "conversation_id": conversation,
+                      "message_id": message_id, "text": "Any news?", "sent_at": "2026-11-24T10:05:00Z"});
+    let ev = sqs_event("sqs-customer-message.json", &[("c-1".into(), body.to_string())]);
+    let out = escalation_trigger::lambda::handler(app, ev).await.unwrap();
+    assert_eq!(out["batchItemFailures"], json!([]), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn conversation_calls_stay_within_their_goals() {
+    let env = Env::new().await;
+    configure(&env, json!({})).await;
+    let log = CallLog::default();
+    let ai = env.container(&log);
+    escalate_sqs(&ai, sqs_body("evt_talk", "conv_talk")).await;
+    log.take();
+    // The container that escalated knows the handoff: one conditional write.
+    customer_message(&ai, "m-1", "conv_talk").await;
+    report("customer message (SQS), container that escalated", &log.take(), 1, 1);
+    // Another container looks the conversation up first.
+    let other = env.container(&log);
+    customer_message(&other, "m-2", "conv_talk").await;
+    report("customer message, new container", &log.take(), 3, 3);
+    customer_message(&other, "m-2", "conv_talk").await;
+    report("customer message, same message_id again", &log.take(), 1, 1);
+
+    let agents = env.container(&log);
+    let id = ai
+        .store
+        .active_handoff_of(&ws(), &handoff::domain::ConversationId::parse("conv_talk").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    log.take();
+    let (status, page) = inbox(&agents, "apigw-get-messages.json", id.as_str(), "bob").await;
+    assert_eq!(status, 200, "{page}");
+    report("GET transcript page", &log.take(), 1, 1);
+    let (status, _) = inbox(&agents, "apigw-post-accept.json", id.as_str(), "alice").await;
+    assert_eq!(status, 200);
+    log.take();
+    // The escalating container's copy is stale now: the failed write brings the current one.
+    customer_message(&ai, "m-3", "conv_talk").await;
+    report("customer message, handoff changed elsewhere", &log.take(), 2, 2);
+    let (status, _) = inbox(&agents, "apigw-get-messages.json", id.as_str(), "alice").await;
+    assert_eq!(status, 200);
+    report("GET transcript page, assignee with unread messages", &log.take(), 2, 2);
+    let (status, r) = inbox(&agents, "apigw-post-reply.json", id.as_str(), "alice").await;
+    assert_eq!(status, 200, "{r}");
+    report("agent reply", &log.take(), 3, 3);
+    let (status, r) = inbox(&agents, "apigw-post-reply.json", id.as_str(), "alice").await;
+    assert_eq!((status, r["replayed"].as_bool()), (200, Some(true)));
+    report("agent reply, same client_message_id again", &log.take(), 1, 1);
+    let (status, _) = inbox(&agents, "apigw-post-note.json", id.as_str(), "alice").await;
+    assert_eq!(status, 200);
+    report("note", &log.take(), 1, 1);
+}

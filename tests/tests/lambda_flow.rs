@@ -281,7 +281,7 @@ async fn every_fixture_is_a_valid_event_of_its_kind() {
         }
         n += 1;
     }
-    assert_eq!(n, 15);
+    assert_eq!(n, 22);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -330,4 +330,65 @@ async fn the_scheduled_sweep_sends_effects_left_pending() {
     let again = escalation_trigger::lambda::handler(&env.app, fixture("eventbridge-outbox-sweep.json")).await.unwrap();
     assert_eq!(again["dispatched"], 0);
     assert!(env.outbound().await.is_empty(), "nothing sent twice");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_conversation_through_the_functions() {
+    let env = Env::new().await;
+    configure(&env, json!({"routing": "human"})).await;
+    // An escalation with the conversation so far.
+    let mut body: Value =
+        serde_json::from_str(fixture("sqs-escalation.json")["Records"][0]["body"].as_str().unwrap()).unwrap();
+    body["transcript"] = json!([
+        {"author": "customer", "text": "I was charged twice.", "sent_at": "2026-11-24T09:58:00Z"},
+        {"author": "ai", "text": "Let me get someone from billing.", "sent_at": "2026-11-24T09:59:00Z"}
+    ]);
+    let failed = escalate_sqs(&env, sqs_event("sqs-escalation.json", &[("e-1".into(), body.to_string())])).await;
+    assert!(failed.is_empty(), "{failed:?}");
+    let id = handoff_of(&env, "conv_fixture_chat").await.handoff_id.to_string();
+    let (status, _) = http(&env, Api::Inbox, apigw("apigw-post-accept.json", Some(&id), "agent", "user-agent-1")).await;
+    assert_eq!(status, 200);
+
+    // The customer writes, through the queue and over HTTP.
+    assert!(escalate_sqs(&env, fixture("sqs-customer-message.json")).await.is_empty());
+    let out = escalation_trigger::lambda::handler(&env.app, fixture("apigw-post-customer-message.json")).await.unwrap();
+    assert_eq!(out["statusCode"], 200, "{out}");
+    assert!(handoff_of(&env, "conv_fixture_chat").await.unread);
+
+    // The assignee reads it (the mark clears), answers, and notes.
+    let (status, page) =
+        http(&env, Api::Inbox, apigw("apigw-get-messages.json", Some(&id), "agent", "user-agent-1")).await;
+    assert_eq!(status, 200, "{page}");
+    let authors: Vec<&str> = page["items"].as_array().unwrap().iter().map(|l| l["author"].as_str().unwrap()).collect();
+    assert_eq!(authors, vec!["customer", "ai", "system", "customer", "customer"]);
+    assert!(!handoff_of(&env, "conv_fixture_chat").await.unread);
+    let (status, reply) =
+        http(&env, Api::Inbox, apigw("apigw-post-reply.json", Some(&id), "agent", "user-agent-1")).await;
+    assert_eq!(status, 200, "{reply}");
+    let (status, _) = http(&env, Api::Inbox, apigw("apigw-post-note.json", Some(&id), "agent", "user-agent-2")).await;
+    assert_eq!(status, 200);
+    let (status, _) = http(&env, Api::Inbox, apigw("apigw-post-reply.json", Some(&id), "agent", "user-agent-2")).await;
+    assert_eq!(status, 403, "only the assignee answers");
+
+    // The reply is an outbound agent_message, after the confirmation and agent_joined.
+    let out = env.outbound().await;
+    let kinds: Vec<(&str, u64)> =
+        out.iter().map(|e| (e["type"].as_str().unwrap(), e["seq"].as_u64().unwrap())).collect();
+    assert_eq!(kinds, vec![("customer_message", 1), ("agent_joined", 2), ("agent_message", 3)]);
+    assert_eq!(out[2]["agent_id"], "user-agent-1");
+    assert_eq!(out[2]["event_id"], reply["message_id"]);
+    assert!(out[2]["text"].as_str().unwrap().starts_with("Hi, I'm Ada"));
+
+    // The customer leaves (queue): abandoned; a later message is acknowledged, not recorded.
+    assert!(escalate_sqs(&env, fixture("sqs-conversation-ended.json")).await.is_empty());
+    let h = env.app.store.get_handoff(&ws(), &HandoffId::parse(id.clone()).unwrap()).await.unwrap().unwrap();
+    assert_eq!(h.state, State::Abandoned);
+    let mut late = fixture("sqs-customer-message.json");
+    let mut late_body: Value = serde_json::from_str(late["Records"][0]["body"].as_str().unwrap()).unwrap();
+    late_body["message_id"] = json!("msg_after_leaving");
+    late["Records"][0]["body"] = json!(late_body.to_string());
+    assert!(escalate_sqs(&env, late).await.is_empty(), "acknowledged, not retried");
+    let (_, page) = http(&env, Api::Inbox, apigw("apigw-get-messages.json", Some(&id), "agent", "user-agent-1")).await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 7, "five messages, the reply and the note; nothing after");
+    assert!(env.outbound().await.is_empty(), "leaving sends nothing");
 }

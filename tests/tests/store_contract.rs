@@ -48,6 +48,7 @@ contract!(
     a_recorded_decision_is_never_reset,
     sent_seq_follows_the_outbox_and_guards_commits,
     the_transcript_is_kept_in_order_and_paged,
+    a_long_transcript_reads_like_a_short_one,
     history_is_read_in_bounded_pages,
     effects_stay_pending_until_dispatched,
     the_inbox_filters_orders_and_pages,

@@ -1,6 +1,6 @@
 //! The seed's test workflow as a command: start a test conversation, trigger an escalation,
-//! verify the confirmation message, check the conversation is in the Inbox, then hand it back to
-//! the AI. Works against any stack that serves the API (local, `cargo lambda watch`, AWS).
+//! verify the confirmation message, check the conversation is in the Inbox, post a customer
+//! message as the AI runtime and find it in the transcript, then hand it back to the AI. Works against any stack that serves the API (local, `cargo lambda watch`, AWS).
 
 use serde_json::{json, Value};
 use std::io::Write;
@@ -214,31 +214,66 @@ pub async fn run(base_url: &str, token: &str, workspace: &str, out: &mut dyn Wri
         ),
     }
 
+    // 5. The customer writes while a person holds the conversation: the message joins the
+    //    handoff's transcript.
+    let step5 = "post a customer message and find it in the transcript";
+    let text = "Hello, is anyone there? (a test message)";
+    let message = json!({"message_id": format!("{event_id}-m1"), "text": text, "sent_at": chrono::Utc::now()});
+    let posted = client
+        .call(reqwest::Method::POST, &format!("{workspace}/conversations/{conversation}/messages"), Some(message))
+        .await;
+    let result = match posted {
+        Ok((200, _)) => match client
+            .call(reqwest::Method::GET, &format!("{workspace}/handoffs/{handoff_id}/messages?limit=100"), None)
+            .await
+        {
+            Ok((200, page)) => {
+                let found = page["items"]
+                    .as_array()
+                    .is_some_and(|items| items.iter().any(|l| l["author"] == "customer" && l["text"] == text));
+                if found {
+                    Ok(format!("the message is in handoff {handoff_id}'s transcript"))
+                } else {
+                    Err(format!("the message is not in the transcript: {page}"))
+                }
+            }
+            Ok((status, b)) => Err(format!("reading the transcript answered {status}: {}", error_text(&b))),
+            Err(e) => Err(e),
+        },
+        Ok((status, b)) => Err(format!("posting the message answered {status}: {}", error_text(&b))),
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(detail) => report(StepResult { name: step5, passed: true, detail }, out),
+        Err(detail) => report(StepResult { name: step5, passed: false, detail }, out),
+    }
+
     // Clean up: hand the test conversation back to the AI.
-    let step5 = "clean up: return the conversation to the AI";
+    let step6 = "clean up: return the conversation to the AI";
     match client.call(reqwest::Method::POST, &format!("{workspace}/handoffs/{handoff_id}/return-to-ai"), None).await {
         Ok((200, h)) if h["state"] == "returned_to_ai" => report(
-            StepResult { name: step5, passed: true, detail: format!("handoff {handoff_id} returned to the AI") },
+            StepResult { name: step6, passed: true, detail: format!("handoff {handoff_id} returned to the AI") },
             out,
         ),
         Ok((status, b)) => report(
             StepResult {
-                name: step5,
+                name: step6,
                 passed: false,
                 detail: format!("return-to-ai answered {status}: {}", error_text(&b)),
             },
             out,
         ),
-        Err(e) => report(StepResult { name: step5, passed: false, detail: e }, out),
+        Err(e) => report(StepResult { name: step6, passed: false, detail: e }, out),
     }
     results
 }
 
-const STEPS: [&str; 5] = [
+const STEPS: [&str; 6] = [
     "start a test conversation",
     "trigger an escalation",
     "verify the confirmation message",
     "check the conversation is in the Inbox",
+    "post a customer message and find it in the transcript",
     "clean up: return the conversation to the AI",
 ];
 

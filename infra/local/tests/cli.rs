@@ -80,7 +80,7 @@ fn first_run_token_and_try_pass() {
     let admin = token(dir.path(), "ws_demo", "admin");
     let (ok, out) = try_cmd(port, &admin);
     assert!(ok, "{out}");
-    assert_eq!(out.matches("[PASS]").count(), 5, "{out}");
+    assert_eq!(out.matches("[PASS]").count(), 6, "{out}");
     assert!(out.contains("verify the confirmation message"), "{out}");
 
     // A workspace with Human Handoff off: try reports the failing step and exits non-zero.

@@ -79,11 +79,11 @@ impl ApiRequest {
     /// Checks the caller may do `op` on the path's workspace (the role matrix is
     /// [`crate::domain::may`]): 401 without claims, 403 for another workspace or a role that may not.
     pub fn authorize(&self, op: Operation) -> Result<Caller, ApiError> {
-        let claims = self.claims.as_ref().ok_or(ApiError::Unauthorized("a bearer token is required"))?;
+        let claims = self.claims.as_ref().ok_or_else(|| ApiError::Unauthorized("a bearer token is required".into()))?;
         let user = UserId::parse(claims.sub.clone())
-            .map_err(|_| ApiError::Unauthorized("the token has no valid sub claim"))?;
+            .map_err(|_| ApiError::Unauthorized("the token has no valid sub claim".into()))?;
         let workspace = WorkspaceId::parse(claims.workspace_id.clone())
-            .map_err(|_| ApiError::Unauthorized("the token has no valid workspace_id claim"))?;
+            .map_err(|_| ApiError::Unauthorized("the token has no valid workspace_id claim".into()))?;
         let path_ws = self.path_params.get("workspace_id").map(String::as_str).unwrap_or_default();
         if path_ws != workspace.as_str() {
             return Err(ApiError::Forbidden("the token is for another workspace".into()));
@@ -124,7 +124,7 @@ pub enum ApiError {
     #[error("malformed JSON: {0}")]
     MalformedJson(String),
     #[error("{0}")]
-    Unauthorized(&'static str),
+    Unauthorized(String),
     #[error("{0}")]
     Forbidden(String),
     #[error("{0}")]
@@ -163,7 +163,7 @@ impl ApiError {
         };
         match self {
             ApiError::MalformedJson(m) => body(400, "malformed_json", m, None, None),
-            ApiError::Unauthorized(m) => body(401, "unauthorized", m.into(), None, None),
+            ApiError::Unauthorized(m) => body(401, "unauthorized", m, None, None),
             ApiError::Forbidden(m) => body(403, "forbidden", m, None, None),
             ApiError::NotFound(m) => body(404, "not_found", m, None, None),
             ApiError::MethodNotAllowed => body(405, "method_not_allowed", "method not allowed".into(), None, None),

@@ -52,6 +52,7 @@ async fn measure(label: &str, data_dir: Option<std::path::PathBuf>, fill: usize)
         listen: "127.0.0.1:0".parse().unwrap(),
         data_dir,
         jwt_secret: SECRET.into(),
+        tokens: Default::default(),
         demo_workspace: None,
     })
     .await

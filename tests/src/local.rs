@@ -33,6 +33,7 @@ impl Stack {
             listen: "127.0.0.1:0".parse().unwrap(),
             data_dir: Some(data_dir.clone()),
             jwt_secret: SECRET.into(),
+            tokens: Default::default(),
             demo_workspace: None,
         })
         .await

@@ -60,28 +60,43 @@ async fn every_route_checks_the_token_the_workspace_and_the_role() {
             }
         }
     }
-    // Nothing was created by the refused calls: the only escalation accepted was by an allowed role.
-    let (_, inbox) = s
-        .call("GET", &format!("/v1/workspaces/{other}/inbox?status=waiting"), Some(&token(&other, "admin", "u")), None)
-        .await;
-    assert!(inbox["items"].as_array().unwrap().is_empty());
+    // An escalation into this workspace with another workspace's token creates nothing here.
+    s.configure(&ws, json!({})).await;
+    let body = json!({"event_id": "evt-cross", "channel": "chat", "reason": "other"});
+    let path = format!("/v1/workspaces/{ws}/conversations/conv-cross/escalations");
+    let (st, _) = s.call("POST", &path, Some(&token(&other, "ai", "u")), Some(body.clone())).await;
+    assert_eq!(st, 403);
+    let admin = token(&ws, "admin", "u");
+    let (_, inbox) = s.call("GET", &format!("/v1/workspaces/{ws}/inbox?limit=100"), Some(&admin), None).await;
+    let convs: Vec<&str> =
+        inbox["items"].as_array().unwrap().iter().map(|h| h["conversation_id"].as_str().unwrap()).collect();
+    assert!(!convs.contains(&"conv-cross"), "{convs:?}");
+    // The same request with this workspace's token is taken: the check above could see one.
+    let (st, r) = s.call("POST", &path, Some(&token(&ws, "ai", "u")), Some(body)).await;
+    assert_eq!(st, 200, "{r}");
+    let (_, inbox) = s.call("GET", &format!("/v1/workspaces/{ws}/inbox?limit=100"), Some(&admin), None).await;
+    assert!(inbox["items"].as_array().unwrap().iter().any(|h| h["conversation_id"] == "conv-cross"));
 }
 
-/// A token missing a claim the authorizer passes on is not valid.
+/// A token missing any one claim the authorizer passes on (or needs) is not valid, and the answer
+/// names that claim.
 #[tokio::test(flavor = "multi_thread")]
 async fn tokens_without_the_claims_are_rejected() {
     use jsonwebtoken::{encode, EncodingKey, Header};
     let s = Stack::start().await;
     let ws = unique("ws");
-    let exp = chrono::Utc::now().timestamp() + 600;
-    let no_ws = encode(
-        &Header::default(),
-        &json!({"sub": "u", "role": "admin", "exp": exp}),
-        &EncodingKey::from_secret(SECRET.as_bytes()),
-    )
-    .unwrap();
-    let (st, _) = s.call("GET", &format!("/v1/workspaces/{ws}/inbox"), Some(&no_ws), None).await;
-    assert_eq!(st, 401);
+    let full = json!({"sub": "u", "workspace_id": ws, "role": "admin", "exp": chrono::Utc::now().timestamp() + 600});
+    let sign =
+        |claims: &Value| encode(&Header::default(), claims, &EncodingKey::from_secret(SECRET.as_bytes())).unwrap();
+    let (st, _) = s.call("GET", &format!("/v1/workspaces/{ws}/inbox"), Some(&sign(&full)), None).await;
+    assert_eq!(st, 200, "with every claim");
+    for claim in ["sub", "workspace_id", "role", "exp"] {
+        let mut c = full.clone();
+        c.as_object_mut().unwrap().remove(claim);
+        let (st, err) = s.call("GET", &format!("/v1/workspaces/{ws}/inbox"), Some(&sign(&c)), None).await;
+        assert_eq!(st, 401, "without {claim}");
+        assert_eq!(err["error"]["message"], format!("the token has no `{claim}` claim"));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -82,30 +82,207 @@ pub fn mint(
     encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret.as_bytes()))
 }
 
-/// Verifies a bearer token as API Gateway's JWT authorizer would: signature, expiry, claims.
-pub fn verify(secret: &str, authorization: Option<&str>) -> Result<RawClaims, &'static str> {
-    let header = authorization.ok_or("a bearer token is required")?;
-    let token = header
-        .strip_prefix("Bearer ")
-        .or_else(|| header.strip_prefix("bearer "))
-        .ok_or("the Authorization header must be `Bearer <token>`")?
-        .trim();
-    let mut validation = Validation::new(Algorithm::HS256);
-    validation.set_required_spec_claims(&["exp", "sub"]);
-    validation.leeway = 5;
-    let data =
-        decode::<TokenClaims>(token, &DecodingKey::from_secret(secret.as_bytes()), &validation).map_err(|e| match e
-            .kind()
-        {
-            ErrorKind::ExpiredSignature => "the token has expired",
-            ErrorKind::InvalidSignature => "the token's signature is not valid",
-            ErrorKind::Json(_) | ErrorKind::MissingRequiredClaim(_) => {
-                "the token lacks the sub, workspace_id or role claim"
+/// The environment variable naming a JWKS (also the `serve` option `--jwks`).
+pub const JWKS_ENV: &str = "HANDOFF_JWKS";
+
+/// Clock skew allowed on `exp` and `nbf`, in seconds.
+pub const LEEWAY_SECONDS: u64 = 30;
+
+/// A JWKS refetched at most this often when a token names a key it does not have.
+const JWKS_REFETCH: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Where RS256/ES256 keys come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JwksSource {
+    File(std::path::PathBuf),
+    Url(String),
+}
+
+impl JwksSource {
+    pub fn parse(s: &str) -> Self {
+        if s.starts_with("https://") || s.starts_with("http://") {
+            JwksSource::Url(s.to_string())
+        } else {
+            JwksSource::File(s.into())
+        }
+    }
+
+    async fn fetch(&self) -> Result<jsonwebtoken::jwk::JwkSet, String> {
+        let text = match self {
+            JwksSource::File(p) => std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?,
+            JwksSource::Url(u) => reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(10))
+                .build()
+                .map_err(|e| e.to_string())?
+                .get(u)
+                .send()
+                .await
+                .and_then(|r| r.error_for_status())
+                .map_err(|e| format!("{u}: {e}"))?
+                .text()
+                .await
+                .map_err(|e| format!("{u}: {e}"))?,
+        };
+        serde_json::from_str(&text).map_err(|e| format!("not a JWKS ({{\"keys\": [...]}}): {e}"))
+    }
+}
+
+/// How the stack checks bearer tokens: as API Gateway's JWT authorizer does (signature, `exp`
+/// and `nbf` with a small leeway, the issuer and audiences when configured), with HS256 for the
+/// tokens the stack mints and RS256/ES256 keys from a JWKS, so it can sit behind a real identity
+/// provider. Every refusal says what was wrong.
+#[derive(Clone)]
+pub struct Verifier {
+    secret: String,
+    issuer: Option<String>,
+    audiences: Vec<String>,
+    jwks: Option<(JwksSource, Arc<tokio::sync::RwLock<FetchedKeys>>)>,
+}
+
+/// A JWKS and when it was read.
+type FetchedKeys = (jsonwebtoken::jwk::JwkSet, std::time::Instant);
+
+use std::sync::Arc;
+
+/// What the token checks accept, besides the local secret.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TokenPolicy {
+    /// The `iss` a token must carry (none: not checked).
+    pub issuer: Option<String>,
+    /// A token's `aud` must name one of these (empty: not checked).
+    pub audiences: Vec<String>,
+    pub jwks: Option<JwksSource>,
+}
+
+/// The claims the handlers need; the others (`exp`, `nbf`, `iss`, `aud`) are checked on the way.
+#[derive(Debug, Deserialize)]
+struct Claims {
+    sub: Option<serde_json::Value>,
+    workspace_id: Option<serde_json::Value>,
+    role: Option<serde_json::Value>,
+}
+
+fn text_claim(v: Option<serde_json::Value>, name: &str) -> Result<String, String> {
+    match v {
+        None => Err(format!("the token has no `{name}` claim")),
+        Some(serde_json::Value::String(s)) if !s.is_empty() => Ok(s),
+        Some(_) => Err(format!("the token's `{name}` claim must be a non-empty string")),
+    }
+}
+
+impl Verifier {
+    /// A verifier for the local secret and `policy` (a JWKS is read now; a bad one stops the start).
+    pub async fn new(secret: &str, policy: &TokenPolicy) -> Result<Self, String> {
+        let jwks = match &policy.jwks {
+            None => None,
+            Some(src) => {
+                let set = src.fetch().await.map_err(|e| format!("cannot read the JWKS: {e}"))?;
+                Some((src.clone(), Arc::new(tokio::sync::RwLock::new((set, std::time::Instant::now())))))
             }
-            _ => "the token is not valid",
+        };
+        Ok(Self {
+            secret: secret.to_string(),
+            issuer: policy.issuer.clone(),
+            audiences: policy.audiences.clone(),
+            jwks,
+        })
+    }
+
+    /// Only the local secret, no issuer or audience checks (the stack's defaults).
+    pub fn local(secret: &str) -> Self {
+        Self { secret: secret.to_string(), issuer: None, audiences: Vec::new(), jwks: None }
+    }
+
+    async fn key_for(&self, alg: Algorithm, kid: Option<&str>) -> Result<DecodingKey, String> {
+        if alg == Algorithm::HS256 {
+            return Ok(DecodingKey::from_secret(self.secret.as_bytes()));
+        }
+        let Some((src, keys)) = &self.jwks else {
+            return Err(format!("{alg:?} tokens need a JWKS (set {JWKS_ENV} or --jwks); only HS256 is configured"));
+        };
+        let kid = kid.ok_or_else(|| format!("the token has no `kid` header naming its {alg:?} key"))?;
+        let find = |set: &jsonwebtoken::jwk::JwkSet| set.find(kid).cloned();
+        let mut jwk = find(&keys.read().await.0);
+        if jwk.is_none() && matches!(src, JwksSource::Url(_)) {
+            // A rotated key: fetch the set again, at most once a minute.
+            let mut w = keys.write().await;
+            if w.1.elapsed() >= JWKS_REFETCH {
+                if let Ok(set) = src.fetch().await {
+                    *w = (set, std::time::Instant::now());
+                }
+            }
+            jwk = find(&w.0);
+        }
+        let jwk = jwk.ok_or_else(|| format!("no key `{kid}` in the JWKS"))?;
+        DecodingKey::from_jwk(&jwk).map_err(|e| format!("the JWKS key `{kid}` cannot be used: {e}"))
+    }
+
+    /// Verifies `Authorization: Bearer <token>`; the error says precisely what is wrong.
+    pub async fn verify(&self, authorization: Option<&str>) -> Result<RawClaims, String> {
+        let header = authorization.ok_or("a bearer token is required")?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .ok_or("the Authorization header must be `Bearer <token>`")?
+            .trim();
+        let alg = peek_alg(token).ok_or("the token is not a JWT (header.payload.signature)")?;
+        let alg = match alg.as_str() {
+            "HS256" => Algorithm::HS256,
+            "RS256" => Algorithm::RS256,
+            "ES256" => Algorithm::ES256,
+            "none" | "" => return Err("unsigned tokens (alg none) are not accepted".into()),
+            other => return Err(format!("tokens signed with {other} are not accepted (HS256, RS256 or ES256)")),
+        };
+        let kid = jsonwebtoken::decode_header(token).ok().and_then(|h| h.kid);
+        let key = self.key_for(alg, kid.as_deref()).await?;
+        let mut v = Validation::new(alg);
+        v.leeway = LEEWAY_SECONDS;
+        v.validate_nbf = true;
+        let mut required = vec!["exp"];
+        match &self.issuer {
+            Some(iss) => {
+                v.set_issuer(&[iss]);
+                required.push("iss");
+            }
+            None => v.iss = None,
+        }
+        if self.audiences.is_empty() {
+            v.validate_aud = false;
+        } else {
+            v.set_audience(&self.audiences);
+            required.push("aud");
+        }
+        v.set_required_spec_claims(&required);
+        let data = decode::<Claims>(token, &key, &v).map_err(|e| match e.kind() {
+            ErrorKind::ExpiredSignature => "the token has expired".to_string(),
+            ErrorKind::ImmatureSignature => "the token is not valid yet (nbf is in the future)".to_string(),
+            ErrorKind::InvalidSignature => "the token's signature is not valid".to_string(),
+            ErrorKind::InvalidIssuer => {
+                format!("the token's issuer is not {}", self.issuer.as_deref().unwrap_or("the configured one"))
+            }
+            ErrorKind::InvalidAudience => format!("the token's audience is not one of {}", self.audiences.join(", ")),
+            ErrorKind::MissingRequiredClaim(c) => format!("the token has no `{c}` claim"),
+            ErrorKind::InvalidClaimFormat(c) => format!("the token's `{c}` claim is malformed"),
+            ErrorKind::InvalidAlgorithm => "the token's algorithm does not match its key".to_string(),
+            _ => "the token is not valid".to_string(),
         })?;
-    let c = data.claims;
-    Ok(RawClaims { sub: c.sub, workspace_id: c.workspace_id, role: c.role })
+        let c = data.claims;
+        Ok(RawClaims {
+            sub: text_claim(c.sub, "sub")?,
+            workspace_id: text_claim(c.workspace_id, "workspace_id")?,
+            role: text_claim(c.role, "role")?,
+        })
+    }
+}
+
+/// The `alg` of a token's header, read without trusting it.
+fn peek_alg(token: &str) -> Option<String> {
+    use base64::Engine;
+    let mut parts = token.split('.');
+    let (header, _, _) = (parts.next()?, parts.next()?, parts.next()?);
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header.trim_end_matches('=')).ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    Some(v.get("alg").and_then(|a| a.as_str()).unwrap_or("").to_string())
 }
 
 /// Reads a token's claims without verifying it (for the `try` command's defaults).
@@ -121,16 +298,17 @@ pub fn peek_workspace(token: &str) -> Option<String> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn minted_tokens_verify_and_tampering_is_caught() {
+    #[tokio::test]
+    async fn minted_tokens_verify_and_tampering_is_caught() {
+        let v = Verifier::local("s3cret");
         let t = mint("s3cret", "ws_1", "agent", "u1", 60).unwrap();
-        let c = verify("s3cret", Some(&format!("Bearer {t}"))).unwrap();
+        let c = v.verify(Some(&format!("Bearer {t}"))).await.unwrap();
         assert_eq!((c.sub.as_str(), c.workspace_id.as_str(), c.role.as_str()), ("u1", "ws_1", "agent"));
         assert_eq!(peek_workspace(&t).as_deref(), Some("ws_1"));
-        assert!(verify("other", Some(&format!("Bearer {t}"))).is_err());
-        assert!(verify("s3cret", Some(&t)).is_err());
-        assert!(verify("s3cret", None).is_err());
+        assert!(Verifier::local("other").verify(Some(&format!("Bearer {t}"))).await.is_err());
+        assert!(v.verify(Some(&t)).await.is_err());
+        assert!(v.verify(None).await.is_err());
         let expired = mint("s3cret", "ws_1", "agent", "u1", -120).unwrap();
-        assert_eq!(verify("s3cret", Some(&format!("Bearer {expired}"))), Err("the token has expired"));
+        assert_eq!(v.verify(Some(&format!("Bearer {expired}"))).await.unwrap_err(), "the token has expired");
     }
 }

@@ -18,7 +18,7 @@ use std::sync::Arc;
 pub struct HttpState {
     pub app: App,
     pub publisher: LogPublisher,
-    pub secret: Arc<String>,
+    pub verifier: Arc<auth::Verifier>,
 }
 
 /// Which function serves a route.
@@ -91,7 +91,7 @@ async fn invoke(
         .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_ascii_lowercase(), v.to_string())))
         .collect();
     // API Gateway's authorizer rejects a bad token before the function runs; so do we.
-    let claims = match auth::verify(&state.secret, headers.get("authorization").map(String::as_str)) {
+    let claims = match state.verifier.verify(headers.get("authorization").map(String::as_str)).await {
         Ok(c) => c,
         Err(why) => return error(ApiError::Unauthorized(why)),
     };
@@ -112,7 +112,7 @@ async fn invoke(
 /// Local only: the outbound events published for a workspace (what the AI runtime would
 /// receive). Any role of the workspace may read them.
 async fn outbound_events(State(state): State<HttpState>, Path(ws): Path<String>, headers: HeaderMap) -> Response {
-    let claims = match auth::verify(&state.secret, headers.get("authorization").and_then(|v| v.to_str().ok())) {
+    let claims = match state.verifier.verify(headers.get("authorization").and_then(|v| v.to_str().ok())).await {
         Ok(c) => c,
         Err(why) => return error(ApiError::Unauthorized(why)),
     };

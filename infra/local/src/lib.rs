@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod http;
+pub mod lock;
 pub mod try_flow;
 
 use handoff::adapters::embedded::{EmbeddedDb, EmbeddedStore, EmbeddedTimers, LogPublisher};
@@ -28,6 +29,8 @@ pub struct LocalConfig {
     pub data_dir: Option<PathBuf>,
     /// The HS256 secret bearer tokens are verified with.
     pub jwt_secret: String,
+    /// Issuer, audiences and JWKS of the token checks (default: the local secret only).
+    pub tokens: auth::TokenPolicy,
     /// A workspace to give Human Handoff turned on (routing to humans) if it never saved
     /// settings, so a first `try` passes.
     pub demo_workspace: Option<String>,
@@ -64,6 +67,10 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error("cannot listen on {0}: {1}")]
     Listen(SocketAddr, std::io::Error),
+    #[error(transparent)]
+    Locked(#[from] lock::LockError),
+    #[error("token checks: {0}")]
+    Tokens(String),
 }
 
 /// A running local stack.
@@ -74,6 +81,8 @@ pub struct RunningStack {
     pub timers: EmbeddedTimers,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    /// This process's hold on the data directory, released when the stack is dropped.
+    _lock: Option<lock::DataDirLock>,
 }
 
 impl RunningStack {
@@ -101,12 +110,14 @@ async fn fire(app: &App, timer: handoff::domain::TimerMessage) -> Result<(), Str
 
 /// Opens the store, starts the timers, the redispatcher and the HTTP server.
 pub async fn start(config: LocalConfig) -> Result<RunningStack, StartError> {
-    let db = match &config.data_dir {
+    let verifier = auth::Verifier::new(&config.jwt_secret, &config.tokens).await.map_err(StartError::Tokens)?;
+    let (db, dir_lock) = match &config.data_dir {
         Some(dir) => {
             std::fs::create_dir_all(dir).map_err(|e| StartError::DataDir(dir.clone(), e))?;
-            EmbeddedDb::open(&dir.join("handoff.sqlite3"))?
+            let held = lock::DataDirLock::acquire(dir)?;
+            (EmbeddedDb::open(&dir.join("handoff.sqlite3"))?, Some(held))
         }
-        None => EmbeddedDb::in_memory()?,
+        None => (EmbeddedDb::in_memory()?, None),
     };
     let store = EmbeddedStore::new(db.clone());
     let publisher = LogPublisher::new(db.clone());
@@ -155,11 +166,7 @@ pub async fn start(config: LocalConfig) -> Result<RunningStack, StartError> {
         }));
     }
     {
-        let state = http::HttpState {
-            app: app.clone(),
-            publisher: publisher.clone(),
-            secret: Arc::new(config.jwt_secret.clone()),
-        };
+        let state = http::HttpState { app: app.clone(), publisher: publisher.clone(), verifier: Arc::new(verifier) };
         let router = http::router(state);
         let mut rx = rx.clone();
         tasks.push(tokio::spawn(async move {
@@ -176,5 +183,5 @@ pub async fn start(config: LocalConfig) -> Result<RunningStack, StartError> {
         }));
     }
     info!(%addr, "local stack started");
-    Ok(RunningStack { addr, app, publisher, timers, shutdown, tasks })
+    Ok(RunningStack { addr, app, publisher, timers, shutdown, tasks, _lock: dir_lock })
 }

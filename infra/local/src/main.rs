@@ -33,6 +33,16 @@ struct ServeArgs {
     /// Log format.
     #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "HANDOFF_LOG_FORMAT")]
     log_format: LogFormat,
+    /// The issuer (`iss`) bearer tokens must carry; not checked when unset.
+    #[arg(long, env = "HANDOFF_JWT_ISSUER")]
+    jwt_issuer: Option<String>,
+    /// Audiences a token's `aud` must name one of (comma-separated); not checked when unset.
+    #[arg(long, env = "HANDOFF_JWT_AUDIENCE", value_delimiter = ',')]
+    jwt_audience: Vec<String>,
+    /// A JWKS (file or http(s) URL) whose RS256/ES256 keys sign accepted tokens, as an identity
+    /// provider publishes it. Tokens the stack mints (HS256) are accepted either way.
+    #[arg(long, env = "HANDOFF_JWKS")]
+    jwks: Option<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -154,6 +164,11 @@ async fn serve(args: ServeArgs) -> ExitCode {
         listen: args.listen,
         data_dir: data_dir.clone(),
         jwt_secret: secret.clone(),
+        tokens: auth::TokenPolicy {
+            issuer: args.jwt_issuer.clone().filter(|s| !s.is_empty()),
+            audiences: args.jwt_audience.iter().map(|a| a.trim().to_string()).filter(|a| !a.is_empty()).collect(),
+            jwks: args.jwks.as_deref().filter(|s| !s.is_empty()).map(auth::JwksSource::parse),
+        },
         demo_workspace: (!args.no_demo).then(|| DEMO_WORKSPACE.to_string()),
     })
     .await

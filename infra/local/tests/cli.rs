@@ -97,16 +97,43 @@ fn first_run_token_and_try_pass() {
     assert!(out.contains("403"), "{out}");
 }
 
+fn settings_version(port: u16, token: &str) -> u64 {
+    let url = format!("http://127.0.0.1:{port}/v1/workspaces/ws_demo/handoff-settings");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let doc: serde_json::Value = rt.block_on(async {
+        reqwest::Client::new().get(url).bearer_auth(token).send().await.unwrap().json().await.unwrap()
+    });
+    doc["version"].as_u64().expect("a version")
+}
+
 #[test]
 fn tokens_survive_a_restart_and_the_demo_workspace_is_seeded_once() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let admin = {
         let (_serve, _) = serve(dir.path(), port);
-        token(dir.path(), "ws_demo", "admin")
+        let admin = token(dir.path(), "ws_demo", "admin");
+        assert_eq!(settings_version(port, &admin), 1, "seeded at the first start");
+        admin
     };
     let port = free_port();
     let (_serve, _) = serve(dir.path(), port);
+    assert_eq!(settings_version(port, &admin), 1, "not seeded again at the second start");
     let (ok, out) = try_cmd(port, &admin);
     assert!(ok, "{out}");
+}
+
+#[test]
+fn a_second_process_on_the_same_data_directory_exits_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let (first, _) = serve(dir.path(), free_port());
+    let out = Command::new(BIN)
+        .args(["--listen", &format!("127.0.0.1:{}", free_port()), "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .expect("handoff-local runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the second one must not run: {stderr}");
+    assert!(stderr.contains(&dir.path().display().to_string()), "names the directory: {stderr}");
+    assert!(stderr.contains(&format!("pid {}", first.0.id())), "names the other process: {stderr}");
 }

@@ -33,6 +33,29 @@ pub struct EscalationRequest {
     pub transcript: Vec<TranscriptEntry>,
 }
 
+impl EscalationRequest {
+    /// An escalation with the required fields only (normal priority, nothing else known).
+    pub fn new(
+        event_id: EventId,
+        workspace_id: WorkspaceId,
+        conversation_id: ConversationId,
+        channel: Channel,
+        reason: Reason,
+    ) -> Self {
+        Self {
+            event_id,
+            workspace_id,
+            conversation_id,
+            channel,
+            reason,
+            summary: None,
+            customer: None,
+            priority: Priority::Normal,
+            transcript: Vec::new(),
+        }
+    }
+}
+
 /// Where an escalation came from: over HTTP the workspace and conversation come from the path.
 #[derive(Debug, Clone)]
 pub enum Source<'a> {

@@ -195,6 +195,22 @@ pub enum Effect {
 }
 
 impl Effect {
+    /// The timer, if this effect sets one.
+    pub fn timer(&self) -> Option<&TimerMessage> {
+        match self {
+            Effect::SetTimer(t) => Some(t),
+            Effect::Outbound(_) => None,
+        }
+    }
+
+    /// The outbound event, if this effect is one.
+    pub fn outbound(&self) -> Option<&OutboundEvent> {
+        match self {
+            Effect::Outbound(e) => Some(e),
+            Effect::SetTimer(_) => None,
+        }
+    }
+
     /// The stable id of this effect (the outbound event id or the timer id).
     pub fn id(&self) -> &str {
         match self {

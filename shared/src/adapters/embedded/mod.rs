@@ -287,3 +287,100 @@ pub(crate) fn corrupt(e: serde_json::Error) -> StoreError {
 }
 
 pub(crate) use super::sortable_time as ts;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::*;
+    use crate::ports::Store;
+    use chrono::TimeZone;
+
+    /// A document as the previous release wrote it: without the fields added since.
+    fn old_doc<T: serde::Serialize>(v: &T) -> String {
+        fn strip(v: &mut serde_json::Value) {
+            match v {
+                serde_json::Value::Object(m) => {
+                    for added in ["unread", "seq", "sent_seq", "agent_id"] {
+                        m.remove(added);
+                    }
+                    m.values_mut().for_each(strip);
+                }
+                serde_json::Value::Array(a) => a.iter_mut().for_each(strip),
+                _ => {}
+            }
+        }
+        let mut v = serde_json::to_value(v).unwrap();
+        strip(&mut v);
+        v.to_string()
+    }
+
+    #[tokio::test]
+    async fn a_database_of_the_previous_schema_is_upgraded_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("handoff.sqlite3");
+        let at = chrono::Utc.with_ymd_and_hms(2026, 11, 1, 9, 0, 0).unwrap();
+        let ws = WorkspaceId::parse("ws_old").unwrap();
+        let settings = SettingsDoc::defaults(ws.clone()).saved(
+            Settings { enabled: true, ..Settings::default() },
+            UserId::parse("admin").unwrap(),
+            at,
+        );
+        let req = EscalationRequest::new(
+            EventId::parse("evt-old").unwrap(),
+            ws.clone(),
+            ConversationId::parse("conv-old").unwrap(),
+            Channel::Chat,
+            Reason::Other,
+        );
+        let d = decide_escalation(&settings.settings, &req, Actor::Ai, None, HandoffId::parse("hnd_old").unwrap(), at);
+        let h = d.created.clone().unwrap();
+        let decision = d.decision_record().unwrap();
+        let timer = decision.effects.iter().find_map(Effect::timer).cloned().expect("a stall timer");
+        {
+            // Written as the previous release did: its tables, its documents, schema version 2.
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(include_str!("testdata/schema-v2.sql")).unwrap();
+            c.execute_batch("PRAGMA user_version = 2;").unwrap();
+            c.execute(
+                "INSERT INTO settings (workspace_id, version, doc) VALUES (?1, ?2, ?3)",
+                rusqlite::params![ws.as_str(), settings.version as i64, old_doc(&settings)],
+            )
+            .unwrap();
+            c.execute(
+                "INSERT INTO handoffs (workspace_id, handoff_id, conversation_id, state, active, assignee, channel, reason, created_at, version, doc)
+                 VALUES (?1, ?2, ?3, 'waiting', 1, NULL, 'chat', 'other', ?4, 1, ?5)",
+                rusqlite::params![ws.as_str(), h.handoff_id.as_str(), h.conversation_id.as_str(), crate::adapters::sortable_time(&at), old_doc(&h)],
+            )
+            .unwrap();
+            c.execute(
+                "INSERT INTO decisions (workspace_id, owner, version, recorded_at, pending, doc) VALUES (?1, ?2, 1, ?3, 1, ?4)",
+                rusqlite::params![ws.as_str(), format!("h:{}", h.handoff_id), crate::adapters::sortable_time(&at), old_doc(&decision)],
+            )
+            .unwrap();
+            c.execute(
+                "INSERT INTO timers (timer_id, due_at, timer) VALUES (?1, ?2, ?3)",
+                rusqlite::params![timer.timer_id, crate::adapters::sortable_time(&timer.due_at), old_doc(&timer)],
+            )
+            .unwrap();
+        }
+        let db = EmbeddedDb::open(&path).unwrap();
+        let store = EmbeddedStore::new(db.clone());
+        let back = store.get_settings(&ws).await.unwrap().expect("the settings");
+        assert_eq!((back.version, back.settings.enabled), (1, true));
+        let stored = store.get_handoff(&ws, &h.handoff_id).await.unwrap().expect("the handoff");
+        assert_eq!(
+            (stored.state, stored.version, stored.seq, stored.sent_seq, stored.unread),
+            (State::Waiting, 1, 0, 0, false)
+        );
+        let pending = EmbeddedTimers::new(db.clone()).next().await.unwrap().expect("the pending timer");
+        assert_eq!((pending.timer_id.as_str(), pending.due_at), (timer.timer_id.as_str(), timer.due_at));
+        let outbox = store.pending_decisions(at + chrono::Duration::days(1), 10).await.unwrap();
+        assert_eq!(outbox.len(), 1, "its unsent effects are still pending");
+        assert_eq!(outbox[0].first_unsent_seq(), Some(0), "an old event has no seq; it may leave at once");
+        // What the new tables hold works on the old handoff.
+        assert!(store.get_transcript(&ws, &h.handoff_id, None, 10).await.unwrap().unwrap().lines.is_empty());
+        assert_eq!(store.active_handoff_of(&ws, &h.conversation_id).await.unwrap(), Some(h.handoff_id.clone()));
+        let version: i64 = Connection::open(&path).unwrap().query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+    }
+}

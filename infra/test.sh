@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check and test of the project on a fresh machine. Needs the Rust toolchain (rustup)
 # and Python 3 with venv; it installs the rest itself: crates from crates.io, and moto server,
-# cargo-lambda and cfn-lint (pinned in infra/requirements.txt) into ./.venv. It starts moto
+# cargo-lambda, cfn-lint and schemathesis (pinned in infra/requirements.txt) into ./.venv. It starts moto
 # server on a free loopback port for the tests that use the AWS APIs, and stops it at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,6 +39,9 @@ echo "moto server at $AWS_ENDPOINT_URL"
 step "tests (domain, adapters, store contract on SQLite and DynamoDB, Lambda handlers on moto, HTTP end to end, command line, template and OpenAPI drift)"
 # Many tests wait for real timers (5-10 s), so they run many at once.
 RUST_TEST_THREADS="${RUST_TEST_THREADS:-16}" cargo test --workspace --locked
+
+step "schema-driven fuzz of the HTTP API (schemathesis, docs/openapi.yaml as its only guide)"
+HANDOFF_LOCAL_BIN=target/debug/handoff-local bash infra/fuzz.sh
 
 step "the real Lambda binaries under cargo lambda watch"
 bash infra/lambda-smoke.sh

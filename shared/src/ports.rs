@@ -6,9 +6,7 @@ use crate::domain::{
     OutboundEvent, Reason, SettingsDoc, State, TimerMessage, TranscriptLine, UserId, WorkspaceId,
 };
 use async_trait::async_trait;
-use base64::Engine;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
 /// Errors a store reports. Conflicts are expected outcomes of conditional writes.
 #[derive(Debug, thiserror::Error)]
@@ -117,23 +115,27 @@ pub enum StatusFilter {
 }
 
 /// Where a page of the Inbox continues: after this (created_at, handoff_id).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InboxCursor {
-    #[serde(rename = "c")]
     pub created_at: DateTime<Utc>,
-    #[serde(rename = "h")]
     pub handoff_id: HandoffId,
 }
 
 impl InboxCursor {
-    /// The opaque form given to clients.
+    /// The form given to clients: `<seconds>.<nanoseconds>.<handoff id>`. Every string of that
+    /// shape (the pattern `docs/openapi.yaml` gives) is a cursor: a position in queue order.
     pub fn encode(&self) -> String {
-        let json = serde_json::to_vec(self).expect("cursor serializes");
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
+        format!("{}.{}.{}", self.created_at.timestamp(), self.created_at.timestamp_subsec_nanos(), self.handoff_id)
     }
     pub fn decode(s: &str) -> Option<Self> {
-        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).ok()?;
-        serde_json::from_slice(&bytes).ok()
+        let mut parts = s.splitn(3, '.');
+        let (secs, nanos, id) = (parts.next()?, parts.next()?, parts.next()?);
+        let digits = |t: &str, max: usize| !t.is_empty() && t.len() <= max && t.bytes().all(|b| b.is_ascii_digit());
+        if !digits(secs, 12) || !digits(nanos, 9) {
+            return None;
+        }
+        let created_at = DateTime::from_timestamp(secs.parse().ok()?, nanos.parse().ok()?)?;
+        Some(Self { created_at, handoff_id: HandoffId::parse(id).ok()? })
     }
 }
 

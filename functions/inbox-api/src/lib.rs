@@ -24,6 +24,8 @@ pub const ROUTES: [&str; 9] =
     [GET_INBOX, GET_HANDOFF, ACCEPT, ASSIGN, RESOLVE, RETURN_TO_AI, GET_MESSAGES, POST_REPLY, POST_NOTE];
 
 pub const DEFAULT_LIMIT: usize = 25;
+/// The largest handoff version there can be (versions are kept as 10 digits).
+pub const MAX_VERSION: u64 = 9_999_999_999;
 pub const MAX_LIMIT: usize = 100;
 /// Transcript lines per page unless `limit` says otherwise.
 pub const DEFAULT_MESSAGES_LIMIT: usize = 50;
@@ -120,8 +122,8 @@ pub fn parse_timeline_after(query: &[(String, String)]) -> Result<u64, Vec<Field
                 errs.push(FieldError::new(k.clone(), "may be given only once"))
             }
             "timeline_after" => match v.parse::<u64>() {
-                Ok(n) => after = n,
-                Err(_) => errs.push(FieldError::new("timeline_after", "must be a whole number (a `timeline_next`)")),
+                Ok(n) if n <= MAX_VERSION => after = n,
+                _ => errs.push(FieldError::new("timeline_after", "must be a whole number (a `timeline_next`)")),
             },
             _ => errs.push(FieldError::new(k.clone(), "is not a parameter of this route")),
         }
@@ -320,6 +322,14 @@ mod tests {
                     }
                 }
             }
+        }
+
+        /// Every string of the documented cursor shape is a cursor (a client generated from the
+        /// OpenAPI document never sends one the API refuses).
+        #[test]
+        fn every_cursor_of_the_documented_shape_is_understood(s in "[0-9]{1,12}\\.[0-9]{1,9}\\.[A-Za-z0-9._:-]{1,128}") {
+            prop_assert!(InboxCursor::decode(&s).is_some(), "{}", s);
+            prop_assert!(parse_messages_query(&[("cursor".into(), "12.3".into())]).is_ok());
         }
 
         /// Cursors: whatever a client sends is rejected or understood; ours round-trip.

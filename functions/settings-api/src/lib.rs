@@ -23,10 +23,14 @@ fn if_match(req: &ApiRequest) -> Result<Option<u64>, ApiError> {
     let Some(raw) = req.header("if-match") else {
         return Ok(None);
     };
-    let v = raw.trim().trim_start_matches("W/").trim_matches('"');
-    v.parse::<u64>()
-        .map(Some)
-        .map_err(|_| ApiError::invalid("If-Match", "must be the settings version, for example \"3\""))
+    let bad = || ApiError::invalid("If-Match", "must be the settings version, for example \"3\"");
+    let v = raw.trim();
+    let v = v.strip_prefix("W/").unwrap_or(v);
+    let digits = v.strip_prefix('"').and_then(|d| d.strip_suffix('"')).unwrap_or(v);
+    if digits.is_empty() || digits.len() > 19 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    digits.parse::<u64>().map(Some).map_err(|_| bad())
 }
 
 async fn route(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
@@ -83,6 +87,10 @@ mod tests {
         assert_eq!(if_match(&with_if_match("7")).unwrap(), Some(7));
         assert!(if_match(&with_if_match("*")).is_err());
         assert!(if_match(&with_if_match("\"-1\"")).is_err());
+        // Only the documented forms: no sign, no stray or doubled quotes.
+        for bad in ["+3", "\"3", "3\"", "\"\"3\"\"", "", "W/", "12345678901234567890"] {
+            assert!(if_match(&with_if_match(bad)).is_err(), "{bad}");
+        }
     }
 
     proptest! {

@@ -41,14 +41,15 @@ pub struct LinePosition {
 }
 
 impl LinePosition {
-    /// The opaque cursor a page of the transcript ends with.
+    /// The cursor a page of the transcript ends with: `<version>.<index>`. Every string of that
+    /// shape (up to 10 and 9 digits) is a position.
     pub fn encode(&self) -> String {
         format!("{}.{}", self.version, self.index)
     }
     pub fn decode(s: &str) -> Option<Self> {
         let (v, i) = s.split_once('.')?;
-        let plain = |t: &str| !t.is_empty() && t.len() <= 10 && t.bytes().all(|b| b.is_ascii_digit());
-        if !plain(v) || !plain(i) {
+        let plain = |t: &str, max: usize| !t.is_empty() && t.len() <= max && t.bytes().all(|b| b.is_ascii_digit());
+        if !plain(v, 10) || !plain(i, 9) {
             return None;
         }
         Some(Self { version: v.parse().ok()?, index: i.parse().ok()? })
@@ -431,7 +432,12 @@ mod tests {
         }
 
         #[test]
-        fn cursors_round_trip(version in 0u64..9_999_999_999, index in 0u32..10_000, junk in "\\PC{0,24}") {
+        fn every_cursor_of_the_documented_shape_is_a_position(s in "[0-9]{1,10}\\.[0-9]{1,9}") {
+            prop_assert!(LinePosition::decode(&s).is_some(), "{}", s);
+        }
+
+        #[test]
+        fn cursors_round_trip(version in 0u64..9_999_999_999, index in 0u32..1_000_000_000, junk in "\\PC{0,24}") {
             let p = LinePosition { version, index };
             prop_assert_eq!(LinePosition::decode(&p.encode()), Some(p));
             let _ = LinePosition::decode(&junk);

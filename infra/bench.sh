@@ -19,7 +19,7 @@ eval "$(bash infra/moto.sh)"
 trap 'bash infra/moto.sh stop' EXIT
 CALLS="| operation (warm container) | AWS calls | in sequence | calls, in the order they finished |
 |---|---|---|---|
-$(cargo test -q -p handoff-tests --test aws_calls -- --nocapture 2>/dev/null | grep '^CALLS |' | sed 's/^CALLS //')"
+$(cargo test -q -p handoff-tests --test aws_calls -- --nocapture --test-threads 1 2>/dev/null | grep -o 'CALLS |.*' | sed 's/^CALLS //')"
 echo "$CALLS"
 
 echo "==> local stack: timers and HTTP latency" >&2

@@ -396,3 +396,60 @@ async fn the_conversation_through_the_functions() {
     assert_eq!(page["items"].as_array().unwrap().len(), 7, "five messages, the reply and the note; nothing after");
     assert!(env.outbound().await.is_empty(), "leaving sends nothing");
 }
+
+/// The timer a decision of `id` at `version` set, as its queue would deliver it.
+async fn timer_set_at(env: &Env, id: &str, version: u64) -> String {
+    let view =
+        env.app.store.get_handoff_view(&ws(), &HandoffId::parse(id).unwrap(), version - 1, 1).await.unwrap().unwrap();
+    let d = &view.decisions[0];
+    assert_eq!(d.version, version);
+    assert!(d.is_settled(), "the timer was handed to its queue");
+    serde_json::to_string(d.effects.iter().find_map(handoff::domain::Effect::timer).expect("a timer")).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_waiting_policy_through_the_stall_notifier() {
+    let env = Env::new().await;
+    configure(
+        &env,
+        json!({"stalling_time_seconds": 10, "stall_repeat_seconds": 60, "stall_repeat_max": 1,
+               "stall_fallback": "offer_ticket", "stall_fallback_message": "We'll email you."}),
+    )
+    .await;
+    assert!(escalate_sqs(&env, fixture("sqs-escalation.json")).await.is_empty());
+    let id = handoff_of(&env, "conv_fixture_chat").await.handoff_id.to_string();
+    // Each notice sets the next timer itself, on the stall queue (the notice, the repeat, the
+    // fallback); here each is delivered as soon as it is set.
+    for version in 1..=3 {
+        let timer = timer_set_at(&env, &id, version).await;
+        assert!(timer_batch(&env, "stall", &[(format!("t-{version}"), timer.clone())]).await.is_empty());
+        // A timer delivered twice acts once.
+        assert!(timer_batch(&env, "stall", &[(format!("t-{version}-again"), timer)]).await.is_empty());
+    }
+    let h = env.app.store.get_handoff(&ws(), &HandoffId::parse(id.clone()).unwrap()).await.unwrap().unwrap();
+    assert_eq!((h.state, h.stall_repeats), (State::Ticketed, 1));
+    let out = env.outbound().await;
+    let kinds: Vec<(&str, &str)> =
+        out.iter().map(|e| (e["type"].as_str().unwrap(), e["text"].as_str().unwrap_or(""))).collect();
+    let stall = "Everyone is busy right now. We'll reply here as soon as someone is free.";
+    assert_eq!(
+        kinds,
+        vec![
+            ("customer_message", "Thanks for waiting - a teammate will join this chat shortly."),
+            ("customer_message", stall),
+            ("customer_message", stall),
+            ("ticket_requested", ""),
+            ("customer_message", "We'll email you."),
+        ]
+    );
+    let seqs: Vec<u64> = out.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, vec![1, 2, 3, 4, 5]);
+    // The conversation is free: the AI can hand it off again.
+    let mut again: Value =
+        serde_json::from_str(fixture("sqs-escalation.json")["Records"][0]["body"].as_str().unwrap()).unwrap();
+    again["event_id"] = json!("evt_after_ticket");
+    assert!(escalate_sqs(&env, sqs_event("sqs-escalation.json", &[("e-2".into(), again.to_string())]))
+        .await
+        .is_empty());
+    assert_eq!(handoff_of(&env, "conv_fixture_chat").await.state, State::Waiting);
+}

@@ -162,3 +162,78 @@ async fn a_restart_keeps_every_handoff_and_still_fires_a_pending_timer() {
     assert_eq!(again["handoff"]["handoff_id"], a.as_str());
     drop(tmp);
 }
+
+/// The waiting policy with real timers (the shortest the settings allow): a notice at 10 s, a
+/// repeat 30 s later, and 30 s after that the fallback, a ticket.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_waiting_policy_repeats_the_notice_then_offers_a_ticket() {
+    let s = Stack::start().await;
+    let ws = unique("ws");
+    s.configure(
+        &ws,
+        json!({"stalling_time_seconds": 10, "stall_message": STALL, "stall_repeat_seconds": 30,
+               "stall_repeat_max": 1, "stall_fallback": "offer_ticket",
+               "stall_fallback_message": "We'll follow up by email."}),
+    )
+    .await;
+    let (_, r) = s.escalate(&ws, "conv-1", "evt-1", "chat").await;
+    let id = r["handoff"]["handoff_id"].as_str().unwrap().to_string();
+    let two = eventually(Duration::from_secs(45), || async {
+        Some(stall_events(&s, &ws, &id).await).filter(|v| v.len() == 2)
+    })
+    .await;
+    assert!(two.is_some(), "the notice and its repeat");
+    assert_eq!(s.handoff(&ws, &id).await["state"], "waiting");
+    let ticket = eventually(Duration::from_secs(35), || async {
+        let out = s.outbound(&ws).await;
+        (!events_of(&out, &id, "ticket_requested").is_empty()).then_some(out)
+    })
+    .await
+    .expect("the fallback: a ticket");
+    let texts: Vec<&str> =
+        events_of(&ticket, &id, "customer_message").iter().filter_map(|e| e["text"].as_str()).collect();
+    assert_eq!(texts.last(), Some(&"We'll follow up by email."));
+    assert_eq!(stall_events(&s, &ws, &id).await.len(), 2, "no more notices than the policy allows");
+    let h = s.handoff(&ws, &id).await;
+    assert_eq!((h["state"].as_str(), h["stall_repeats"].as_u64()), (Some("ticketed"), Some(1)));
+    // Out of the active Inbox, in the `ticketed` filter; the conversation is free again.
+    let agent = token(&ws, "agent", "a");
+    let (_, active) = s.call("GET", &format!("/v1/workspaces/{ws}/inbox"), Some(&agent), None).await;
+    assert!(active["items"].as_array().unwrap().is_empty());
+    let (_, tickets) = s.call("GET", &format!("/v1/workspaces/{ws}/inbox?status=ticketed"), Some(&agent), None).await;
+    assert_eq!(tickets["items"][0]["handoff_id"], id.as_str());
+}
+
+/// Accepting between two notices stops the rest: no repeat, no fallback.
+#[tokio::test(flavor = "multi_thread")]
+async fn accepting_between_notices_stops_the_rest() {
+    let s = Stack::start().await;
+    let ws = unique("ws");
+    s.configure(
+        &ws,
+        json!({"stalling_time_seconds": 10, "stall_message": STALL, "stall_repeat_seconds": 30,
+               "stall_repeat_max": 3, "stall_fallback": "return_to_ai"}),
+    )
+    .await;
+    let (_, r) = s.escalate(&ws, "conv-1", "evt-1", "chat").await;
+    let id = r["handoff"]["handoff_id"].as_str().unwrap().to_string();
+    let first = eventually(Duration::from_secs(15), || async {
+        Some(stall_events(&s, &ws, &id).await).filter(|v| !v.is_empty())
+    })
+    .await;
+    assert!(first.is_some(), "the first notice");
+    let (st, _) = s
+        .call("POST", &format!("/v1/workspaces/{ws}/handoffs/{id}/accept"), Some(&token(&ws, "agent", "late")), None)
+        .await;
+    assert_eq!(st, 200);
+    // The repeat was due 30 s after the notice: it comes and does nothing.
+    let stack = s.running.as_ref().unwrap();
+    let fired =
+        eventually(Duration::from_secs(35), || async { (stack.timers.pending().await.unwrap() == 0).then_some(()) })
+            .await;
+    assert!(fired.is_some(), "the repeat timer never fired");
+    assert_eq!(stall_events(&s, &ws, &id).await.len(), 1);
+    let out = s.outbound(&ws).await;
+    assert!(events_of(&out, &id, "return_to_ai").is_empty());
+    assert_eq!(s.handoff(&ws, &id).await["state"], "assigned");
+}

@@ -20,7 +20,7 @@ pub mod lambda {
     use handoff::app::App;
 
     /// What this function talks to.
-    pub const NEEDS: Needs = Needs::StoreAndOutbound;
+    pub const NEEDS: Needs = Needs::Everything;
 
     /// Handles a batch of timer messages; only the failed ones are named for a retry.
     pub async fn handler(app: &App, event: SqsEvent) -> SqsBatchResponse {

@@ -2,7 +2,7 @@
 //! and the effects a decision asks the outside world to carry out.
 
 use super::ids::{Actor, ConversationId, EventId, HandoffId, UserId, WorkspaceId};
-use super::settings::{Message, VoiceTimeoutAction};
+use super::settings::{Message, StallFallback, VoiceTimeoutAction, WaitingPolicy};
 use super::transcript::{LineKind, TranscriptLine};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -20,6 +20,8 @@ pub enum State {
     RoutedToAi,
     /// The customer left before the handoff was over (spec §10).
     Abandoned,
+    /// No one accepted in time; kept for the team to answer later (spec §11, `offer_ticket`).
+    Ticketed,
 }
 
 impl State {
@@ -85,6 +87,9 @@ pub struct HandoffPolicy {
     pub stalling_time_seconds: u32,
     pub voice_ring_timeout_seconds: u32,
     pub voice_timeout_action: VoiceTimeoutAction,
+    /// §11: repeated notices and the fallback (absent from handoffs started before it).
+    #[serde(default)]
+    pub waiting: WaitingPolicy,
 }
 
 /// What an agent (or the system) does to a handoff.
@@ -117,6 +122,8 @@ pub enum Action {
 pub enum MessagePurpose {
     Confirmation,
     Stall,
+    /// The waiting policy's fallback message.
+    Fallback,
     /// An agent's reply.
     Reply,
 }
@@ -135,6 +142,8 @@ pub enum OutboundType {
     HandoffResolved,
     /// An agent's reply for the customer (with `text` and `agent_id`).
     AgentMessage,
+    /// No one accepted in time: the AI runtime offers the customer a ticket (spec §11).
+    TicketRequested,
 }
 
 /// An event for the AI runtime and channels (spec §8). Its `event_id` is stable across retries.
@@ -276,6 +285,9 @@ pub struct Handoff {
     pub state: State,
     pub assignee: Option<UserId>,
     pub stall_notified: bool,
+    /// How many times the stall notice was repeated after the first (spec §11).
+    #[serde(default)]
+    pub stall_repeats: u32,
     /// Customer messages arrived that the assignee has not read yet.
     #[serde(default)]
     pub unread: bool,
@@ -540,6 +552,8 @@ pub fn decide(h: &Handoff, cmd: &Command, now: DateTime<Utc>) -> Result<Outcome,
     enum Plan {
         To(State, Option<UserId>),
         Stall,
+        /// Still waiting one interval after the last notice: the waiting policy's fallback.
+        Fallback(State),
         /// The handoff keeps its state; the command adds to the transcript or the read mark.
         Keep,
     }
@@ -555,8 +569,16 @@ pub fn decide(h: &Handoff, cmd: &Command, now: DateTime<Utc>) -> Result<Outcome,
         }
         (Command::Resolve { .. }, Assigned) => Plan::To(Resolved, h.assignee.clone()),
         (Command::ReturnToAi { .. }, Waiting | Ringing | Assigned) => Plan::To(ReturnedToAi, h.assignee.clone()),
-        (Command::StallTimerFired { set_at_version }, Waiting) if *set_at_version == h.version && !h.stall_notified => {
-            Plan::Stall
+        (Command::StallTimerFired { set_at_version }, Waiting) if *set_at_version == h.version => {
+            let w = &h.policy.waiting;
+            let repeats_left = w.stall_repeat_seconds.is_some() && h.stall_repeats < w.stall_repeat_max;
+            match (h.stall_notified, repeats_left, w.stall_fallback) {
+                (false, _, _) | (true, true, _) => Plan::Stall,
+                (true, false, StallFallback::ReturnToAi) => Plan::Fallback(ReturnedToAi),
+                (true, false, StallFallback::OfferTicket) => Plan::Fallback(Ticketed),
+                // Keep waiting: nothing more is sent (no timer asks for this; a stray one does nothing).
+                (true, false, StallFallback::KeepWaiting) => return Ok(Outcome::Unchanged),
+            }
         }
         (Command::RingTimerFired { set_at_version }, Ringing) if *set_at_version == h.version => {
             match h.policy.voice_timeout_action {
@@ -610,10 +632,28 @@ pub fn decide(h: &Handoff, cmd: &Command, now: DateTime<Utc>) -> Result<Outcome,
             _ => b.handoff.unread = false,
         },
         Plan::Stall => {
+            if b.handoff.stall_notified {
+                b.handoff.stall_repeats += 1;
+            }
             b.handoff.stall_notified = true;
             b.note(TimelineEvent::Transition { action: Action::StallTimer, from, to: from, assignee: None });
             let msg = b.handoff.policy.stall_message.clone();
             b.outbound(OutboundType::CustomerMessage, Some((MessagePurpose::Stall, msg.as_str())));
+            // What follows this notice: a repeat, or the fallback one interval later, or nothing.
+            let (w, stalling) = (b.handoff.policy.waiting.clone(), b.handoff.policy.stalling_time_seconds);
+            let repeats_left = w.stall_repeat_seconds.is_some() && b.handoff.stall_repeats < w.stall_repeat_max;
+            let interval = w.stall_repeat_seconds.map(|r| r.seconds()).unwrap_or(stalling);
+            if repeats_left || w.stall_fallback != StallFallback::KeepWaiting {
+                b.timer(TimerKind::Stall, interval);
+            }
+        }
+        Plan::Fallback(to) => {
+            b.handoff.state = to;
+            b.note(TimelineEvent::Transition { action: Action::StallTimer, from, to, assignee: None });
+            let msg = b.handoff.policy.waiting.stall_fallback_message.clone();
+            let event = if to == Ticketed { OutboundType::TicketRequested } else { OutboundType::ReturnToAi };
+            b.outbound(event, None);
+            b.outbound(OutboundType::CustomerMessage, Some((MessagePurpose::Fallback, msg.as_str())));
         }
         Plan::To(to, assignee) => {
             b.handoff.state = to;

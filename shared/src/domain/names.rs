@@ -32,7 +32,7 @@ macro_rules! named {
 
 use super::handoff::{Action, Channel, MessagePurpose, OutboundType, Priority, Reason, State, TimerKind};
 use super::roles::Role;
-use super::settings::{Routing, VoiceTimeoutAction};
+use super::settings::{Routing, StallFallback, VoiceTimeoutAction};
 use super::transcript::LineKind;
 
 named!(
@@ -47,7 +47,8 @@ named!(
     Routing,
     VoiceTimeoutAction,
     Role,
-    LineKind
+    LineKind,
+    StallFallback
 );
 
 #[cfg(test)]
@@ -84,7 +85,8 @@ mod tests {
         agrees_with_serde(VoiceTimeoutAction::all().collect(), VoiceTimeoutAction::as_str, VoiceTimeoutAction::parse);
         agrees_with_serde(Role::all().collect(), Role::as_str, Role::parse);
         agrees_with_serde(LineKind::all().collect(), LineKind::as_str, LineKind::parse);
-        assert_eq!(State::names().len(), 8);
+        agrees_with_serde(StallFallback::all().collect(), StallFallback::as_str, StallFallback::parse);
+        assert_eq!(State::names().len(), 9);
         assert_eq!(Reason::names().len(), 8);
     }
 }

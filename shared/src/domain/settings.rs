@@ -92,6 +92,59 @@ bounded_secs!(
     /// How long a voice call rings for an agent (5–600 s).
     RingTimeout, 5, 600
 );
+bounded_secs!(
+    /// How long after a stall notice the next one goes out while still waiting (30–86400 s).
+    RepeatInterval, 30, 86_400
+);
+
+/// At most this many repeated stall notices.
+pub const MAX_STALL_REPEATS: u32 = 20;
+
+/// The fallback message unless a workspace sets its own (spec §11).
+pub const DEFAULT_FALLBACK: &str = "We couldn't reach a teammate in time. We'll follow up by email.";
+
+/// What happens one interval after the last stall notice if no one accepted (spec §11).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, strum::EnumIter, strum::IntoStaticStr)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum StallFallback {
+    /// Nothing: the handoff keeps waiting.
+    #[default]
+    KeepWaiting,
+    /// Back to the AI, with the fallback message.
+    ReturnToAi,
+    /// Kept for the team to answer later (`ticketed`), with the fallback message.
+    OfferTicket,
+}
+
+/// The waiting policy of §11: repeated stall notices, then a fallback. The defaults keep §3's
+/// behaviour (one notice, keep waiting).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaitingPolicy {
+    #[serde(default)]
+    pub stall_repeat_seconds: Option<RepeatInterval>,
+    #[serde(default)]
+    pub stall_repeat_max: u32,
+    #[serde(default)]
+    pub stall_fallback: StallFallback,
+    #[serde(default = "default_fallback_message")]
+    pub stall_fallback_message: Message,
+}
+
+fn default_fallback_message() -> Message {
+    Message::parse(DEFAULT_FALLBACK).expect("valid default")
+}
+
+impl Default for WaitingPolicy {
+    fn default() -> Self {
+        Self {
+            stall_repeat_seconds: None,
+            stall_repeat_max: 0,
+            stall_fallback: StallFallback::KeepWaiting,
+            stall_fallback_message: default_fallback_message(),
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::EnumIter, strum::IntoStaticStr)]
 #[serde(rename_all = "snake_case")]
@@ -119,6 +172,9 @@ pub struct Settings {
     pub stall_message: Message,
     pub voice_ring_timeout_seconds: RingTimeout,
     pub voice_timeout_action: VoiceTimeoutAction,
+    /// §11: repeats and a fallback (absent from documents saved before it: the defaults).
+    #[serde(flatten)]
+    pub waiting: WaitingPolicy,
 }
 
 impl Default for Settings {
@@ -131,6 +187,7 @@ impl Default for Settings {
             stall_message: Message::parse(DEFAULT_STALL).expect("valid default"),
             voice_ring_timeout_seconds: RingTimeout(30),
             voice_timeout_action: VoiceTimeoutAction::ReturnToAi,
+            waiting: WaitingPolicy::default(),
         }
     }
 }
@@ -200,6 +257,9 @@ const SETTINGS_FIELDS: [&str; 7] = [
     "voice_ring_timeout_seconds",
     "voice_timeout_action",
 ];
+/// Optional fields (§11): left out, they take their defaults.
+const OPTIONAL_FIELDS: [&str; 4] =
+    ["stall_repeat_seconds", "stall_repeat_max", "stall_fallback", "stall_fallback_message"];
 /// Fields the server sets; accepted (and ignored) so a document read with GET can be sent back.
 const SERVER_FIELDS: [&str; 3] = ["updated_at", "updated_by", "workspace_id"];
 
@@ -212,6 +272,7 @@ pub fn parse_settings_update(doc: &Value, workspace: &WorkspaceId) -> Result<Set
     let mut errs = Errors::default();
     let mut allowed: Vec<&str> = SETTINGS_FIELDS.to_vec();
     allowed.extend(SERVER_FIELDS);
+    allowed.extend(OPTIONAL_FIELDS);
     allowed.push("version");
     reject_unknown(obj, &allowed, "", &mut errs);
 
@@ -245,6 +306,7 @@ pub fn parse_settings_update(doc: &Value, workspace: &WorkspaceId) -> Result<Set
         None | Some(Value::Null) => None,
         Some(v) => errs.take("version", as_u64(v)),
     };
+    let waiting = parse_waiting(obj, &mut errs);
     if let Some(ws) = obj.get("workspace_id") {
         if ws.as_str() != Some(workspace.as_str()) {
             errs.push("workspace_id", "must be the workspace of the path (or be left out)");
@@ -259,8 +321,45 @@ pub fn parse_settings_update(doc: &Value, workspace: &WorkspaceId) -> Result<Set
             stall_message: stall_msg.unwrap(),
             voice_ring_timeout_seconds: ring.unwrap(),
             voice_timeout_action: action.unwrap(),
+            waiting: waiting.unwrap(),
         },
         version,
+    })
+}
+
+/// The §11 fields of a settings document, each optional (a default when left out).
+fn parse_waiting(obj: &serde_json::Map<String, Value>, errs: &mut Errors) -> Option<WaitingPolicy> {
+    let d = WaitingPolicy::default();
+    let repeat = match obj.get("stall_repeat_seconds") {
+        None | Some(Value::Null) => Some(None),
+        Some(v) => errs.take("stall_repeat_seconds", as_u64(v).and_then(RepeatInterval::parse)).map(Some),
+    };
+    let max = match obj.get("stall_repeat_max") {
+        None => Some(d.stall_repeat_max),
+        Some(v) => errs.take(
+            "stall_repeat_max",
+            as_u64(v).and_then(|n| {
+                if n > MAX_STALL_REPEATS as u64 {
+                    Err(format!("must be between 0 and {MAX_STALL_REPEATS} (got {n})"))
+                } else {
+                    Ok(n as u32)
+                }
+            }),
+        ),
+    };
+    let fallback = match obj.get("stall_fallback") {
+        None => Some(d.stall_fallback),
+        Some(v) => errs.take("stall_fallback", one_of(v, StallFallback::parse, &StallFallback::names())),
+    };
+    let message = match obj.get("stall_fallback_message") {
+        None => Some(d.stall_fallback_message),
+        Some(v) => errs.take("stall_fallback_message", as_str(v).and_then(Message::parse)),
+    };
+    Some(WaitingPolicy {
+        stall_repeat_seconds: repeat?,
+        stall_repeat_max: max?,
+        stall_fallback: fallback?,
+        stall_fallback_message: message?,
     })
 }
 
@@ -296,6 +395,47 @@ mod tests {
         let j = serde_json::to_value(&d).unwrap();
         assert_eq!(j["voice_timeout_action"], "return_to_ai");
         assert_eq!(j["stalling_time_seconds"], 120);
+    }
+
+    #[test]
+    fn the_waiting_policy_is_optional_and_checked() {
+        // Left out: the defaults, which keep the behaviour of one notice and waiting on.
+        let u = parse_settings_update(&valid(), &ws()).unwrap();
+        assert_eq!(u.settings.waiting, WaitingPolicy::default());
+        assert_eq!(u.settings.waiting.stall_fallback_message.as_str(), DEFAULT_FALLBACK);
+        let mut doc = valid();
+        doc["stall_repeat_seconds"] = json!(30);
+        doc["stall_repeat_max"] = json!(20);
+        doc["stall_fallback"] = json!("offer_ticket");
+        doc["stall_fallback_message"] = json!("We'll write to you.");
+        let w = parse_settings_update(&doc, &ws()).unwrap().settings.waiting;
+        assert_eq!(w.stall_repeat_seconds.map(RepeatInterval::seconds), Some(30));
+        assert_eq!((w.stall_repeat_max, w.stall_fallback), (20, StallFallback::OfferTicket));
+        doc["stall_repeat_seconds"] = json!(29);
+        doc["stall_repeat_max"] = json!(21);
+        doc["stall_fallback"] = json!("give_up");
+        doc["stall_fallback_message"] = json!(" ");
+        let fields: Vec<String> =
+            parse_settings_update(&doc, &ws()).unwrap_err().into_iter().map(|e| e.field).collect();
+        assert_eq!(
+            fields,
+            vec!["stall_repeat_seconds", "stall_repeat_max", "stall_fallback", "stall_fallback_message"]
+        );
+        doc["stall_repeat_seconds"] = json!(86_401);
+        doc["stall_repeat_max"] = json!(-1);
+        assert_eq!(parse_settings_update(&doc, &ws()).unwrap_err().len(), 4);
+        // A document saved before these fields existed reads with their defaults.
+        let old = json!({"workspace_id": "ws_1", "enabled": true, "routing": "human",
+            "confirmation_message": "hi", "stalling_time_seconds": 60, "stall_message": "wait",
+            "voice_ring_timeout_seconds": 30, "voice_timeout_action": "end_call", "version": 4,
+            "updated_at": null, "updated_by": null});
+        let d: SettingsDoc = serde_json::from_value(old).unwrap();
+        assert_eq!(d.settings.waiting, WaitingPolicy::default());
+        let j = serde_json::to_value(SettingsDoc::defaults(ws())).unwrap();
+        assert_eq!(
+            (j["stall_repeat_seconds"].clone(), j["stall_fallback"].clone()),
+            (json!(null), json!("keep_waiting"))
+        );
     }
 
     #[test]
@@ -395,6 +535,7 @@ mod tests {
         fn valid_ones_round_trip(
             enabled in any::<bool>(), ai in any::<bool>(), end in any::<bool>(),
             st in 10u32..=86_400, rt in 5u32..=600, msg in "[a-zA-Z0-9 .,!?]{1,50}",
+            repeat in prop::option::of(30u32..=86_400), max in 0u32..=20, fallback in 0usize..3,
         ) {
             let s = Settings {
                 enabled,
@@ -404,6 +545,12 @@ mod tests {
                 stall_message: Message::parse(&format!("y{msg}")).unwrap(),
                 voice_ring_timeout_seconds: RingTimeout::parse(rt as u64).unwrap(),
                 voice_timeout_action: if end { VoiceTimeoutAction::EndCall } else { VoiceTimeoutAction::ReturnToAi },
+                waiting: WaitingPolicy {
+                    stall_repeat_seconds: repeat.map(|r| RepeatInterval::parse(r as u64).unwrap()),
+                    stall_repeat_max: max,
+                    stall_fallback: StallFallback::all().nth(fallback).unwrap(),
+                    stall_fallback_message: Message::parse(&format!("z{msg}")).unwrap(),
+                },
             };
             let doc = serde_json::to_value(&s).unwrap();
             let u = parse_settings_update(&doc, &ws()).unwrap();

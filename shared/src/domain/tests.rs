@@ -599,3 +599,116 @@ proptest! {
         prop_assert_eq!(ids.len(), n);
     }
 }
+
+/// A chat handoff decided with this waiting policy (stalling time 60 s).
+fn waiting_with(repeat: Option<u32>, max: u32, fallback: StallFallback) -> Handoff {
+    let mut s = settings(true, Routing::Human, VoiceTimeoutAction::ReturnToAi);
+    s.stalling_time_seconds = StallingTime::parse(60).unwrap();
+    s.waiting = WaitingPolicy {
+        stall_repeat_seconds: repeat.map(|r| RepeatInterval::parse(r as u64).unwrap()),
+        stall_repeat_max: max,
+        stall_fallback: fallback,
+        stall_fallback_message: Message::parse("We'll email you.").unwrap(),
+    };
+    escalate(&s, Channel::Chat).created.unwrap()
+}
+
+/// What one stall timer did: the events it sent, and in how many seconds the next one is due.
+type StallStep = (Vec<OutboundType>, Option<u32>);
+
+/// Fires the stall timers of `h` one after another until none is left: what each did.
+fn run_stall_timers(mut h: Handoff) -> (Handoff, Vec<StallStep>) {
+    let mut steps = Vec::new();
+    let mut at = t0();
+    let mut next = Some(60u32);
+    while let Some(after) = next {
+        at += chrono::Duration::seconds(after as i64);
+        let d = changed(decide(&h, &Command::StallTimerFired { set_at_version: h.version }, at));
+        next = d.effects.iter().find_map(Effect::timer).map(|t| (t.due_at - at).num_seconds() as u32);
+        steps.push((outbound_types(&d.effects), next));
+        h = d.handoff;
+        assert!(steps.len() <= 25, "the notices end");
+    }
+    (h, steps)
+}
+
+#[test]
+fn the_waiting_policy_repeats_then_falls_back() {
+    use OutboundType::*;
+    // §3's behaviour by default: one notice, then keep waiting.
+    let (h, steps) = run_stall_timers(waiting_with(None, 0, StallFallback::KeepWaiting));
+    assert_eq!(steps, vec![(vec![CustomerMessage], None)]);
+    assert_eq!(h.state, State::Waiting);
+    // Two repeats 30 s apart, then a ticket one interval after the last notice.
+    let (h, steps) = run_stall_timers(waiting_with(Some(30), 2, StallFallback::OfferTicket));
+    assert_eq!(
+        steps,
+        vec![
+            (vec![CustomerMessage], Some(30)),
+            (vec![CustomerMessage], Some(30)),
+            (vec![CustomerMessage], Some(30)),
+            (vec![TicketRequested, CustomerMessage], None),
+        ]
+    );
+    assert_eq!((h.state, h.stall_repeats), (State::Ticketed, 2));
+    assert!(!h.state.is_active());
+    // No repeats: the fallback comes one stalling time after the notice.
+    let (h, steps) = run_stall_timers(waiting_with(None, 5, StallFallback::ReturnToAi));
+    assert_eq!(steps, vec![(vec![CustomerMessage], Some(60)), (vec![ReturnToAi, CustomerMessage], None)]);
+    assert_eq!(h.state, State::ReturnedToAi);
+    // Repeats without a fallback: the notices stop at the cap.
+    let (h, steps) = run_stall_timers(waiting_with(Some(45), 1, StallFallback::KeepWaiting));
+    assert_eq!(steps, vec![(vec![CustomerMessage], Some(45)), (vec![CustomerMessage], None)]);
+    assert_eq!((h.state, h.stall_repeats), (State::Waiting, 1));
+}
+
+#[test]
+fn the_fallback_message_is_sent_with_the_fallback() {
+    let h = waiting_with(None, 0, StallFallback::OfferTicket);
+    let first = changed(decide(&h, &Command::StallTimerFired { set_at_version: h.version }, t0()));
+    let d = changed(decide(&first.handoff, &Command::StallTimerFired { set_at_version: first.handoff.version }, t0()));
+    let texts: Vec<&str> = d.effects.iter().filter_map(Effect::outbound).filter_map(|e| e.text.as_deref()).collect();
+    assert_eq!(texts, vec!["We'll email you."]);
+    assert!(d.transcript.iter().any(|l| l.text == "We'll email you." && l.author == Actor::System));
+}
+
+proptest! {
+    /// Whatever the policy and whenever agents act: a notice goes out at most 1 + max times, a
+    /// fallback at most once and only while still waiting, and a timer delivered twice acts once.
+    #[test]
+    fn the_waiting_policy_never_overruns(
+        repeat in prop::option::of(30u32..600), max in 0u32..=20, fallback in 0u8..3,
+        accept_after in prop::option::of(0usize..25), twice in any::<bool>(),
+    ) {
+        let fallback = [StallFallback::KeepWaiting, StallFallback::ReturnToAi, StallFallback::OfferTicket][fallback as usize];
+        let mut h = waiting_with(repeat, max, fallback);
+        let (mut notices, mut fallbacks) = (0u32, 0u32);
+        for step in 0..25 {
+            if Some(step) == accept_after {
+                if let Ok(Outcome::Changed(d)) = decide(&h, &Command::Accept { by: uid("alice") }, t0()) {
+                    h = d.handoff;
+                }
+            }
+            let timer = Command::StallTimerFired { set_at_version: h.version };
+            let Ok(Outcome::Changed(d)) = decide(&h, &timer, t0()) else { break };
+            let events = outbound_types(&d.effects);
+            if events.contains(&OutboundType::TicketRequested) || events.contains(&OutboundType::ReturnToAi) {
+                prop_assert_eq!(h.state, State::Waiting);
+                fallbacks += 1;
+            } else {
+                notices += 1;
+            }
+            if twice {
+                prop_assert_eq!(decide(&d.handoff, &timer, t0()), Ok(Outcome::Unchanged));
+            }
+            h = d.handoff;
+        }
+        let allowed = 1 + if repeat.is_some() { max } else { 0 };
+        prop_assert!(notices <= allowed, "{} notices, {} allowed", notices, allowed);
+        prop_assert!(fallbacks <= 1);
+        if accept_after.is_none() {
+            prop_assert_eq!(notices, allowed, "every notice went out while no one accepted");
+            prop_assert_eq!(fallbacks, u32::from(fallback != StallFallback::KeepWaiting));
+        }
+    }
+}

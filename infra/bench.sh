@@ -86,6 +86,14 @@ read, and each escalation's transaction checks their version (see docs/ARCHITECT
 in a container that has not read the handoff before reads it first (4 in sequence); after the agent
 opened it (GET, served by the same function) the read is saved.
 
+The conversation (spec §10): a customer message is one conditional write in the container that
+escalated (it knows the conversation's handoff); a container that never saw the conversation reads
+its lock and the handoff first (3). A transcript page is one \`Query\` whatever the transcript's length
+(\`tests/src/contract.rs\`, \`a_long_transcript_reads_like_a_short_one\`, reads 10 and 10,000 lines
+alike on SQLite and on DynamoDB); the assignee's first read also clears the unread mark (one write).
+A reply is the write, the \`agent_message\` send and its acknowledgement; a repeated
+\`client_message_id\` is one failed conditional write and sends nothing.
+
 ## Local stack: timers and HTTP
 
 \`cargo bench -p handoff-tests --bench local_stack\`: a local stack (SQLite on disk) on a free port;

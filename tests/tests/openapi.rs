@@ -62,7 +62,10 @@ fn the_documented_rules_are_the_domain_rules() {
     assert_eq!(update["stalling_time_seconds"]["maximum"].as_u64(), Some(StallingTime::MAX as u64));
     assert_eq!(update["voice_ring_timeout_seconds"]["minimum"].as_u64(), Some(RingTimeout::MIN as u64));
     assert_eq!(update["voice_ring_timeout_seconds"]["maximum"].as_u64(), Some(RingTimeout::MAX as u64));
-    assert_eq!(schemas["Message"]["maxLength"].as_u64(), Some(Message::MAX_CHARS as u64));
+    // The message rule counts after trimming, so the pattern bounds the kept text (first and last
+    // character, and up to MAX_CHARS - 2 between them).
+    let message = schemas["Message"]["pattern"].as_str().unwrap();
+    assert!(message.contains(&format!("{{0,{}}}", Message::MAX_CHARS - 2)), "{message}");
     assert_eq!(schemas["Escalation"]["properties"]["summary"]["maxLength"].as_u64(), Some(MAX_SUMMARY_CHARS as u64));
     let names = |v: &Value| -> Vec<String> {
         v["enum"].as_sequence().unwrap().iter().map(|x| x.as_str().unwrap().to_string()).collect()

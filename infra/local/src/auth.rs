@@ -18,6 +18,12 @@ pub struct TokenClaims {
     pub role: String,
     pub iat: i64,
     pub exp: i64,
+    /// The configured issuer, when the stack checks one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    /// The first configured audience, when the stack checks them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
 }
 
 /// Where the signing secret came from.
@@ -52,24 +58,39 @@ pub fn load_or_create_secret(data_dir: Option<&Path>) -> std::io::Result<(String
     if let Some(dir) = data_dir {
         std::fs::create_dir_all(dir)?;
         let path = dir.join(SECRET_FILE);
-        std::fs::write(&path, &secret)?;
+        // Readable by its owner only from the moment it exists.
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
         #[cfg(unix)]
         {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
         }
+        std::io::Write::write_all(&mut options.open(&path)?, secret.as_bytes())?;
         return Ok((secret, SecretSource::Generated(Some(path))));
     }
     Ok((secret, SecretSource::Generated(None)))
 }
 
-/// Mints a token valid for `ttl_seconds`.
+/// Mints a token valid for `ttl_seconds` (no issuer, no audience: the stack's defaults).
 pub fn mint(
     secret: &str,
     workspace: &str,
     role: &str,
     sub: &str,
     ttl_seconds: i64,
+) -> Result<String, jsonwebtoken::errors::Error> {
+    mint_for(secret, workspace, role, sub, ttl_seconds, &TokenPolicy::default())
+}
+
+/// Mints a token that passes the checks of `policy`: its issuer, and its first audience.
+pub fn mint_for(
+    secret: &str,
+    workspace: &str,
+    role: &str,
+    sub: &str,
+    ttl_seconds: i64,
+    policy: &TokenPolicy,
 ) -> Result<String, jsonwebtoken::errors::Error> {
     let now = chrono::Utc::now().timestamp();
     let claims = TokenClaims {
@@ -78,6 +99,8 @@ pub fn mint(
         role: role.into(),
         iat: now,
         exp: now + ttl_seconds,
+        iss: policy.issuer.clone(),
+        aud: policy.audiences.first().cloned(),
     };
     encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret.as_bytes()))
 }
@@ -136,11 +159,14 @@ pub struct Verifier {
     secret: String,
     issuer: Option<String>,
     audiences: Vec<String>,
-    jwks: Option<(JwksSource, Arc<tokio::sync::RwLock<FetchedKeys>>)>,
+    jwks: Option<(JwksSource, Arc<FetchedKeys>)>,
 }
 
-/// A JWKS and when it was read.
-type FetchedKeys = (jsonwebtoken::jwk::JwkSet, std::time::Instant);
+/// A JWKS, and when it was last fetched (or tried).
+struct FetchedKeys {
+    keys: tokio::sync::RwLock<jsonwebtoken::jwk::JwkSet>,
+    last_fetch: std::sync::Mutex<std::time::Instant>,
+}
 
 use std::sync::Arc;
 
@@ -177,7 +203,11 @@ impl Verifier {
             None => None,
             Some(src) => {
                 let set = src.fetch().await.map_err(|e| format!("cannot read the JWKS: {e}"))?;
-                Some((src.clone(), Arc::new(tokio::sync::RwLock::new((set, std::time::Instant::now())))))
+                let fetched = FetchedKeys {
+                    keys: tokio::sync::RwLock::new(set),
+                    last_fetch: std::sync::Mutex::new(std::time::Instant::now()),
+                };
+                Some((src.clone(), Arc::new(fetched)))
             }
         };
         Ok(Self {
@@ -202,16 +232,24 @@ impl Verifier {
         };
         let kid = kid.ok_or_else(|| format!("the token has no `kid` header naming its {alg:?} key"))?;
         let find = |set: &jsonwebtoken::jwk::JwkSet| set.find(kid).cloned();
-        let mut jwk = find(&keys.read().await.0);
+        let mut jwk = find(&*keys.keys.read().await);
         if jwk.is_none() && matches!(src, JwksSource::Url(_)) {
-            // A rotated key: fetch the set again, at most once a minute.
-            let mut w = keys.write().await;
-            if w.1.elapsed() >= JWKS_REFETCH {
+            // A rotated key: fetch the set again, at most once a minute; the fetch runs without
+            // holding up the checks of other tokens.
+            let due = {
+                let mut last = keys.last_fetch.lock().unwrap_or_else(|p| p.into_inner());
+                let due = last.elapsed() >= JWKS_REFETCH;
+                if due {
+                    *last = std::time::Instant::now();
+                }
+                due
+            };
+            if due {
                 if let Ok(set) = src.fetch().await {
-                    *w = (set, std::time::Instant::now());
+                    *keys.keys.write().await = set;
                 }
             }
-            jwk = find(&w.0);
+            jwk = find(&*keys.keys.read().await);
         }
         let jwk = jwk.ok_or_else(|| format!("no key `{kid}` in the JWKS"))?;
         DecodingKey::from_jwk(&jwk).map_err(|e| format!("the JWKS key `{kid}` cannot be used: {e}"))

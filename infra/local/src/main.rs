@@ -77,6 +77,12 @@ enum Cmd {
         /// Where the stack keeps its generated secret (used when HANDOFF_JWT_SECRET is unset).
         #[arg(long, default_value = ".handoff")]
         data_dir: PathBuf,
+        /// The issuer the stack checks (the token carries it), if it checks one.
+        #[arg(long, env = "HANDOFF_JWT_ISSUER")]
+        jwt_issuer: Option<String>,
+        /// The audiences the stack checks (the token carries the first), if it checks them.
+        #[arg(long, env = "HANDOFF_JWT_AUDIENCE", value_delimiter = ',')]
+        jwt_audience: Vec<String>,
     },
     /// Run the test workflow against a running stack (needs an admin token).
     Try {
@@ -107,7 +113,7 @@ async fn main() -> ExitCode {
     match cli.command {
         None => serve(cli.serve).await,
         Some(Cmd::Serve(args)) => serve(args).await,
-        Some(Cmd::Token { workspace, role, sub, ttl_seconds, data_dir }) => {
+        Some(Cmd::Token { workspace, role, sub, ttl_seconds, data_dir, jwt_issuer, jwt_audience }) => {
             let role = match role {
                 RoleArg::Admin => "admin",
                 RoleArg::Agent => "agent",
@@ -120,7 +126,8 @@ async fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            match auth::mint(&secret, &workspace, role, &sub, ttl_seconds) {
+            let policy = token_policy(jwt_issuer, &jwt_audience, None);
+            match auth::mint_for(&secret, &workspace, role, &sub, ttl_seconds, &policy) {
                 Ok(t) => {
                     println!("{t}");
                     ExitCode::SUCCESS
@@ -150,9 +157,36 @@ async fn main() -> ExitCode {
     }
 }
 
+/// The token checks of the command line's options.
+fn token_policy(issuer: Option<String>, audiences: &[String], jwks: Option<&str>) -> auth::TokenPolicy {
+    auth::TokenPolicy {
+        issuer: issuer.filter(|s| !s.is_empty()),
+        audiences: audiences.iter().map(|a| a.trim().to_string()).filter(|a| !a.is_empty()).collect(),
+        jwks: jwks.filter(|s| !s.is_empty()).map(auth::JwksSource::parse),
+    }
+}
+
 async fn serve(args: ServeArgs) -> ExitCode {
     init_logs(args.log_format);
     let data_dir = if args.in_memory { None } else { Some(args.data_dir.clone()) };
+    let policy = token_policy(args.jwt_issuer.clone(), &args.jwt_audience, args.jwks.as_deref());
+    // Nothing in a data directory another process serves is touched, not even its secret.
+    let probe = match &data_dir {
+        Some(dir) => {
+            if let Err(e) = std::fs::create_dir_all(dir) {
+                eprintln!("error: cannot create the data directory {}: {e}", dir.display());
+                return ExitCode::from(2);
+            }
+            match handoff_local::lock::DataDirLock::acquire(dir) {
+                Ok(l) => Some(l),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            }
+        }
+        None => None,
+    };
     let (secret, source) = match auth::load_or_create_secret(data_dir.as_deref()) {
         Ok(s) => s,
         Err(e) => {
@@ -160,15 +194,13 @@ async fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // The stack takes the directory itself as it starts.
+    drop(probe);
     let stack = match start(LocalConfig {
         listen: args.listen,
         data_dir: data_dir.clone(),
         jwt_secret: secret.clone(),
-        tokens: auth::TokenPolicy {
-            issuer: args.jwt_issuer.clone().filter(|s| !s.is_empty()),
-            audiences: args.jwt_audience.iter().map(|a| a.trim().to_string()).filter(|a| !a.is_empty()).collect(),
-            jwks: args.jwks.as_deref().filter(|s| !s.is_empty()).map(auth::JwksSource::parse),
-        },
+        tokens: policy.clone(),
         demo_workspace: (!args.no_demo).then(|| DEMO_WORKSPACE.to_string()),
     })
     .await
@@ -179,7 +211,8 @@ async fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let example = auth::mint(&secret, DEMO_WORKSPACE, "admin", "local-admin", 12 * 3600).unwrap_or_default();
+    let example =
+        auth::mint_for(&secret, DEMO_WORKSPACE, "admin", "local-admin", 12 * 3600, &policy).unwrap_or_default();
     println!("Human Handoff is running.");
     println!("  API:     {}/v1/workspaces/{{workspace_id}}/...", stack.url());
     match &data_dir {

@@ -176,3 +176,16 @@ async fn a_jwks_is_read_from_a_url() {
     let err = bad.err().expect("no start without its JWKS").to_string();
     assert!(err.contains("cannot read the JWKS") && err.contains("none.json"), "{err}");
 }
+
+#[tokio::test]
+async fn the_stacks_own_tokens_pass_its_issuer_and_audience_checks() {
+    let policy = TokenPolicy { issuer: Some(ISSUER.into()), audiences: vec!["handoff-api".into()], jwks: None };
+    let s = stack(policy.clone()).await;
+    let minted = handoff_local::auth::mint_for(SECRET, "ws_demo", "admin", "alice", 600, &policy).unwrap();
+    assert_eq!(call(&s, &minted).await.0, 200, "minted for this policy");
+    let plain = handoff_local::auth::mint(SECRET, "ws_demo", "admin", "alice", 600).unwrap();
+    let (status, message) = call(&s, &plain).await;
+    assert_eq!(status, 401, "a token without them is refused");
+    assert!(message == "the token has no `iss` claim" || message == "the token has no `aud` claim", "{message}");
+    s.stop().await;
+}

@@ -36,12 +36,26 @@ impl App {
     /// timers go alongside. A failure leaves the effect pending for [`App::redispatch_pending`];
     /// it keeps its id and `seq`, so a consumer can drop the duplicate if both attempts get through.
     pub async fn dispatch(&self, decision: &DecisionRecord, sent_seq: u64) -> Dispatched {
+        self.dispatch_with(decision, sent_seq, true).await
+    }
+
+    /// [`App::dispatch`]; when `wait`, events held back by an earlier one still in flight (sent
+    /// by another request this very moment) wait a little for it rather than for the sweep.
+    async fn dispatch_with(&self, decision: &DecisionRecord, sent_seq: u64, wait: bool) -> Dispatched {
         let pending = decision.pending();
-        let mut result = Dispatched { handed: 0, sent_seq };
+        let mut sent_seq = sent_seq;
         if pending.is_empty() {
-            return result;
+            return Dispatched { handed: 0, sent_seq };
         }
-        let may_leave = decision.outbound_may_leave(sent_seq);
+        let mut may_leave = decision.outbound_may_leave(sent_seq);
+        let has_outbound = pending.iter().any(|e| matches!(e, Effect::Outbound(_)));
+        if !may_leave && has_outbound && wait {
+            if let Some(now_sent) = self.wait_for_earlier_events(decision).await {
+                sent_seq = now_sent;
+                may_leave = true;
+            }
+        }
+        let mut result = Dispatched { handed: 0, sent_seq };
         let outbound: Vec<OutboundEvent> = pending
             .iter()
             .filter_map(|e| match e {
@@ -101,6 +115,27 @@ impl App {
         result
     }
 
+    /// Waits (about a second and a half at most, reading the handoff three times) for the
+    /// earlier events of `decision`'s handoff to be handed over. The new `sent_seq` once they are.
+    async fn wait_for_earlier_events(&self, decision: &DecisionRecord) -> Option<u64> {
+        let DecisionOwner::Handoff { handoff_id } = &decision.owner else { return None };
+        for pause_ms in [100, 300, 900] {
+            tokio::time::sleep(std::time::Duration::from_millis(pause_ms)).await;
+            match self.store.get_handoff(&decision.workspace_id, handoff_id).await {
+                Ok(Some(h)) if decision.outbound_may_leave(h.sent_seq) => {
+                    self.remember_handoff(&h);
+                    return Some(h.sent_seq);
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    warn!(error = %e, "handoff not read; its held-back events wait for the sweep");
+                    return None;
+                }
+            }
+        }
+        None
+    }
+
     /// Dispatches effects recorded more than `age` ago and never confirmed (the outbox sweep).
     pub async fn redispatch_older_than(
         &self,
@@ -152,7 +187,7 @@ impl App {
             };
             let mut handed = 0;
             for d in ds {
-                let r = self.dispatch(d, sent_seq).await;
+                let r = self.dispatch_with(d, sent_seq, false).await;
                 handed += r.handed;
                 sent_seq = r.sent_seq;
             }

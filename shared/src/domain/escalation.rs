@@ -295,6 +295,7 @@ pub fn decide_escalation(
         stall_notified: false,
         stall_repeats: 0,
         unread: false,
+        timers_at: Some(1),
         version: 1,
         created_at: now,
         updated_at: now,

@@ -300,6 +300,12 @@ pub struct Handoff {
     /// The `seq` of the last outbound event decided for this handoff.
     #[serde(default)]
     pub seq: u64,
+    /// The version whose timers are the live ones: set by every change that sets or outdates
+    /// timers (an escalation, a transition, a stall notice). Customer messages, replies, notes and
+    /// reads leave it, so they do not silence a pending stall or ring timer. Absent (handoffs
+    /// stored before it): the version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timers_at: Option<u64>,
     /// Every outbound event of this handoff up to this `seq` has been handed to the outbound
     /// queue. An event is only sent once all before it are: events of one conversation leave in
     /// the order they were decided. Advanced by the outbox acknowledgement, not by decisions.
@@ -308,6 +314,11 @@ pub struct Handoff {
 }
 
 impl Handoff {
+    /// The version a timer must have been set at to act (see `timers_at`).
+    pub fn timer_version(&self) -> u64 {
+        self.timers_at.unwrap_or(self.version)
+    }
+
     /// True when an outbound event decided earlier is not yet known to be handed over.
     pub fn has_unsent_events(&self) -> bool {
         self.sent_seq < self.seq
@@ -568,8 +579,10 @@ pub fn decide(h: &Handoff, cmd: &Command, now: DateTime<Utc>) -> Result<Outcome,
             Plan::To(Assigned, Some(assignee.clone()))
         }
         (Command::Resolve { .. }, Assigned) => Plan::To(Resolved, h.assignee.clone()),
+        // A ticket is answered outside the chat; closing it is a resolve by whoever answered.
+        (Command::Resolve { by }, Ticketed) => Plan::To(Resolved, Some(by.clone())),
         (Command::ReturnToAi { .. }, Waiting | Ringing | Assigned) => Plan::To(ReturnedToAi, h.assignee.clone()),
-        (Command::StallTimerFired { set_at_version }, Waiting) if *set_at_version == h.version => {
+        (Command::StallTimerFired { set_at_version }, Waiting) if *set_at_version == h.timer_version() => {
             let w = &h.policy.waiting;
             let repeats_left = w.stall_repeat_seconds.is_some() && h.stall_repeats < w.stall_repeat_max;
             match (h.stall_notified, repeats_left, w.stall_fallback) {
@@ -580,7 +593,7 @@ pub fn decide(h: &Handoff, cmd: &Command, now: DateTime<Utc>) -> Result<Outcome,
                 (true, false, StallFallback::KeepWaiting) => return Ok(Outcome::Unchanged),
             }
         }
-        (Command::RingTimerFired { set_at_version }, Ringing) if *set_at_version == h.version => {
+        (Command::RingTimerFired { set_at_version }, Ringing) if *set_at_version == h.timer_version() => {
             match h.policy.voice_timeout_action {
                 VoiceTimeoutAction::ReturnToAi => Plan::To(ReturnedToAi, None),
                 VoiceTimeoutAction::EndCall => Plan::To(Ended, None),
@@ -602,6 +615,9 @@ pub fn decide(h: &Handoff, cmd: &Command, now: DateTime<Utc>) -> Result<Outcome,
     let mut next = h.clone();
     next.version = h.version + 1;
     next.updated_at = now;
+    // A change of state (or a notice) outdates the timers set before it; the conversation's own
+    // traffic does not.
+    next.timers_at = Some(if matches!(plan, Plan::Keep) { h.timer_version() } else { next.version });
     let from = h.state;
     let mut b = EffectBuilder {
         handoff: &mut next,

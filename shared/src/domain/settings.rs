@@ -18,18 +18,18 @@ pub struct Message(String);
 
 impl Message {
     pub const MAX_CHARS: usize = 1000;
-    /// 1–1000 characters, not only whitespace, no control characters but newline; kept without
-    /// its surrounding whitespace.
+    /// The spec's rule: 1–1000 characters after trimming, no control characters but newline in
+    /// what is kept; surrounding whitespace is dropped.
     pub fn parse(s: &str) -> Result<Self, String> {
         let t = s.trim();
-        if t.is_empty() {
+        let n = t.chars().count();
+        if n == 0 {
             return Err("must not be empty".into());
         }
-        let n = s.chars().count();
         if n > Self::MAX_CHARS {
             return Err(format!("must be at most {} characters (got {n})", Self::MAX_CHARS));
         }
-        if s.chars().any(|c| c.is_control() && c != '\n') {
+        if t.chars().any(|c| c.is_control() && c != '\n') {
             return Err("must not contain control characters other than newline".into());
         }
         Ok(Self(t.to_string()))
@@ -515,7 +515,8 @@ mod tests {
         #[test]
         fn message_rule(s in "\\PC{0,1100}|[ \\t\\n\\r\\u{0}-\\u{1f}a-z]{0,20}") {
             let t = s.trim();
-            let ok = !t.is_empty() && s.chars().count() <= 1000 && !s.chars().any(|c| c.is_control() && c != '\n');
+            let n = t.chars().count();
+            let ok = (1..=1000).contains(&n) && !t.chars().any(|c| c.is_control() && c != '\n');
             let r = Message::parse(&s);
             prop_assert_eq!(r.is_ok(), ok);
             if let Ok(m) = r { prop_assert_eq!(m.as_str(), t); }

@@ -195,7 +195,9 @@ fn every_transition_legal_and_illegal() {
                 let expect: Option<(State, Vec<OutboundType>)> = match (&cmd, state) {
                     (Command::Accept { .. }, Waiting | Ringing) => Some((Assigned, vec![OutboundType::AgentJoined])),
                     (Command::Assign { .. }, Assigned) => Some((Assigned, vec![])),
-                    (Command::Resolve { .. }, Assigned) => Some((Resolved, vec![OutboundType::HandoffResolved])),
+                    (Command::Resolve { .. }, Assigned | Ticketed) => {
+                        Some((Resolved, vec![OutboundType::HandoffResolved]))
+                    }
                     (Command::ReturnToAi { .. }, Waiting | Ringing | Assigned) => {
                         Some((ReturnedToAi, vec![OutboundType::ReturnToAi]))
                     }
@@ -252,6 +254,13 @@ fn the_conversation_commands_in_every_state() {
             Ok(Outcome::Changed(d)) => {
                 assert!(state.is_active(), "{state}");
                 assert!(d.effects.is_empty() && d.handoff.unread && d.handoff.state == state);
+                // The customer talking does not silence the timer set before: it still acts.
+                let timer = match state {
+                    Ringing => Command::RingTimerFired { set_at_version: h.version },
+                    _ => Command::StallTimerFired { set_at_version: h.version },
+                };
+                let fired = decide(&d.handoff, &timer, t0()).unwrap();
+                assert_eq!(matches!(fired, Outcome::Changed(_)), state != Assigned, "{state}: {fired:?}");
                 assert_eq!(d.transcript.len(), 1);
                 assert_eq!((&d.transcript[0].author, d.transcript[0].kind), (&Actor::Customer, LineKind::Message));
                 assert_eq!(d.transcript[0].message_id, "m-1");
@@ -538,8 +547,8 @@ proptest! {
                 Step::Assign(u) => Command::Assign { by: uid("admin"), assignee: uid(users[u as usize]) },
                 Step::Resolve => Command::Resolve { by: uid("u0") },
                 Step::Return => Command::ReturnToAi { by: uid("u0") },
-                Step::Stall(current) => Command::StallTimerFired { set_at_version: if current { h.version } else { 1 } },
-                Step::Ring(current) => Command::RingTimerFired { set_at_version: if current { h.version } else { 1 } },
+                Step::Stall(current) => Command::StallTimerFired { set_at_version: if current { h.timer_version() } else { 0 } },
+                Step::Ring(current) => Command::RingTimerFired { set_at_version: if current { h.timer_version() } else { 0 } },
                 // Message ids repeat on purpose: the store, not the domain, drops a repeat.
                 Step::Customer(m) => Command::CustomerMessage {
                     message_id: EventId::parse(format!("m{m}")).unwrap(), text: "hi".into(), sent_at: t0(),

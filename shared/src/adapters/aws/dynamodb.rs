@@ -869,6 +869,8 @@ impl Store for DynamoStore {
             .send()
             .await
             .map_err(sdk_error)?;
+        // A page cut short by DynamoDB's 1 MB limit has more after it too.
+        let cut = out.last_evaluated_key.is_some();
         let mut items = out.items.unwrap_or_default().into_iter().peekable();
         let is_handoff = |i: &Item| i.get("sk").and_then(|v| v.as_s().ok()).map(String::as_str) == Some(HANDOFF_SK);
         let handoff = match after {
@@ -884,7 +886,7 @@ impl Store for DynamoStore {
             let Some(pos) = line_position(&sk) else { continue };
             lines.push((pos, from_attrs::<LineItem>(item)?.line));
         }
-        let more = lines.len() > limit;
+        let more = lines.len() > limit || (cut && !lines.is_empty());
         lines.truncate(limit);
         Ok(Some(TranscriptPage { handoff, lines, more }))
     }

@@ -207,6 +207,8 @@ pub trait Store: Send + Sync {
     /// cost) and `t.key` was never used on this handoff (otherwise `CommitError::Duplicate`).
     /// Frees the conversation when the handoff is no longer active.
     async fn commit_transition(&self, t: Transition<'_>) -> Result<(), CommitError>;
+    /// The `message_id` a change with idempotency `key` recorded on this handoff, if one did.
+    async fn change_key(&self, ws: &WorkspaceId, id: &HandoffId, key: &str) -> Result<Option<String>, StoreError>;
     /// The active handoff of a conversation, if it has one.
     async fn active_handoff_of(
         &self,

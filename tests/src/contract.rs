@@ -348,6 +348,8 @@ pub async fn the_transcript_is_kept_in_order_and_paged(s: &dyn Store) {
         other => panic!("expected a repeat: {other:?}"),
     }
     assert_eq!(s.get_handoff(&w, &id).await.unwrap().unwrap().version, h.version, "nothing changed");
+    assert_eq!(s.change_key(&w, &id, "customer:m1").await.unwrap().as_deref(), Some("m1"));
+    assert_eq!(s.change_key(&w, &id, "customer:m9").await.unwrap(), None);
     h = apply(s, &h, Command::AddNote { by: user("alice"), text: "VIP".into() }, t0()).await.unwrap();
     // Read whole: the escalation's lines, the confirmation, the messages, the note, in order.
     let first = s.get_transcript(&w, &id, None, 100).await.unwrap().unwrap();

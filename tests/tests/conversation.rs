@@ -123,8 +123,12 @@ async fn agents_read_and_answer_the_conversation() {
         lines[4..].iter().map(|l| (l["author"].as_str().unwrap(), l["kind"].as_str().unwrap())).collect();
     assert_eq!(last, vec![("agent:alice", "message"), ("agent:bob", "note")]);
 
-    // Resolved: no more replies (409); the transcript stays readable.
+    // Resolved: no more replies (409), but a retry of one sent before is still a repeat; the
+    // transcript stays readable.
     s.call("POST", &format!("{base}/resolve"), Some(&alice), None).await;
+    let retry = json!({"text": "Hi! I'm looking into it now.", "client_message_id": "c-1"});
+    let (st, r) = s.call("POST", &format!("{base}/messages"), Some(&alice), Some(retry)).await;
+    assert_eq!((st, r["replayed"].as_bool(), r["message_id"].as_str()), (200, Some(true), Some(message_id.as_str())));
     let (st, err) = s.call("POST", &format!("{base}/messages"), Some(&alice), Some(json!({"text": "one more"}))).await;
     assert_eq!((st, err["error"]["code"].as_str()), (409, Some("illegal_transition")));
     let (st, err) = say(&s, &ws, "conv-1", "msg-2", "Thanks!").await;

@@ -89,12 +89,16 @@ impl App {
         let decision = match decide(&h, cmd, self.clock.now()) {
             Ok(Outcome::Unchanged) => return Ok(Round::Done(Applied::Unchanged(h))),
             Ok(Outcome::Changed(d)) => d,
-            Err(Rejection::IllegalTransition { state, action }) => {
-                return Err(AppError::IllegalTransition { state, action })
+            // A retry of a change that was made before the handoff moved on (a reply resent after
+            // the handoff was resolved, a customer message after it ended) is answered as a repeat.
+            Err(rejection) if cmd.idempotency_key().is_some() => {
+                let key = cmd.idempotency_key().unwrap_or_default();
+                if let Some(message_id) = self.store.change_key(&h.workspace_id, &h.handoff_id, &key).await? {
+                    return Ok(Round::Done(Applied::Repeated(h, message_id)));
+                }
+                return Err(rejected(rejection));
             }
-            Err(Rejection::AssignedToSomeoneElse) => return Err(AppError::AssignedToSomeoneElse),
-            Err(Rejection::NotTheAssignee) => return Err(AppError::NotTheAssignee),
-            Err(Rejection::NoActiveHandoff) => return Err(AppError::NoActiveHandoff),
+            Err(rejection) => return Err(rejected(rejection)),
         };
         let record = decision.record();
         let key = cmd.idempotency_key();
@@ -129,5 +133,15 @@ impl App {
             }
             Err(CommitError::Store(e)) => Err(e.into()),
         }
+    }
+}
+
+/// A domain refusal as the use case's error.
+fn rejected(r: Rejection) -> AppError {
+    match r {
+        Rejection::IllegalTransition { state, action } => AppError::IllegalTransition { state, action },
+        Rejection::AssignedToSomeoneElse => AppError::AssignedToSomeoneElse,
+        Rejection::NotTheAssignee => AppError::NotTheAssignee,
+        Rejection::NoActiveHandoff => AppError::NoActiveHandoff,
     }
 }

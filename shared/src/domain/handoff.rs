@@ -395,11 +395,12 @@ impl Command {
     }
 
     /// The key that makes a repeat of this command do nothing: a customer message's
-    /// `message_id`, a reply's `client_message_id`.
+    /// `message_id`, a reply's author and `client_message_id`.
     pub fn idempotency_key(&self) -> Option<String> {
         match self {
             Command::CustomerMessage { message_id, .. } => Some(format!("customer:{message_id}")),
-            Command::Reply { client_message_id: Some(id), .. } => Some(format!("reply:{id}")),
+            // Per author: another agent's reply with the same client id is not a repeat.
+            Command::Reply { by, client_message_id: Some(id), .. } => Some(format!("reply:{by}:{id}")),
             _ => None,
         }
     }

@@ -832,6 +832,13 @@ impl Store for DynamoStore {
         self.query_handoffs(ws, query).await
     }
 
+    async fn change_key(&self, ws: &WorkspaceId, id: &HandoffId, key: &str) -> Result<Option<String>, StoreError> {
+        match self.get(handoff_pk(ws, id), change_key_sk(key)).await? {
+            Some(item) => Ok(Some(from_attrs::<ChangeKeyItem>(item)?.message_id)),
+            None => Ok(None),
+        }
+    }
+
     async fn active_handoff_of(
         &self,
         ws: &WorkspaceId,

@@ -331,6 +331,21 @@ impl Store for EmbeddedStore {
             .await?
     }
 
+    async fn change_key(&self, ws: &WorkspaceId, id: &HandoffId, key: &str) -> Result<Option<String>, StoreError> {
+        let (ws, id, key) = (ws.as_str().to_owned(), id.as_str().to_owned(), key.to_owned());
+        self.db
+            .with(move |c| {
+                c.query_row(
+                    "SELECT message_id FROM change_keys WHERE workspace_id = ?1 AND handoff_id = ?2 AND key = ?3",
+                    params![ws, id, key],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(unavailable)
+            })
+            .await
+    }
+
     async fn active_handoff_of(
         &self,
         ws: &WorkspaceId,

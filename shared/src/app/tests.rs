@@ -210,3 +210,32 @@ async fn a_stall_timer_still_acts_when_the_confirmation_left_late() {
         "confirmation, then the stall notice"
     );
 }
+
+#[tokio::test]
+async fn a_held_back_event_leaves_as_soon_as_the_earlier_one_is_out() {
+    let (app, publisher, clock, _) = setup();
+    enable(&app).await;
+    let ws = WorkspaceId::parse("ws").unwrap();
+    publisher.down.store(true, Ordering::SeqCst);
+    let h = app.escalate(&request_in("e1", "conv-w"), Actor::Ai).await.unwrap().handoff.unwrap();
+    publisher.down.store(false, Ordering::SeqCst);
+    let escalated_at = clock.now();
+    *clock.0.lock().unwrap() += Duration::seconds(10);
+    // The accept's agent_joined waits for the confirmation, which another process sends (here:
+    // the sweep, for decisions before the accept) while it waits.
+    let sweeper = {
+        let app = app.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            app.redispatch_pending(escalated_at + Duration::seconds(1), 10).await.unwrap()
+        })
+    };
+    app.apply(&ws, &h.handoff_id, Command::Accept { by: UserId::parse("agent").unwrap() }).await.unwrap();
+    assert_eq!(sweeper.await.unwrap().dispatched, 1, "the sweep sent the confirmation only");
+    assert_eq!(
+        seqs_of(&publisher, "conv-w"),
+        vec![(1, OutboundType::CustomerMessage), (2, OutboundType::AgentJoined)],
+        "agent_joined left right after the confirmation, without waiting for the next sweep"
+    );
+    assert!(app.store.pending_decisions(clock.now() + Duration::seconds(60), 10).await.unwrap().is_empty());
+}

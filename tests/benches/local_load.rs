@@ -4,7 +4,7 @@
 //! Run: `cargo bench -p handoff-tests --bench local_load` (FILL=… changes the 100,000).
 
 use futures::future::join_all;
-use handoff::domain::{Actor, Channel, ConversationId, EscalationRequest, EventId, Priority, Reason, WorkspaceId};
+use handoff::domain::{Actor, Channel, ConversationId, EscalationRequest, EventId, Reason, WorkspaceId};
 use handoff_local::{start, LocalConfig};
 use handoff_tests::{token, SECRET};
 use serde_json::json;
@@ -85,17 +85,13 @@ async fn measure(label: &str, data_dir: Option<std::path::PathBuf>, fill: usize)
                 if i >= fill {
                     return;
                 }
-                let req = EscalationRequest {
-                    event_id: EventId::parse(format!("evt-fill-{i}")).unwrap(),
-                    workspace_id: WorkspaceId::parse(ws).unwrap(),
-                    conversation_id: ConversationId::parse(format!("conv-fill-{w}-{i}")).unwrap(),
-                    channel: Channel::Chat,
-                    reason: Reason::Other,
-                    summary: None,
-                    customer: None,
-                    priority: Priority::Normal,
-                    transcript: vec![],
-                };
+                let req = EscalationRequest::new(
+                    EventId::parse(format!("evt-fill-{i}")).unwrap(),
+                    WorkspaceId::parse(ws).unwrap(),
+                    ConversationId::parse(format!("conv-fill-{w}-{i}")).unwrap(),
+                    Channel::Chat,
+                    Reason::Other,
+                );
                 app.escalate(&req, Actor::Ai).await.expect("filled");
             }
         }

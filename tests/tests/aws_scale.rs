@@ -17,17 +17,13 @@ fn user(s: &str) -> UserId {
 }
 
 fn request(w: &str, conv: &str, event: &str) -> EscalationRequest {
-    EscalationRequest {
-        event_id: EventId::parse(event).unwrap(),
-        workspace_id: ws(w),
-        conversation_id: ConversationId::parse(conv).unwrap(),
-        channel: Channel::Chat,
-        reason: Reason::BillingIssue,
-        summary: None,
-        customer: None,
-        priority: Priority::Normal,
-        transcript: vec![],
-    }
+    EscalationRequest::new(
+        EventId::parse(event).unwrap(),
+        ws(w),
+        ConversationId::parse(conv).unwrap(),
+        Channel::Chat,
+        Reason::BillingIssue,
+    )
 }
 
 async fn enable(app: &App, w: &str) {

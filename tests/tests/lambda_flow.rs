@@ -293,17 +293,13 @@ async fn the_scheduled_sweep_sends_effects_left_pending() {
     use ::handoff::domain::*;
     let env = Env::new().await;
     // An escalation committed a minute ago whose effects were never sent (the process died).
-    let req = EscalationRequest {
-        event_id: EventId::parse("evt_crashed").unwrap(),
-        workspace_id: ws(),
-        conversation_id: ConversationId::parse("conv_crashed").unwrap(),
-        channel: Channel::Chat,
-        reason: Reason::Other,
-        summary: None,
-        customer: None,
-        priority: Priority::Normal,
-        transcript: vec![],
-    };
+    let req = EscalationRequest::new(
+        EventId::parse("evt_crashed").unwrap(),
+        ws(),
+        ConversationId::parse("conv_crashed").unwrap(),
+        Channel::Chat,
+        Reason::Other,
+    );
     let settings = Settings { enabled: true, ..Settings::default() };
     let at = chrono::Utc::now() - chrono::Duration::seconds(60);
     let d = decide_escalation(&settings, &req, Actor::Ai, None, HandoffId::parse("hnd_crashed").unwrap(), at);

@@ -6,7 +6,7 @@
 use async_trait::async_trait;
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 use handoff::domain::{
-    Actor, Channel, ConversationId, Effect, EscalationRequest, EventId, OutboundEvent, Priority, Reason, WorkspaceId,
+    Actor, Channel, ConversationId, Effect, EscalationRequest, EventId, OutboundEvent, Reason, WorkspaceId,
 };
 use handoff::ports::{InboxQuery, PublishError, Publisher, StatusFilter};
 use handoff_tests::aws::{apigw, configure, escalate_sqs, fixture, http, Api, Env};
@@ -136,17 +136,13 @@ impl Publisher for FailingFor {
 }
 
 fn escalation(event: &str, conversation: &str) -> EscalationRequest {
-    EscalationRequest {
-        event_id: EventId::parse(event).unwrap(),
-        workspace_id: WorkspaceId::parse("ws_fixture").unwrap(),
-        conversation_id: ConversationId::parse(conversation).unwrap(),
-        channel: Channel::Chat,
-        reason: Reason::Other,
-        summary: None,
-        customer: None,
-        priority: Priority::Normal,
-        transcript: vec![],
-    }
+    EscalationRequest::new(
+        EventId::parse(event).unwrap(),
+        WorkspaceId::parse("ws_fixture").unwrap(),
+        ConversationId::parse(conversation).unwrap(),
+        Channel::Chat,
+        Reason::Other,
+    )
 }
 
 #[tokio::test(flavor = "multi_thread")]

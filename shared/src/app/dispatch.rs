@@ -1,8 +1,8 @@
 use super::App;
-use crate::domain::{DecisionOwner, DecisionRecord, Effect, OutboundEvent, TimerMessage};
+use crate::domain::{DecisionOwner, DecisionRecord, OutboundEvent, TimerMessage, WorkspaceId};
 use chrono::{DateTime, Duration, Utc};
 use futures::future::join_all;
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use tracing::{info, warn};
 
 /// An effect still pending this long after its decision is stuck: something keeps failing.
@@ -48,7 +48,7 @@ impl App {
             return Dispatched { handed: 0, sent_seq };
         }
         let mut may_leave = decision.outbound_may_leave(sent_seq);
-        let has_outbound = pending.iter().any(|e| matches!(e, Effect::Outbound(_)));
+        let has_outbound = pending.iter().any(|e| e.outbound().is_some());
         if !may_leave && has_outbound && wait {
             if let Some(now_sent) = self.wait_for_earlier_events(decision).await {
                 sent_seq = now_sent;
@@ -56,24 +56,12 @@ impl App {
             }
         }
         let mut result = Dispatched { handed: 0, sent_seq };
-        let outbound: Vec<OutboundEvent> = pending
-            .iter()
-            .filter_map(|e| match e {
-                Effect::Outbound(ev) => Some(ev.clone()),
-                Effect::SetTimer(_) => None,
-            })
-            .collect();
+        let outbound: Vec<OutboundEvent> = pending.iter().filter_map(|e| e.outbound()).cloned().collect();
         if !may_leave && !outbound.is_empty() {
             info!(workspace_id = %decision.workspace_id, first_seq = outbound[0].seq, sent_seq,
                   "outbound events held back: an earlier event of this handoff is still pending");
         }
-        let timers: Vec<&TimerMessage> = pending
-            .iter()
-            .filter_map(|e| match e {
-                Effect::SetTimer(t) => Some(t),
-                Effect::Outbound(_) => None,
-            })
-            .collect();
+        let timers: Vec<&TimerMessage> = pending.iter().filter_map(|e| e.timer()).collect();
         let send_outbound = async {
             if outbound.is_empty() || !may_leave {
                 return Vec::new();
@@ -161,13 +149,9 @@ impl App {
         }
         let stuck_before = self.clock.now() - Duration::seconds(STUCK_AFTER_SECONDS);
         let stuck = pending.iter().filter(|d| d.recorded_at < stuck_before).map(|d| d.pending().len()).sum();
-        let mut by_owner: BTreeMap<(String, String), Vec<&DecisionRecord>> = BTreeMap::new();
+        let mut by_owner: HashMap<(&WorkspaceId, &DecisionOwner), Vec<&DecisionRecord>> = HashMap::new();
         for d in &pending {
-            let owner = match &d.owner {
-                DecisionOwner::Handoff { handoff_id } => format!("h:{handoff_id}"),
-                DecisionOwner::Event { event_id } => format!("e:{event_id}"),
-            };
-            by_owner.entry((d.workspace_id.as_str().to_owned(), owner)).or_default().push(d);
+            by_owner.entry((&d.workspace_id, &d.owner)).or_default().push(d);
         }
         let dispatched = join_all(by_owner.into_values().map(|mut ds| async move {
             ds.sort_by_key(|d| d.version);

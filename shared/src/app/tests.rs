@@ -50,17 +50,13 @@ fn setup() -> (App, Arc<FlakyPublisher>, Arc<FixedClock>, EmbeddedTimers) {
 }
 
 fn request(event: &str) -> EscalationRequest {
-    EscalationRequest {
-        event_id: EventId::parse(event).unwrap(),
-        workspace_id: WorkspaceId::parse("ws").unwrap(),
-        conversation_id: ConversationId::parse("conv").unwrap(),
-        channel: Channel::Chat,
-        reason: Reason::Other,
-        summary: None,
-        customer: None,
-        priority: Priority::Normal,
-        transcript: vec![],
-    }
+    EscalationRequest::new(
+        EventId::parse(event).unwrap(),
+        WorkspaceId::parse("ws").unwrap(),
+        ConversationId::parse("conv").unwrap(),
+        Channel::Chat,
+        Reason::Other,
+    )
 }
 
 async fn enable(app: &App) {

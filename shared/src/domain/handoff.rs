@@ -318,11 +318,6 @@ impl Handoff {
     pub fn timer_version(&self) -> u64 {
         self.timers_at.unwrap_or(self.version)
     }
-
-    /// True when an outbound event decided earlier is not yet known to be handed over.
-    pub fn has_unsent_events(&self) -> bool {
-        self.sent_seq < self.seq
-    }
 }
 
 /// A command applied to a handoff.

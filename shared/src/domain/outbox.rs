@@ -74,6 +74,16 @@ impl DecisionRecord {
         })
     }
 
+    /// Where the handoff's `sent_seq` moves to once `newly_sent` effects are handed over too: the
+    /// decision's last `seq`, if it belongs to a handoff and every one of its outbound events is
+    /// then out.
+    pub fn sent_seq_after(&self, newly_sent: &[String]) -> Option<(&HandoffId, u64)> {
+        let DecisionOwner::Handoff { handoff_id } = &self.owner else { return None };
+        let out = |id: &str| self.sent.contains_key(id) || newly_sent.iter().any(|s| s == id);
+        let all_out = self.effects.iter().filter_map(Effect::outbound).all(|e| out(&e.event_id));
+        all_out.then(|| self.last_seq().map(|last| (handoff_id, last))).flatten()
+    }
+
     /// May this decision's pending outbound events leave now, given that every event of its
     /// handoff up to `sent_seq` has? Only when none before them is still pending: events of one
     /// handoff leave in `seq` order. (An escalation's own record has no earlier events.)

@@ -923,6 +923,9 @@ impl Store for DynamoStore {
     }
 
     async fn mark_sent(&self, decision: &DecisionRecord, sent: &[String], at: DateTime<Utc>) -> Result<(), StoreError> {
+        // Every outbound event of a handoff's decision now out: the handoff's `sent_seq` moves on
+        // in the same write (never backwards).
+        let advance = decision.sent_seq_after(sent);
         let sent: Vec<&String> =
             sent.iter().filter(|id| decision.effects.iter().any(|e| e.id() == id.as_str())).collect();
         if sent.is_empty() {
@@ -943,17 +946,6 @@ impl Store for DynamoStore {
         let key = |pk: String, sk: String| HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))]);
         let decision_key = key(owner_pk(&decision.workspace_id, &decision.owner), decision_sk(decision.version));
         let values = HashMap::from([(":at".to_string(), to_attrs_value(&at)?)]);
-        // Every outbound event of a handoff's decision now out: the handoff's `sent_seq` moves on
-        // in the same write (never backwards).
-        let outbound_done = decision
-            .effects
-            .iter()
-            .filter(|e| matches!(e, crate::domain::Effect::Outbound(_)))
-            .all(|e| is_sent(e.id()));
-        let advance = match (&decision.owner, decision.last_seq()) {
-            (DecisionOwner::Handoff { handoff_id }, Some(last)) if outbound_done => Some((handoff_id, last)),
-            _ => None,
-        };
         // The same update of the decision, as a request of its own or as a transaction's item.
         macro_rules! mark_decision {
             ($builder:expr) => {

@@ -1,6 +1,6 @@
 use super::{corrupt, ts, unavailable, EmbeddedDb};
 use crate::domain::{
-    ConversationId, DecisionOwner, DecisionRecord, Effect, EscalationRecord, EventId, Handoff, HandoffId, LinePosition,
+    ConversationId, DecisionOwner, DecisionRecord, EscalationRecord, EventId, Handoff, HandoffId, LinePosition,
     SettingsDoc, TranscriptLine, WorkspaceId,
 };
 use crate::ports::{
@@ -504,14 +504,7 @@ impl Store for EmbeddedStore {
                 )
                 .map_err(unavailable)?;
                 // Every outbound event of a handoff's decision out: its `sent_seq` moves on.
-                let outbound_done = d
-                    .effects
-                    .iter()
-                    .filter(|e| matches!(e, Effect::Outbound(_)))
-                    .all(|e| d.sent.contains_key(e.id()));
-                if let (DecisionOwner::Handoff { handoff_id }, Some(last), true) =
-                    (&d.owner, d.last_seq(), outbound_done)
-                {
+                if let Some((handoff_id, last)) = d.sent_seq_after(&[]) {
                     let stored: Option<String> = tx
                         .query_row(
                             "SELECT doc FROM handoffs WHERE workspace_id = ?1 AND handoff_id = ?2",

@@ -176,17 +176,16 @@ impl ApiError {
                     body(422, "validation_failed", "invalid values; see fields".into(), Some(f), None)
                 }
                 AppError::HandoffNotFound => body(404, "not_found", "no such handoff".into(), None, None),
-                AppError::SettingsVersionConflict { expected, current } => body(
-                    409,
-                    "version_conflict",
-                    format!(
-                        "the settings are at version {}, not {expected}; reload and apply your change again",
-                        current.version
-                    ),
-                    None,
-                    Some(("current", serde_json::to_value(&*current).unwrap_or_default())),
-                )
-                .header("etag", format!("\"{}\"", current.version)),
+                AppError::SettingsVersionConflict { expected, current } => {
+                    let (version, doc) = (current.version, serde_json::to_value(&*current).unwrap_or_default());
+                    body(409, "version_conflict", stale("settings", version, expected), None, Some(("current", doc)))
+                        .header("etag", format!("\"{version}\""))
+                }
+                AppError::TeamsVersionConflict { expected, current } => {
+                    let (version, doc) = (current.version, serde_json::to_value(&*current).unwrap_or_default());
+                    body(409, "version_conflict", stale("teams", version, expected), None, Some(("current", doc)))
+                        .header("etag", format!("\"{version}\""))
+                }
                 e @ (AppError::IllegalTransition { .. } | AppError::AssignedToSomeoneElse) => {
                     body(409, "illegal_transition", e.to_string(), None, None)
                 }
@@ -212,6 +211,11 @@ impl ApiError {
             },
         }
     }
+}
+
+/// The message of a save based on an outdated version.
+fn stale(what: &str, version: u64, expected: u64) -> String {
+    format!("the {what} are at version {version}, not {expected}; reload and apply your change again")
 }
 
 /// Runs a handler body and maps its error once.

@@ -2,10 +2,12 @@
 //! stack and tests; DynamoDB, SQS and EventBridge Scheduler in AWS).
 
 use crate::domain::{
-    Channel, ConversationId, DecisionRecord, EscalationRecord, EventId, Handoff, HandoffId, LinePosition,
-    OutboundEvent, Reason, SettingsDoc, State, TimerMessage, TranscriptLine, UserId, WorkspaceId,
+    Channel, ConversationId, DecisionRecord, Dimension, EscalationRecord, EventId, Handoff, HandoffId, LinePosition,
+    MetricsDelta, MetricsRow, OutboundEvent, Reason, SettingsDoc, State, TeamId, TeamsDoc, TimerMessage,
+    TranscriptLine, UserId, WorkspaceId,
 };
 use async_trait::async_trait;
+use chrono::NaiveDate;
 use chrono::{DateTime, Utc};
 
 /// Errors a store reports. Conflicts are expected outcomes of conditional writes.
@@ -33,8 +35,8 @@ pub enum EscalationWriteError {
     /// The conversation's lock names this handoff (which may or may not still be active).
     #[error("the conversation already has a handoff")]
     ConversationBusy(HandoffId),
-    /// The settings the decision was made on are no longer the saved ones.
-    #[error("the settings changed")]
+    /// The settings or teams the decision was made on are no longer the saved ones.
+    #[error("the settings or teams changed")]
     SettingsChanged,
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -69,6 +71,8 @@ pub struct Transition<'a> {
     /// Makes the change happen once per handoff: a later change with the same key is refused
     /// as `CommitError::Duplicate`.
     pub key: Option<&'a str>,
+    /// Added to the workspace's figures in the same write (none when the change adds nothing).
+    pub metrics: Option<&'a MetricsDelta>,
 }
 
 /// A page of a handoff's transcript, oldest first.
@@ -91,6 +95,10 @@ pub struct EscalationWrite<'a> {
     pub decision: Option<&'a DecisionRecord>,
     /// The settings version the decision was made on (0: never saved). `None`: not checked.
     pub settings_version: Option<u64>,
+    /// The teams version the decision was made on (0: never saved), checked with the settings.
+    pub teams_version: Option<u64>,
+    /// Added to the workspace's figures in the same write.
+    pub metrics: Option<&'a MetricsDelta>,
     /// The conversation lock may be taken over if it still names this handoff (found closed).
     pub stale_lock: Option<&'a HandoffId>,
     /// The new handoff's first transcript lines (at version 1).
@@ -145,6 +153,8 @@ pub struct InboxQuery {
     pub assignee: Option<UserId>,
     pub channel: Option<Channel>,
     pub reason: Option<Reason>,
+    /// Only handoffs in one of these teams' queues (an empty list matches nothing).
+    pub teams: Option<Vec<TeamId>>,
     pub limit: usize,
     pub after: Option<InboxCursor>,
 }
@@ -178,6 +188,25 @@ pub trait Store: Send + Sync {
     /// Saves `doc` if the stored version is still `expected_version` (0 = never saved);
     /// otherwise `VersionConflict`.
     async fn put_settings(&self, doc: &SettingsDoc, expected_version: u64) -> Result<(), StoreError>;
+
+    async fn get_teams(&self, ws: &WorkspaceId) -> Result<Option<TeamsDoc>, StoreError>;
+    /// Saves `doc` if the stored teams version is still `expected_version` (0 = never saved);
+    /// otherwise `VersionConflict`.
+    async fn put_teams(&self, doc: &TeamsDoc, expected_version: u64) -> Result<(), StoreError>;
+    /// What an escalation is decided on, in one read: the settings and the teams (member lists
+    /// left out; routing does not need them).
+    async fn get_decision_config(
+        &self,
+        ws: &WorkspaceId,
+    ) -> Result<(Option<SettingsDoc>, Option<TeamsDoc>), StoreError>;
+    /// The figures of `dim` for the days `[from, to)`: one row per day and grouping value.
+    async fn read_metrics(
+        &self,
+        ws: &WorkspaceId,
+        dim: Dimension,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<MetricsRow>, StoreError>;
 
     /// Records a processed escalation, the handoff it created (if any), its conversation lock and
     /// its decision, all or nothing, checking the event is new, the conversation free and the
@@ -262,6 +291,19 @@ pub struct TimerError {
 #[async_trait]
 pub trait Timers: Send + Sync {
     async fn set(&self, timer: &TimerMessage) -> Result<(), TimerError>;
+}
+
+/// Where the functions report the figures of each change as it happens (CloudWatch in AWS).
+pub trait MetricsSink: Send + Sync {
+    fn record(&self, ws: &WorkspaceId, delta: &MetricsDelta);
+}
+
+/// Reports nothing (the local stack keeps its figures in the store only).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoMetrics;
+
+impl MetricsSink for NoMetrics {
+    fn record(&self, _ws: &WorkspaceId, _delta: &MetricsDelta) {}
 }
 
 pub trait Clock: Send + Sync {

@@ -54,6 +54,7 @@ async fn measure(label: &str, data_dir: Option<std::path::PathBuf>, fill: usize)
         jwt_secret: SECRET.into(),
         tokens: Default::default(),
         demo_workspace: None,
+        web: Default::default(),
     })
     .await
     .expect("local stack starts");

@@ -41,7 +41,15 @@ pub fn escalation(
         priority: Priority::High,
         transcript: vec![],
     };
-    decide_escalation(&settings, &req, Actor::Ai, None, HandoffId::parse(format!("hnd_{event}")).unwrap(), at)
+    decide_escalation(
+        &settings,
+        &Teams::default(),
+        &req,
+        Actor::Ai,
+        None,
+        HandoffId::parse(format!("hnd_{event}")).unwrap(),
+        at,
+    )
 }
 
 fn changed(h: &Handoff, cmd: Command, at: DateTime<Utc>) -> Decision {
@@ -51,10 +59,17 @@ fn changed(h: &Handoff, cmd: Command, at: DateTime<Utc>) -> Decision {
     }
 }
 
-/// Records an escalation decision as the use case does (settings never saved: version 0).
+/// Records an escalation decision as the use case does (settings and teams never saved:
+/// version 0).
 async fn record(s: &dyn Store, d: &EscalationDecision) -> Result<(), EscalationWriteError> {
+    record_on_teams(s, d, 0).await
+}
+
+async fn record_on_teams(s: &dyn Store, d: &EscalationDecision, teams: u64) -> Result<(), EscalationWriteError> {
     let decision = d.decision_record();
     s.create_escalation(EscalationWrite {
+        teams_version: Some(teams),
+        metrics: Some(&d.metrics),
         record: &d.record,
         handoff: d.created.as_ref(),
         decision: decision.as_ref(),
@@ -69,6 +84,7 @@ async fn commit(s: &dyn Store, d: &Decision, expected: u64) -> Result<(), Commit
     let record = d.record();
     let key = None;
     s.commit_transition(Transition {
+        metrics: (!d.metrics.is_empty()).then_some(&d.metrics),
         handoff: &d.handoff,
         expected_version: expected,
         decision: &record,
@@ -91,7 +107,7 @@ fn pending_ids(v: &[DecisionRecord]) -> Vec<String> {
 }
 
 fn query(status: StatusFilter) -> InboxQuery {
-    InboxQuery { status, assignee: None, channel: None, reason: None, limit: 50, after: None }
+    InboxQuery { teams: None, status, assignee: None, channel: None, reason: None, limit: 50, after: None }
 }
 
 pub async fn settings_writes_are_conditional(s: &dyn Store) {
@@ -153,6 +169,8 @@ pub async fn escalations_check_the_settings_version(s: &dyn Store) {
     let d = escalation("ws_sv", "conv-1", "evt-sv", Channel::Chat, Reason::Other, t0(), true);
     let decision = d.decision_record();
     let write = |v| EscalationWrite {
+        teams_version: None,
+        metrics: None,
         record: &d.record,
         handoff: d.created.as_ref(),
         decision: decision.as_ref(),
@@ -203,6 +221,8 @@ pub async fn expired_escalation_records_can_be_replaced(s: &dyn Store) {
     let mut old = d.decision_record().unwrap();
     old.sent.insert(old.effects[0].id().to_string(), t0() - Duration::days(10));
     s.create_escalation(EscalationWrite {
+        teams_version: None,
+        metrics: None,
         record: &d.record,
         handoff: None,
         decision: Some(&old),
@@ -256,7 +276,14 @@ pub async fn a_recorded_decision_is_never_reset(s: &dyn Store) {
     let accept = changed(&h, Command::Accept { by: user("a") }, t0() + Duration::seconds(2));
     let mut clash = accept.record();
     clash.version = 1;
-    let t = Transition { handoff: &accept.handoff, expected_version: 1, decision: &clash, transcript: &[], key: None };
+    let t = Transition {
+        metrics: None,
+        handoff: &accept.handoff,
+        expected_version: 1,
+        decision: &clash,
+        transcript: &[],
+        key: None,
+    };
     assert!(matches!(s.commit_transition(t).await, Err(CommitError::Stale { .. })));
     let back = first_decision(s, &h).await;
     assert!(back.is_settled(), "still sent");
@@ -301,6 +328,7 @@ async fn apply(s: &dyn Store, h: &Handoff, cmd: Command, at: DateTime<Utc>) -> R
     let record = d.record();
     let key = cmd.idempotency_key();
     s.commit_transition(Transition {
+        metrics: None,
         handoff: &d.handoff,
         expected_version: h.version,
         decision: &record,
@@ -332,7 +360,15 @@ pub async fn the_transcript_is_kept_in_order_and_paged(s: &dyn Store) {
         ],
     };
     let settings = Settings { enabled: true, ..Settings::default() };
-    let d = decide_escalation(&settings, &req, Actor::Ai, None, HandoffId::parse("hnd_tr").unwrap(), t0());
+    let d = decide_escalation(
+        &settings,
+        &Teams::default(),
+        &req,
+        Actor::Ai,
+        None,
+        HandoffId::parse("hnd_tr").unwrap(),
+        t0(),
+    );
     record(s, &d).await.unwrap();
     let mut h = d.created.clone().unwrap();
     let id = h.handoff_id.clone();
@@ -415,6 +451,7 @@ async fn talk(s: &dyn Store, mut h: Handoff, lines: usize) -> Handoff {
             vec![],
         );
         let t = Transition {
+            metrics: None,
             handoff: &next,
             expected_version: h.version,
             decision: &record,
@@ -578,22 +615,30 @@ pub async fn the_inbox_filters_orders_and_pages(s: &dyn Store) {
     assert_eq!(list(query(StatusFilter::One(State::Resolved))).await, vec![id(4)]);
     assert_eq!(list(query(StatusFilter::One(State::ReturnedToAi))).await, vec![id(7)]);
     assert_eq!(list(query(StatusFilter::One(State::Ringing))).await, vec![id(2), id(5), id(8)]);
-    assert_eq!(list(InboxQuery { assignee: Some(user("alice")), ..query(StatusFilter::Active) }).await, vec![id(1)]);
-    assert!(list(InboxQuery { assignee: Some(user("bob")), ..query(StatusFilter::Active) }).await.is_empty());
     assert_eq!(
-        list(InboxQuery { assignee: Some(user("bob")), ..query(StatusFilter::One(State::Resolved)) }).await,
+        list(InboxQuery { teams: None, assignee: Some(user("alice")), ..query(StatusFilter::Active) }).await,
+        vec![id(1)]
+    );
+    assert!(list(InboxQuery { teams: None, assignee: Some(user("bob")), ..query(StatusFilter::Active) })
+        .await
+        .is_empty());
+    assert_eq!(
+        list(InboxQuery { teams: None, assignee: Some(user("bob")), ..query(StatusFilter::One(State::Resolved)) })
+            .await,
         vec![id(4)]
     );
     assert_eq!(
-        list(InboxQuery { channel: Some(Channel::Voice), ..query(StatusFilter::Active) }).await,
+        list(InboxQuery { teams: None, channel: Some(Channel::Voice), ..query(StatusFilter::Active) }).await,
         vec![id(2), id(5), id(8)]
     );
     assert_eq!(
-        list(InboxQuery { reason: Some(Reason::RefundRequest), limit: 2, ..query(StatusFilter::Active) }).await,
+        list(InboxQuery { teams: None, reason: Some(Reason::RefundRequest), limit: 2, ..query(StatusFilter::Active) })
+            .await,
         vec![id(0), id(2), id(6), id(8)]
     );
     assert_eq!(
         list(InboxQuery {
+            teams: None,
             reason: Some(Reason::BillingIssue),
             channel: Some(Channel::Chat),
             limit: 1,
@@ -605,8 +650,160 @@ pub async fn the_inbox_filters_orders_and_pages(s: &dyn Store) {
     // Other workspaces see nothing of it.
     assert!(s.list_inbox(&ws("ws_elsewhere"), &query(StatusFilter::Active)).await.unwrap().items.is_empty());
     // A listed handoff is the whole handoff.
-    let page =
-        s.list_inbox(&ws(w), &InboxQuery { limit: 1, ..query(StatusFilter::One(State::Assigned)) }).await.unwrap();
+    let page = s
+        .list_inbox(&ws(w), &InboxQuery { teams: None, limit: 1, ..query(StatusFilter::One(State::Assigned)) })
+        .await
+        .unwrap();
     assert_eq!(page.items[0], a1.handoff);
     assert!(page.next.is_none());
+}
+
+// --- Teams (spec §12) ---
+
+fn teams_doc(w: &str, members: &[(&str, &[&str])], version: u64) -> TeamsDoc {
+    let teams = Teams {
+        teams: members
+            .iter()
+            .map(|(id, m)| Team {
+                team_id: TeamId::parse(*id).unwrap(),
+                name: format!("Team {id}"),
+                members: m.iter().map(|u| user(u)).collect(),
+            })
+            .collect(),
+        rules: vec![RoutingRule {
+            when: RuleWhen { reason: vec![Reason::RefundRequest], ..Default::default() },
+            team_id: TeamId::parse(members[0].0).unwrap(),
+        }],
+        default_team_id: None,
+    };
+    TeamsDoc {
+        version,
+        updated_at: Some(t0()),
+        updated_by: Some(user("admin")),
+        ..TeamsDoc::empty(ws(w)).saved(teams, user("admin"), t0())
+    }
+}
+
+pub async fn teams_writes_are_conditional_and_keep_every_member(s: &dyn Store) {
+    let w = ws("ws_teams");
+    assert!(s.get_teams(&w).await.unwrap().is_none());
+    // Big enough to need more than one item for its member lists on DynamoDB.
+    let many: Vec<String> = (0..500).map(|i| format!("agent-{i:03}-{}", "x".repeat(200))).collect();
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    let v1 = teams_doc("ws_teams", &[("billing", &many[..]), ("vip", &many[..300]), ("general", &["carol"])], 1);
+    s.put_teams(&v1, 0).await.unwrap();
+    assert!(matches!(s.put_teams(&v1, 0).await, Err(StoreError::VersionConflict)), "a second save on version 0 loses");
+    assert_eq!(s.get_teams(&w).await.unwrap().as_ref(), Some(&v1));
+    // What an escalation decides on: the same teams and rules, without the member lists.
+    let (settings, routing) = s.get_decision_config(&w).await.unwrap();
+    assert!(settings.is_none());
+    let routing = routing.unwrap();
+    assert_eq!((routing.version, &routing.teams.rules), (1, &v1.teams.rules));
+    assert!(routing.teams.teams.iter().all(|t| t.members.is_empty()));
+    // A smaller document replaces it entirely: no member of the old one is left behind.
+    let v2 = teams_doc("ws_teams", &[("general", &["dave"])], 2);
+    assert!(matches!(s.put_teams(&v2, 0).await, Err(StoreError::VersionConflict)));
+    s.put_teams(&v2, 1).await.unwrap();
+    assert_eq!(s.get_teams(&w).await.unwrap().as_ref(), Some(&v2));
+    assert!(matches!(s.put_teams(&v2, 1).await, Err(StoreError::VersionConflict)));
+    assert_eq!(s.get_teams(&w).await.unwrap().as_ref(), Some(&v2), "a lost save leaves nothing of itself");
+}
+
+pub async fn escalations_check_the_teams_version(s: &dyn Store) {
+    let d = escalation("ws_tv", "c1", "e1", Channel::Chat, Reason::Other, t0(), true);
+    s.put_teams(&teams_doc("ws_tv", &[("general", &[])], 1), 0).await.unwrap();
+    // Decided on teams never saved (version 0): refused, nothing written.
+    assert!(matches!(record(s, &d).await, Err(EscalationWriteError::SettingsChanged)));
+    assert!(s.get_handoff(&ws("ws_tv"), &d.created.as_ref().unwrap().handoff_id).await.unwrap().is_none());
+    record_on_teams(s, &d, 1).await.unwrap();
+}
+
+fn routed(w: &str, conv: &str, event: &str, reason: Reason, teams: &Teams, at: DateTime<Utc>) -> EscalationDecision {
+    let req = EscalationRequest::new(
+        EventId::parse(event).unwrap(),
+        ws(w),
+        ConversationId::parse(conv).unwrap(),
+        Channel::Chat,
+        reason,
+    );
+    let settings = Settings { enabled: true, ..Settings::default() };
+    decide_escalation(&settings, teams, &req, Actor::Ai, None, HandoffId::parse(format!("hnd_{event}")).unwrap(), at)
+}
+
+pub async fn the_team_filter_reads_only_those_teams(s: &dyn Store) {
+    let doc = teams_doc("ws_tf", &[("billing", &["alice"]), ("general", &["bob"])], 1);
+    let teams = Teams { default_team_id: Some(TeamId::parse("general").unwrap()), ..doc.teams.clone() };
+    let mut billing = Vec::new();
+    for i in 0..6 {
+        let reason = if i % 2 == 0 { Reason::RefundRequest } else { Reason::Other };
+        let d = routed("ws_tf", &format!("c{i}"), &format!("tf{i}"), reason, &teams, t0() + Duration::seconds(i));
+        record(s, &d).await.unwrap();
+        if i % 2 == 0 {
+            billing.push(d.created.unwrap().handoff_id);
+        }
+    }
+    let ids = |p: ::handoff::ports::InboxPage| p.items.into_iter().map(|h| h.handoff_id).collect::<Vec<_>>();
+    let q = |teams: Vec<&str>| InboxQuery {
+        teams: Some(teams.into_iter().map(|t| TeamId::parse(t).unwrap()).collect()),
+        ..query(StatusFilter::Active)
+    };
+    assert_eq!(ids(s.list_inbox(&ws("ws_tf"), &q(vec!["billing"])).await.unwrap()), billing);
+    assert_eq!(s.list_inbox(&ws("ws_tf"), &q(vec!["billing", "general"])).await.unwrap().items.len(), 6);
+    assert!(s.list_inbox(&ws("ws_tf"), &q(vec![])).await.unwrap().items.is_empty(), "in no team: nothing");
+    assert_eq!(
+        s.list_inbox(&ws("ws_tf"), &InboxQuery { limit: 2, ..q(vec!["billing"]) }).await.unwrap().items.len(),
+        2
+    );
+    // A transfer moves it from one team's queue to the other's.
+    let h = s.get_handoff(&ws("ws_tf"), &billing[0]).await.unwrap().unwrap();
+    let moved = changed(&h, Command::Transfer { by: user("alice"), team_id: TeamId::parse("general").unwrap() }, t0());
+    commit(s, &moved, h.version).await.unwrap();
+    assert_eq!(ids(s.list_inbox(&ws("ws_tf"), &q(vec!["billing"])).await.unwrap()), billing[1..].to_vec());
+    // By state, and mine within a team.
+    let waiting = InboxQuery { status: StatusFilter::One(State::Waiting), ..q(vec!["general"]) };
+    assert_eq!(s.list_inbox(&ws("ws_tf"), &waiting).await.unwrap().items.len(), 4);
+    let accepted = changed(&moved.handoff, Command::Accept { by: user("bob") }, t0());
+    commit(s, &accepted, moved.handoff.version).await.unwrap();
+    let mine = InboxQuery { assignee: Some(user("bob")), ..q(vec!["general"]) };
+    assert_eq!(ids(s.list_inbox(&ws("ws_tf"), &mine).await.unwrap()), vec![billing[0].clone()]);
+    let mine_elsewhere = InboxQuery { assignee: Some(user("bob")), ..q(vec!["billing"]) };
+    assert!(s.list_inbox(&ws("ws_tf"), &mine_elsewhere).await.unwrap().items.is_empty());
+}
+
+// --- Figures (spec §13) ---
+
+pub async fn figures_add_up_per_day_and_grouping(s: &dyn Store) {
+    let w = "ws_fig";
+    let day1 = t0();
+    let day2 = t0() + Duration::days(1);
+    let a = escalation(w, "c1", "f1", Channel::Chat, Reason::BillingIssue, day1, true);
+    let b = escalation(w, "c2", "f2", Channel::Voice, Reason::BillingIssue, day1, true);
+    let c = escalation(w, "c3", "f3", Channel::Chat, Reason::Other, day2, true);
+    let off = escalation(w, "c4", "f4", Channel::Chat, Reason::Other, day1, false);
+    for d in [&a, &b, &c, &off] {
+        record(s, d).await.unwrap();
+    }
+    let h = a.created.clone().unwrap();
+    let accepted = changed(&h, Command::Accept { by: user("u1") }, day1 + Duration::seconds(42));
+    commit(s, &accepted, 1).await.unwrap();
+    let resolved = changed(&accepted.handoff, Command::Resolve { by: user("u1") }, day2 + Duration::seconds(5));
+    commit(s, &resolved, 2).await.unwrap();
+
+    let (from, to) = (day1.date_naive(), day2.date_naive());
+    let by_channel = s.read_metrics(&ws(w), Dimension::Channel, from, to).await.unwrap();
+    let figures = metrics::report(&by_channel, true);
+    let chat = figures.iter().find(|g| g.key.as_deref() == Some("chat")).unwrap();
+    let voice = figures.iter().find(|g| g.key.as_deref() == Some("voice")).unwrap();
+    // Day 2's escalation is outside [day1, day2); the resolve counts on day 1, the handoff's day.
+    assert_eq!((chat.escalations["queued"], chat.escalations["disabled"]), (1, 1));
+    assert_eq!(voice.escalations["ringing"], 1);
+    assert_eq!((chat.time_to_accept_seconds.count, chat.time_to_accept_seconds.max), (1, Some(42)));
+    assert_eq!(chat.final_states["resolved"], 1);
+    assert_eq!(chat.time_to_resolve_seconds.count, 1);
+    let everything = s.read_metrics(&ws(w), Dimension::Reason, from, to + chrono::Days::new(1)).await.unwrap();
+    let all = &metrics::report(&everything, false)[0];
+    assert_eq!(all.escalations["queued"], 2);
+    let by_team = s.read_metrics(&ws(w), Dimension::Team, from, to).await.unwrap();
+    assert!(by_team.iter().all(|r| r.key == metrics::NO_TEAM));
+    assert!(s.read_metrics(&ws("ws_nobody"), Dimension::Reason, from, to).await.unwrap().is_empty());
 }

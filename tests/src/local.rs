@@ -35,6 +35,7 @@ impl Stack {
             jwt_secret: SECRET.into(),
             tokens: Default::default(),
             demo_workspace: None,
+            web: Default::default(),
         })
         .await
         .expect("local stack starts");

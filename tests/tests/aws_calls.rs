@@ -106,6 +106,7 @@ async fn aws_calls_per_operation_stay_within_their_goals() {
         .list_inbox(
             &ws(),
             &handoff::ports::InboxQuery {
+                teams: None,
                 status: handoff::ports::StatusFilter::Active,
                 assignee: None,
                 channel: Some(handoff::domain::Channel::Chat),

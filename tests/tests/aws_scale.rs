@@ -33,7 +33,7 @@ async fn enable(app: &App, w: &str) {
 }
 
 fn query(status: StatusFilter, assignee: Option<&str>, limit: usize) -> InboxQuery {
-    InboxQuery { status, assignee: assignee.map(user), channel: None, reason: None, limit, after: None }
+    InboxQuery { teams: None, status, assignee: assignee.map(user), channel: None, reason: None, limit, after: None }
 }
 
 /// Writes a handoff straight through the store, assigned to `agent` and, if `close`, already
@@ -42,8 +42,15 @@ async fn seeded(store: &dyn Store, w: &str, i: usize, agent: &str, close: bool) 
     let at = chrono::Utc::now() - chrono::Duration::days(30) + chrono::Duration::seconds(i as i64);
     let settings = Settings { enabled: true, ..Settings::default() };
     let id = HandoffId::parse(format!("hnd_seed_{i:05}")).unwrap();
-    let d =
-        decide_escalation(&settings, &request(w, &format!("conv-{i}"), &format!("evt-{i}")), Actor::Ai, None, id, at);
+    let d = decide_escalation(
+        &settings,
+        &::handoff::domain::Teams::default(),
+        &request(w, &format!("conv-{i}"), &format!("evt-{i}")),
+        Actor::Ai,
+        None,
+        id,
+        at,
+    );
     let mut h = d.created.clone().unwrap();
     let mut cmds = vec![Command::Accept { by: user(agent) }];
     if close {
@@ -55,6 +62,8 @@ async fn seeded(store: &dyn Store, w: &str, i: usize, agent: &str, close: bool) 
     }
     store
         .create_escalation(EscalationWrite {
+            teams_version: None,
+            metrics: None,
             record: &d.record,
             handoff: Some(&h),
             decision: None,
@@ -209,6 +218,7 @@ async fn a_replay_sends_what_the_first_attempt_left_pending() {
     let req = request(w, "conv-replay", "evt-replay");
     let d = decide_escalation(
         &settings.settings,
+        &::handoff::domain::Teams::default(),
         &req,
         Actor::Ai,
         None,
@@ -219,6 +229,8 @@ async fn a_replay_sends_what_the_first_attempt_left_pending() {
     env.app
         .store
         .create_escalation(EscalationWrite {
+            teams_version: None,
+            metrics: None,
             record: &d.record,
             handoff: d.created.as_ref(),
             decision: rec.as_ref(),

@@ -33,6 +33,7 @@ async fn handoff_of(env: &Env, conversation: &str) -> handoff::domain::Handoff {
         .list_inbox(
             &ws(),
             &handoff::ports::InboxQuery {
+                teams: None,
                 status: handoff::ports::StatusFilter::Active,
                 assignee: None,
                 channel: None,
@@ -302,11 +303,21 @@ async fn the_scheduled_sweep_sends_effects_left_pending() {
     );
     let settings = Settings { enabled: true, ..Settings::default() };
     let at = chrono::Utc::now() - chrono::Duration::seconds(60);
-    let d = decide_escalation(&settings, &req, Actor::Ai, None, HandoffId::parse("hnd_crashed").unwrap(), at);
+    let d = decide_escalation(
+        &settings,
+        &::handoff::domain::Teams::default(),
+        &req,
+        Actor::Ai,
+        None,
+        HandoffId::parse("hnd_crashed").unwrap(),
+        at,
+    );
     let decision = d.decision_record();
     env.app
         .store
         .create_escalation(::handoff::ports::EscalationWrite {
+            teams_version: None,
+            metrics: None,
             record: &d.record,
             handoff: d.created.as_ref(),
             decision: decision.as_ref(),

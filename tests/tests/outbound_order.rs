@@ -115,7 +115,15 @@ async fn the_same_event_sent_twice_within_the_window_arrives_once() {
 }
 
 fn active() -> InboxQuery {
-    InboxQuery { status: StatusFilter::Active, assignee: None, channel: None, reason: None, limit: 10, after: None }
+    InboxQuery {
+        teams: None,
+        status: StatusFilter::Active,
+        assignee: None,
+        channel: None,
+        reason: None,
+        limit: 10,
+        after: None,
+    }
 }
 
 /// Fails every send for the conversations in `down`; passes the others to the real queue.

@@ -52,4 +52,8 @@ contract!(
     history_is_read_in_bounded_pages,
     effects_stay_pending_until_dispatched,
     the_inbox_filters_orders_and_pages,
+    teams_writes_are_conditional_and_keep_every_member,
+    escalations_check_the_teams_version,
+    the_team_filter_reads_only_those_teams,
+    figures_add_up_per_day_and_grouping,
 );

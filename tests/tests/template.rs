@@ -3,7 +3,7 @@
 
 use handoff::adapters::aws::config::Needs;
 use handoff::adapters::aws::dynamodb::{
-    INDEX_ACTIVE, INDEX_BY_ASSIGNEE, INDEX_BY_STATE, INDEX_PENDING_EFFECTS, TTL_ATTRIBUTE,
+    INDEX_ACTIVE, INDEX_BY_ASSIGNEE, INDEX_BY_STATE, INDEX_BY_TEAM, INDEX_PENDING_EFFECTS, TTL_ATTRIBUTE,
 };
 use serde_norway::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -258,11 +258,16 @@ fn the_table_matches_the_key_design() {
             )
         })
         .collect();
-    let expected: BTreeMap<String, (String, String)> =
-        [(INDEX_BY_STATE, 1), (INDEX_ACTIVE, 2), (INDEX_BY_ASSIGNEE, 3), (INDEX_PENDING_EFFECTS, 4)]
-            .into_iter()
-            .map(|(n, i)| (n.to_string(), (format!("gsi{i}pk"), format!("gsi{i}sk"))))
-            .collect();
+    let expected: BTreeMap<String, (String, String)> = [
+        (INDEX_BY_STATE, 1),
+        (INDEX_ACTIVE, 2),
+        (INDEX_BY_ASSIGNEE, 3),
+        (INDEX_PENDING_EFFECTS, 4),
+        (INDEX_BY_TEAM, 5),
+    ]
+    .into_iter()
+    .map(|(n, i)| (n.to_string(), (format!("gsi{i}pk"), format!("gsi{i}sk"))))
+    .collect();
     assert_eq!(gsis, expected);
     let outputs: BTreeSet<String> =
         t["Outputs"].as_mapping().unwrap().keys().map(|k| k.as_str().unwrap().to_string()).collect();
@@ -271,6 +276,63 @@ fn the_table_matches_the_key_design() {
     {
         assert!(outputs.contains(o), "output {o}");
     }
+}
+
+/// Every metric the dashboard draws is one the functions write (a change's EMF line, or the
+/// sweep's).
+#[test]
+fn the_dashboard_draws_the_metrics_the_functions_write() {
+    use ::handoff::adapters::aws::emf::emf_line;
+    use ::handoff::adapters::aws::lambda::STUCK_EFFECTS_METRIC;
+    use ::handoff::domain::metrics::{
+        escalation_counter, final_state_counter, Timing, ABANDONED_BEFORE_ACCEPT, QUEUED_OR_RINGING,
+        RETURNED_BY_AGENT, RING_TIMEOUTS, STALL_NOTICES,
+    };
+    use ::handoff::domain::{Channel, EscalationOutcome, MetricsDelta, Reason, State, WorkspaceId};
+    let t = template();
+    let body = match &resources(&t)["HandoffDashboard"]["Properties"]["DashboardBody"] {
+        Value::Tagged(sub) if sub.tag == "Sub" => sub.value.as_str().expect("a dashboard body").to_string(),
+        other => panic!("the dashboard body is !Sub text, not {other:?}"),
+    };
+    let body: serde_json::Value = serde_json::from_str(&body.replace("${AWS::Region}", "eu-west-1")).unwrap();
+    // Every counter a change can add, as the EMF line names it.
+    let mut d = MetricsDelta::new(chrono::Utc::now(), Reason::Other, Channel::Chat, None);
+    for o in [
+        EscalationOutcome::Queued,
+        EscalationOutcome::Ringing,
+        EscalationOutcome::RoutedToAi,
+        EscalationOutcome::AfterHours,
+        EscalationOutcome::Disabled,
+        EscalationOutcome::AlreadyActive,
+    ] {
+        d.add(escalation_counter(o));
+    }
+    for st in State::all().filter(|s| !s.is_active()) {
+        d.add(final_state_counter(st));
+    }
+    for c in [QUEUED_OR_RINGING, ABANDONED_BEFORE_ACCEPT, STALL_NOTICES, RING_TIMEOUTS, RETURNED_BY_AGENT] {
+        d.add(c);
+    }
+    d.observe(Timing::ToAccept, 5);
+    d.observe(Timing::ToResolve, 50);
+    let line = emf_line("f", &WorkspaceId::parse("ws").unwrap(), &d, 0).unwrap();
+    let mut written: BTreeSet<String> = line["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["Name"].as_str().unwrap().to_string())
+        .collect();
+    written.insert(STUCK_EFFECTS_METRIC.to_string());
+    let mut drawn = 0;
+    for w in body["widgets"].as_array().unwrap() {
+        for m in w["properties"]["metrics"].as_array().unwrap() {
+            assert_eq!(m[0], "HumanHandoff");
+            let name = m[1].as_str().unwrap();
+            assert!(written.contains(name), "the dashboard draws {name}, which nothing writes");
+            drawn += 1;
+        }
+    }
+    assert!(drawn >= 20, "{drawn}");
 }
 
 #[test]

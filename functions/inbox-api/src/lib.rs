@@ -2,10 +2,10 @@
 //! and the conversation of a handoff (read the transcript, reply, add a note).
 
 use handoff::api::{expect_no_fields, respond, ApiError, ApiRequest, ApiResponse, Operation, Role};
-use handoff::app::{App, MessageResult, TranscriptView};
+use handoff::app::{App, MessageResult, TeamFilter, TranscriptView};
 use handoff::domain::{
     parse_agent_reply, parse_note, validation::as_str, Channel, Command, FieldError, Handoff, HandoffId, LinePosition,
-    Reason, State, UserId,
+    Reason, State, TeamId, UserId,
 };
 use handoff::ports::{HandoffView, InboxCursor, InboxQuery, StatusFilter};
 use serde_json::{json, Value};
@@ -19,9 +19,10 @@ pub const RETURN_TO_AI: &str = "POST /v1/workspaces/{workspace_id}/handoffs/{han
 pub const GET_MESSAGES: &str = "GET /v1/workspaces/{workspace_id}/handoffs/{handoff_id}/messages";
 pub const POST_REPLY: &str = "POST /v1/workspaces/{workspace_id}/handoffs/{handoff_id}/messages";
 pub const POST_NOTE: &str = "POST /v1/workspaces/{workspace_id}/handoffs/{handoff_id}/notes";
+pub const TRANSFER: &str = "POST /v1/workspaces/{workspace_id}/handoffs/{handoff_id}/transfer";
 /// Every route this function serves.
-pub const ROUTES: [&str; 9] =
-    [GET_INBOX, GET_HANDOFF, ACCEPT, ASSIGN, RESOLVE, RETURN_TO_AI, GET_MESSAGES, POST_REPLY, POST_NOTE];
+pub const ROUTES: [&str; 10] =
+    [GET_INBOX, GET_HANDOFF, ACCEPT, ASSIGN, RESOLVE, RETURN_TO_AI, GET_MESSAGES, POST_REPLY, POST_NOTE, TRANSFER];
 
 pub const DEFAULT_LIMIT: usize = 25;
 /// The largest handoff version there can be (versions are kept as 10 digits).
@@ -135,16 +136,22 @@ pub fn parse_timeline_after(query: &[(String, String)]) -> Result<u64, Vec<Field
     }
 }
 
-/// Reads the Inbox query string, reporting every bad parameter.
-pub fn parse_inbox_query(query: &[(String, String)], me: &UserId) -> Result<InboxQuery, Vec<FieldError>> {
+/// Reads the Inbox query string, reporting every bad parameter. The `team` filter comes apart:
+/// `mine` needs the teams document to become team ids.
+pub fn parse_inbox_query(
+    query: &[(String, String)],
+    me: &UserId,
+) -> Result<(InboxQuery, Option<TeamFilter>), Vec<FieldError>> {
     let mut q = InboxQuery {
         status: StatusFilter::Active,
         assignee: None,
         channel: None,
         reason: None,
+        teams: None,
         limit: DEFAULT_LIMIT,
         after: None,
     };
+    let mut team = None;
     read_params(query, |k, v| {
         match k {
             "status" => {
@@ -162,33 +169,38 @@ pub fn parse_inbox_query(query: &[(String, String)], me: &UserId) -> Result<Inbo
             "reason" => q.reason = Some(Reason::parse(v).ok_or("is not a known escalation reason")?),
             "limit" => q.limit = parse_limit(v)?,
             "cursor" => q.after = Some(InboxCursor::decode(v).ok_or(NOT_OUR_CURSOR)?),
+            "team" if v == "mine" => team = Some(TeamFilter::Mine),
+            "team" => {
+                team = Some(TeamFilter::One(TeamId::parse(v).map_err(|p| format!("must be `mine` or a team id: {p}"))?))
+            }
             _ => return Err("unknown query parameter".into()),
         }
         Ok(())
     })?;
-    Ok(q)
+    Ok((q, team))
 }
 
-fn parse_assignee(req: &ApiRequest) -> Result<UserId, ApiError> {
+/// A body of exactly one required field, read with `parse`.
+fn one_field<T>(req: &ApiRequest, name: &str, parse: impl Fn(String) -> Result<T, String>) -> Result<T, ApiError> {
     let body = req.json_object()?;
     let obj = body.as_object().expect("json_object returns an object");
     let mut errs: Vec<FieldError> =
-        obj.keys().filter(|k| k.as_str() != "assignee").map(|k| FieldError::new(k.clone(), "unknown field")).collect();
-    let assignee = match obj.get("assignee") {
+        obj.keys().filter(|k| k.as_str() != name).map(|k| FieldError::new(k.clone(), "unknown field")).collect();
+    let value = match obj.get(name) {
         None => {
-            errs.push(FieldError::new("assignee", "is required"));
+            errs.push(FieldError::new(name, "is required"));
             None
         }
-        Some(v) => match as_str(v).and_then(UserId::parse) {
-            Ok(u) => Some(u),
+        Some(v) => match as_str(v).map(str::to_owned).and_then(&parse) {
+            Ok(t) => Some(t),
             Err(p) => {
-                errs.push(FieldError::new("assignee", p));
+                errs.push(FieldError::new(name, p));
                 None
             }
         },
     };
-    match assignee {
-        Some(a) if errs.is_empty() => Ok(a),
+    match value {
+        Some(t) if errs.is_empty() => Ok(t),
         _ => Err(ApiError::Invalid(errs)),
     }
 }
@@ -205,7 +217,10 @@ async fn route(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
     let caller = req.authorize(op)?;
     let ws = &caller.workspace;
     if req.route_key == GET_INBOX {
-        let q = parse_inbox_query(&req.query, &caller.user).map_err(ApiError::Invalid)?;
+        let (mut q, team) = parse_inbox_query(&req.query, &caller.user).map_err(ApiError::Invalid)?;
+        if let Some(t) = &team {
+            q.teams = Some(app.teams_for_filter(ws, t, &caller.user).await?);
+        }
         let page = app.inbox(ws, &q).await?;
         let items: Vec<Value> = page.items.iter().map(summary).collect();
         return Ok(ApiResponse::ok(json!({
@@ -237,7 +252,11 @@ async fn route(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
             expect_no_fields(req)?;
             Command::Accept { by: me }
         }
-        ASSIGN => Command::Assign { by: me, assignee: parse_assignee(req)? },
+        ASSIGN => Command::Assign { by: me, assignee: one_field(req, "assignee", UserId::parse)? },
+        TRANSFER => {
+            let team_id = one_field(req, "team_id", TeamId::parse)?;
+            return Ok(ApiResponse::ok(app.transfer(ws, &id, team_id, &me).await?));
+        }
         RESOLVE => {
             expect_no_fields(req)?;
             Command::Resolve { by: me }
@@ -282,7 +301,8 @@ mod tests {
 
     #[test]
     fn defaults_and_every_filter() {
-        let d = parse_inbox_query(&[], &me()).unwrap();
+        let (d, team) = parse_inbox_query(&[], &me()).unwrap();
+        assert_eq!(team, None);
         assert_eq!((d.status, d.limit, d.assignee, d.after), (StatusFilter::Active, DEFAULT_LIMIT, None, None));
         let cursor = InboxCursor { created_at: chrono_now(), handoff_id: HandoffId::parse("hnd_1").unwrap() };
         let all = parse_inbox_query(
@@ -293,10 +313,16 @@ mod tests {
                 ("reason", "other"),
                 ("limit", "100"),
                 ("cursor", &cursor.encode()),
+                ("team", "mine"),
             ]),
             &me(),
         )
         .unwrap();
+        let (all, team) = all;
+        assert_eq!(team, Some(TeamFilter::Mine));
+        let (_, one) = parse_inbox_query(&q(&[("team", "billing")]), &me()).unwrap();
+        assert_eq!(one, Some(TeamFilter::One(TeamId::parse("billing").unwrap())));
+        assert_eq!(parse_inbox_query(&q(&[("team", "no such")]), &me()).unwrap_err()[0].field, "team");
         assert_eq!(all.status, StatusFilter::One(State::Resolved));
         assert_eq!(all.assignee, Some(me()));
         assert_eq!((all.channel, all.reason, all.limit), (Some(Channel::Voice), Some(Reason::Other), 100));
@@ -314,7 +340,7 @@ mod tests {
         #[test]
         fn any_query_is_answered(pairs in prop::collection::vec(("[a-z_]{0,10}", "\\PC{0,30}"), 0..8)) {
             match parse_inbox_query(&pairs, &me()) {
-                Ok(parsed) => prop_assert!((1..=MAX_LIMIT).contains(&parsed.limit)),
+                Ok((parsed, _)) => prop_assert!((1..=MAX_LIMIT).contains(&parsed.limit)),
                 Err(errs) => {
                     prop_assert!(!errs.is_empty());
                     for e in errs {

@@ -1,13 +1,19 @@
-//! settings-api: reads and replaces a workspace's Human Handoff settings.
+//! settings-api: a workspace's administration: its Human Handoff settings, its teams and
+//! routing rules, and its handoff metrics.
 
 use handoff::api::{respond, ApiError, ApiRequest, ApiResponse, Operation};
 use handoff::app::App;
-use handoff::domain::{SettingsDoc, WorkspaceId};
+use handoff::domain::metrics::parse_metrics_query;
+use handoff::domain::{SettingsDoc, TeamsDoc, WorkspaceId};
+use serde_json::json;
 
 pub const GET_SETTINGS: &str = "GET /v1/workspaces/{workspace_id}/handoff-settings";
 pub const PUT_SETTINGS: &str = "PUT /v1/workspaces/{workspace_id}/handoff-settings";
+pub const GET_TEAMS: &str = "GET /v1/workspaces/{workspace_id}/teams";
+pub const PUT_TEAMS: &str = "PUT /v1/workspaces/{workspace_id}/teams";
+pub const GET_METRICS: &str = "GET /v1/workspaces/{workspace_id}/metrics";
 /// Every route this function serves.
-pub const ROUTES: [&str; 2] = [GET_SETTINGS, PUT_SETTINGS];
+pub const ROUTES: [&str; 5] = [GET_SETTINGS, PUT_SETTINGS, GET_TEAMS, PUT_TEAMS, GET_METRICS];
 
 /// Handles one API request.
 pub async fn handle(app: &App, req: ApiRequest) -> ApiResponse {
@@ -18,12 +24,16 @@ fn with_etag(doc: &SettingsDoc) -> ApiResponse {
     ApiResponse::ok(doc).header("etag", format!("\"{}\"", doc.version))
 }
 
+fn teams_with_etag(doc: &TeamsDoc) -> ApiResponse {
+    ApiResponse::ok(doc).header("etag", format!("\"{}\"", doc.version))
+}
+
 /// Reads `If-Match: "3"` (or `3`, or `W/"3"`).
 fn if_match(req: &ApiRequest) -> Result<Option<u64>, ApiError> {
     let Some(raw) = req.header("if-match") else {
         return Ok(None);
     };
-    let bad = || ApiError::invalid("If-Match", "must be the settings version, for example \"3\"");
+    let bad = || ApiError::invalid("If-Match", "must be the document's version, for example \"3\"");
     let v = raw.trim();
     let v = v.strip_prefix("W/").unwrap_or(v);
     let digits = v.strip_prefix('"').and_then(|d| d.strip_suffix('"')).unwrap_or(v);
@@ -47,6 +57,30 @@ async fn route(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
             let doc = app.put_settings(&ws, &body, version, &caller.user).await?;
             tracing::info!(workspace_id = %ws, version = doc.version, "settings saved");
             Ok(with_etag(&doc))
+        }
+        GET_TEAMS => {
+            let caller = req.authorize(Operation::ReadTeams)?;
+            Ok(teams_with_etag(&app.get_teams(&caller.workspace).await?))
+        }
+        PUT_TEAMS => {
+            let caller = req.authorize(Operation::WriteTeams)?;
+            let body = req.json_object()?;
+            let version = if_match(req)?;
+            let doc = app.put_teams(&caller.workspace, &body, version, &caller.user).await?;
+            tracing::info!(workspace_id = %caller.workspace, version = doc.version, teams = doc.teams.teams.len(),
+                           "teams saved");
+            Ok(teams_with_etag(&doc))
+        }
+        GET_METRICS => {
+            let caller = req.authorize(Operation::ReadMetrics)?;
+            let q = parse_metrics_query(&req.query).map_err(ApiError::Invalid)?;
+            let groups = app.metrics(&caller.workspace, &q).await?;
+            Ok(ApiResponse::ok(json!({
+                "from": q.from,
+                "to": q.to,
+                "group_by": q.group_by,
+                "groups": groups,
+            })))
         }
         _ => Err(ApiError::NotFound("no such route".into())),
     }

@@ -19,6 +19,10 @@ pub struct HttpState {
     pub app: App,
     pub publisher: LogPublisher,
     pub verifier: Arc<auth::Verifier>,
+    /// The HS256 secret and token checks the local sign-in mints for.
+    pub secret: Arc<str>,
+    pub tokens: auth::TokenPolicy,
+    pub web: crate::web::WebFiles,
 }
 
 /// Which function serves a route.
@@ -62,7 +66,7 @@ fn to_http(r: ApiResponse) -> Response {
     resp
 }
 
-fn error(e: ApiError) -> Response {
+pub(crate) fn error(e: ApiError) -> Response {
     to_http(e.into_response())
 }
 
@@ -161,6 +165,10 @@ pub fn router(state: HttpState) -> Router {
     }
     router
         .route("/v1/workspaces/{workspace_id}/local/outbound-events", get(outbound_events))
+        .route("/", get(crate::web::index))
+        .route("/app.js", get(crate::web::script))
+        .route("/app.css", get(crate::web::styles))
+        .route("/local/sign-in", axum::routing::post(crate::web::sign_in))
         .route("/healthz", get(|| async { Json(serde_json::json!({"status": "ok"})) }))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod http;
 pub mod lock;
 pub mod try_flow;
+pub mod web;
 
 use handoff::adapters::embedded::{EmbeddedDb, EmbeddedStore, EmbeddedTimers, LogPublisher};
 use handoff::app::App;
@@ -34,6 +35,8 @@ pub struct LocalConfig {
     /// A workspace to give Human Handoff turned on (routing to humans) if it never saved
     /// settings, so a first `try` passes.
     pub demo_workspace: Option<String>,
+    /// Where the web app's files come from (compiled in unless a directory is given).
+    pub web: web::WebFiles,
 }
 
 /// The workspace the local stack turns Human Handoff on for at first start.
@@ -166,7 +169,14 @@ pub async fn start(config: LocalConfig) -> Result<RunningStack, StartError> {
         }));
     }
     {
-        let state = http::HttpState { app: app.clone(), publisher: publisher.clone(), verifier: Arc::new(verifier) };
+        let state = http::HttpState {
+            app: app.clone(),
+            publisher: publisher.clone(),
+            verifier: Arc::new(verifier),
+            secret: config.jwt_secret.as_str().into(),
+            tokens: config.tokens.clone(),
+            web: config.web.clone(),
+        };
         let router = http::router(state);
         let mut rx = rx.clone();
         tasks.push(tokio::spawn(async move {

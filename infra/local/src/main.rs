@@ -43,6 +43,10 @@ struct ServeArgs {
     /// provider publishes it. Tokens the stack mints (HS256) are accepted either way.
     #[arg(long, env = "HANDOFF_JWKS")]
     jwks: Option<String>,
+    /// Serve the web app's files from this directory instead of the copies compiled in (for
+    /// working on the pages: a reload shows an edit).
+    #[arg(long, env = "HANDOFF_WEB_DIR")]
+    web_dir: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -202,6 +206,10 @@ async fn serve(args: ServeArgs) -> ExitCode {
         jwt_secret: secret.clone(),
         tokens: policy.clone(),
         demo_workspace: (!args.no_demo).then(|| DEMO_WORKSPACE.to_string()),
+        web: match &args.web_dir {
+            Some(d) => handoff_local::web::WebFiles::Dir(d.clone()),
+            None => handoff_local::web::WebFiles::Embedded,
+        },
     })
     .await
     {
@@ -214,6 +222,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
     let example =
         auth::mint_for(&secret, DEMO_WORKSPACE, "admin", "local-admin", 12 * 3600, &policy).unwrap_or_default();
     println!("Human Handoff is running.");
+    println!("  Web app: {}/ (sign in with a user id and a role)", stack.url());
     println!("  API:     {}/v1/workspaces/{{workspace_id}}/...", stack.url());
     match &data_dir {
         Some(d) => println!("  Data:    {} (SQLite; survives restarts)", d.display()),

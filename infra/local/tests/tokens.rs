@@ -22,6 +22,7 @@ async fn stack(tokens: TokenPolicy) -> RunningStack {
         jwt_secret: SECRET.into(),
         tokens,
         demo_workspace: Some("ws_demo".into()),
+        web: Default::default(),
     })
     .await
     .expect("the stack starts")
@@ -171,6 +172,7 @@ async fn a_jwks_is_read_from_a_url() {
         jwt_secret: SECRET.into(),
         tokens: TokenPolicy { issuer: None, audiences: vec![], jwks: Some(JwksSource::File(keys().join("none.json"))) },
         demo_workspace: None,
+        web: Default::default(),
     })
     .await;
     let err = bad.err().expect("no start without its JWKS").to_string();

@@ -1,7 +1,7 @@
 use super::{App, AppError};
 use crate::domain::{
-    decide_escalation, Actor, DecisionRecord, EscalationOutcome, EscalationRecord, EscalationRequest, Handoff,
-    HandoffId,
+    customer_text, decide_escalation, Actor, DecisionRecord, EscalationOutcome, EscalationRecord, EscalationRequest,
+    Handoff, HandoffId,
 };
 use crate::ports::{EscalationWrite, EscalationWriteError};
 use tracing::info;
@@ -12,7 +12,8 @@ pub struct EscalationResult {
     pub outcome: EscalationOutcome,
     /// The handoff, as it is now (none when Human Handoff is off).
     pub handoff: Option<Handoff>,
-    /// The confirmation message the customer was sent (none when off or already active).
+    /// The message the customer was sent: the confirmation, or the after-hours message (none when
+    /// off or already active).
     pub confirmation_message: Option<String>,
     /// True when this `event_id` had already been processed and nothing was done again.
     pub replayed: bool,
@@ -31,9 +32,10 @@ impl App {
         let mut stale_lock: Option<HandoffId> = None;
         // A few rounds at most: each failed check tells us more.
         for _ in 0..4 {
-            let settings = self.settings_for_decision(ws, fresh_settings).await?;
+            let (settings, teams) = self.config_for_decision(ws, fresh_settings).await?;
             let decision = decide_escalation(
                 &settings.settings,
+                &teams.teams,
                 req,
                 actor.clone(),
                 None,
@@ -46,6 +48,8 @@ impl App {
                 handoff: decision.created.as_ref(),
                 decision: record.as_ref(),
                 settings_version: Some(settings.version),
+                teams_version: Some(teams.version),
+                metrics: Some(&decision.metrics),
                 stale_lock: stale_lock.as_ref(),
                 transcript: &decision.transcript,
             };
@@ -59,11 +63,11 @@ impl App {
                     if let Some(h) = &decision.created {
                         self.remember_handoff(h);
                     }
+                    self.metrics.record(ws, &decision.metrics);
                     if let Some(r) = &record {
                         self.dispatch(r, 0).await;
                     }
-                    let confirmation_message =
-                        decision.created.as_ref().map(|h| h.policy.confirmation_message.as_str().to_string());
+                    let confirmation_message = customer_text(&decision.effects).map(str::to_string);
                     return Ok(EscalationResult {
                         outcome: decision.record.outcome,
                         handoff: decision.created,
@@ -101,19 +105,29 @@ impl App {
         actor: Actor,
         active: Handoff,
     ) -> Result<Option<EscalationResult>, AppError> {
-        let settings = self.settings_for_decision(&req.workspace_id, false).await?;
-        let d =
-            decide_escalation(&settings.settings, req, actor, Some(&active), self.ids.handoff_id(), self.clock.now());
+        let (settings, teams) = self.config_for_decision(&req.workspace_id, false).await?;
+        let d = decide_escalation(
+            &settings.settings,
+            &teams.teams,
+            req,
+            actor,
+            Some(&active),
+            self.ids.handoff_id(),
+            self.clock.now(),
+        );
         let write = EscalationWrite {
             record: &d.record,
             handoff: None,
             decision: None,
             settings_version: None,
+            teams_version: None,
+            metrics: Some(&d.metrics),
             stale_lock: None,
             transcript: &[],
         };
         match self.store.create_escalation(write).await {
             Ok(()) => {
+                self.metrics.record(&req.workspace_id, &d.metrics);
                 info!(workspace_id = %req.workspace_id, event_id = %req.event_id, handoff_id = %active.handoff_id,
                       outcome = ?d.record.outcome, "escalation decided");
                 Ok(Some(EscalationResult {
@@ -147,10 +161,7 @@ impl App {
                   "replayed escalation had effects pending; sending them now");
             self.dispatch(d, handoff.as_ref().map(|h| h.sent_seq).unwrap_or(0)).await;
         }
-        let confirmation_message = match rec.outcome {
-            EscalationOutcome::Disabled | EscalationOutcome::AlreadyActive => None,
-            _ => handoff.as_ref().map(|h| h.policy.confirmation_message.as_str().to_string()),
-        };
+        let confirmation_message = decision.as_ref().and_then(|d| customer_text(&d.effects)).map(str::to_string);
         info!(workspace_id = %ws, event_id = %rec.event_id, outcome = ?rec.outcome, "escalation replayed");
         Ok(EscalationResult { outcome: rec.outcome, handoff, confirmation_message, replayed: true })
     }

@@ -108,6 +108,7 @@ impl App {
             decision: &record,
             transcript: &decision.transcript,
             key: key.as_deref(),
+            metrics: (!decision.metrics.is_empty()).then_some(&decision.metrics),
         };
         match self.store.commit_transition(t).await {
             Ok(()) => {
@@ -115,6 +116,9 @@ impl App {
                       from = %h.state, to = %decision.handoff.state, version = decision.handoff.version,
                       "handoff changed");
                 self.remember_handoff(&decision.handoff);
+                if !decision.metrics.is_empty() {
+                    self.metrics.record(&h.workspace_id, &decision.metrics);
+                }
                 // The write proved `sent_seq` current: it says whether earlier events are pending.
                 self.dispatch(&record, decision.handoff.sent_seq).await;
                 let line = decision.transcript.first().map(|l| l.message_id.clone());

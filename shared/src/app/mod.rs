@@ -5,7 +5,9 @@ mod conversation;
 mod dispatch;
 mod escalation;
 mod handoffs;
+mod metrics;
 mod settings;
+mod teams;
 mod timers;
 
 #[cfg(all(test, feature = "embedded"))]
@@ -15,10 +17,13 @@ pub use conversation::{ConversationInput, MessageResult, TranscriptView};
 pub use dispatch::{Dispatched, SweepReport, STUCK_AFTER_SECONDS};
 pub use escalation::EscalationResult;
 pub use handoffs::HISTORY_PAGE;
+pub use teams::TeamFilter;
 pub use timers::{parse_timer_message, TimerMessageError, TimerResult};
 
-use crate::domain::{Action, ConversationId, FieldError, Handoff, HandoffId, SettingsDoc, State, WorkspaceId};
-use crate::ports::{Clock, IdGenerator, Publisher, Store, StoreError, Timers};
+use crate::domain::{
+    Action, ConversationId, FieldError, Handoff, HandoffId, SettingsDoc, State, TeamsDoc, WorkspaceId,
+};
+use crate::ports::{Clock, IdGenerator, MetricsSink, NoMetrics, Publisher, Store, StoreError, Timers};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -30,9 +35,14 @@ pub struct App {
     pub timers: Arc<dyn Timers>,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn IdGenerator>,
+    /// Where each change's figures are reported as it happens (besides the store's sums).
+    pub metrics: Arc<dyn MetricsSink>,
     /// The settings this process last read or saved, per workspace. Only ever used together with
     /// a write that checks the version is still current (see [`App::escalate`]).
     settings_seen: Arc<Mutex<HashMap<WorkspaceId, SettingsDoc>>>,
+    /// The teams (without members) this process last read or saved, per workspace; used like
+    /// `settings_seen`, checked by the same write.
+    teams_seen: Arc<Mutex<HashMap<WorkspaceId, TeamsDoc>>>,
     /// The handoffs this process last read or wrote. A command is decided on the one seen and
     /// committed conditionally on its version, so a stale entry costs a failed write and a read,
     /// never a wrong decision.
@@ -48,6 +58,37 @@ const HANDOFFS_SEEN_MAX: usize = 10_000;
 /// At most this many workspaces' settings are remembered per process.
 const SETTINGS_SEEN_MAX: usize = 10_000;
 
+/// A workspace's versioned document, remembered unless an older version than one already seen.
+trait Versioned {
+    fn version(&self) -> u64;
+}
+impl Versioned for SettingsDoc {
+    fn version(&self) -> u64 {
+        self.version
+    }
+}
+impl Versioned for TeamsDoc {
+    fn version(&self) -> u64 {
+        self.version
+    }
+}
+
+fn remember_newest<T: Versioned>(
+    seen: &Mutex<HashMap<WorkspaceId, T>>,
+    ws: &WorkspaceId,
+    version: u64,
+    doc: impl FnOnce() -> T,
+) {
+    let mut seen = seen.lock().unwrap_or_else(|p| p.into_inner());
+    if seen.len() >= SETTINGS_SEEN_MAX && !seen.contains_key(ws) {
+        seen.clear();
+    }
+    // Never go back to an older version than one already seen.
+    if seen.get(ws).is_none_or(|known| known.version() <= version) {
+        seen.insert(ws.clone(), doc());
+    }
+}
+
 /// Why a use case did not do what was asked. Mapped once, at the edge, to an HTTP status or an
 /// SQS batch item failure.
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +99,8 @@ pub enum AppError {
     HandoffNotFound,
     #[error("the settings changed since version {expected}")]
     SettingsVersionConflict { expected: u64, current: Box<SettingsDoc> },
+    #[error("the teams changed since version {expected}")]
+    TeamsVersionConflict { expected: u64, current: Box<TeamsDoc> },
     #[error("cannot {action} a handoff that is {state}")]
     IllegalTransition { state: State, action: Action },
     #[error("the handoff is assigned to someone else")]
@@ -86,7 +129,9 @@ impl App {
             timers,
             clock,
             ids,
+            metrics: Arc::new(NoMetrics),
             settings_seen: Arc::default(),
+            teams_seen: Arc::default(),
             handoffs_seen: Arc::default(),
             conversations_seen: Arc::default(),
         }
@@ -95,6 +140,12 @@ impl App {
     /// The same use cases publishing through `publisher` (a wrapper that records or fails sends).
     pub fn with_publisher(mut self, publisher: Arc<dyn Publisher>) -> Self {
         self.publisher = publisher;
+        self
+    }
+
+    /// The same use cases reporting each change's figures to `sink` too.
+    pub fn with_metrics(mut self, sink: Arc<dyn MetricsSink>) -> Self {
+        self.metrics = sink;
         self
     }
 
@@ -140,28 +191,37 @@ impl App {
     }
 
     fn remember_settings(&self, doc: &SettingsDoc) {
-        let mut seen = self.settings_seen.lock().unwrap_or_else(|p| p.into_inner());
-        if seen.len() >= SETTINGS_SEEN_MAX && !seen.contains_key(&doc.workspace_id) {
-            seen.clear();
-        }
-        match seen.get(&doc.workspace_id) {
-            // Never go back to an older version than one already seen.
-            Some(known) if known.version > doc.version => {}
-            _ => {
-                seen.insert(doc.workspace_id.clone(), doc.clone());
-            }
-        }
+        remember_newest(&self.settings_seen, &doc.workspace_id, doc.version, || doc.clone());
     }
 
-    /// The settings to decide an escalation on: the ones this process last saw, or read from the
-    /// store when `fresh` or never seen. The write that follows checks their version.
-    pub(crate) async fn settings_for_decision(&self, ws: &WorkspaceId, fresh: bool) -> Result<SettingsDoc, AppError> {
+    /// Keeps the teams without their member lists: routing is what they are remembered for.
+    fn remember_teams(&self, doc: &TeamsDoc) {
+        remember_newest(&self.teams_seen, &doc.workspace_id, doc.version, || TeamsDoc {
+            teams: doc.teams.without_members(),
+            ..doc.clone()
+        });
+    }
+
+    /// The settings and teams to decide an escalation on: the ones this process last saw, or
+    /// read from the store (one read for both) when `fresh` or never seen. The write that follows
+    /// checks both versions.
+    pub(crate) async fn config_for_decision(
+        &self,
+        ws: &WorkspaceId,
+        fresh: bool,
+    ) -> Result<(SettingsDoc, TeamsDoc), AppError> {
         if !fresh {
-            let seen = self.settings_seen.lock().unwrap_or_else(|p| p.into_inner()).get(ws).cloned();
-            if let Some(doc) = seen {
-                return Ok(doc);
+            let settings = self.settings_seen.lock().unwrap_or_else(|p| p.into_inner()).get(ws).cloned();
+            let teams = self.teams_seen.lock().unwrap_or_else(|p| p.into_inner()).get(ws).cloned();
+            if let (Some(s), Some(t)) = (settings, teams) {
+                return Ok((s, t));
             }
         }
-        self.get_settings(ws).await
+        let (settings, teams) = self.store.get_decision_config(ws).await?;
+        let settings = settings.unwrap_or_else(|| SettingsDoc::defaults(ws.clone()));
+        let teams = teams.unwrap_or_else(|| TeamsDoc::empty(ws.clone()));
+        self.remember_settings(&settings);
+        self.remember_teams(&teams);
+        Ok((settings, teams))
     }
 }

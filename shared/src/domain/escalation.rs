@@ -4,8 +4,11 @@ use super::handoff::{
     Channel, Customer, Effect, EffectBuilder, Handoff, HandoffPolicy, MessagePurpose, OutboundEvent, OutboundType,
     Priority, Reason, State, TimelineEntry, TimelineEvent, TimerKind,
 };
+use super::hours::AfterHoursChat;
 use super::ids::{Actor, ConversationId, EventId, HandoffId, WorkspaceId};
-use super::settings::{Routing, Settings};
+use super::metrics::MetricsDelta;
+use super::settings::{Routing, Settings, VoiceTimeoutAction};
+use super::teams::Teams;
 use super::transcript::{parse_transcript, LineKind, TranscriptEntry, TranscriptLine};
 use super::validation::{as_str, one_of, reject_unknown, Errors, FieldError};
 use chrono::{DateTime, Duration, Utc};
@@ -189,7 +192,7 @@ pub fn parse_escalation(doc: &Value, source: Source<'_>) -> Result<EscalationReq
     })
 }
 
-/// The five outcomes of an escalation.
+/// The outcomes of an escalation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EscalationOutcome {
@@ -198,6 +201,9 @@ pub enum EscalationOutcome {
     Queued,
     Ringing,
     AlreadyActive,
+    /// Outside business hours (spec §11): no Inbox entry; the customer gets the after-hours
+    /// message and goes back to the AI (or the call ends).
+    AfterHours,
 }
 
 /// What is remembered of a processed `event_id`, so a redelivery returns the first outcome.
@@ -225,12 +231,39 @@ pub struct EscalationDecision {
     /// The start of the new handoff's transcript: the escalation's earlier messages, then the
     /// confirmation.
     pub transcript: Vec<TranscriptLine>,
+    /// What this escalation adds to the workspace's figures (spec §13).
+    pub metrics: MetricsDelta,
 }
 
-/// Decides an escalation from the workspace's settings at this moment and the conversation's
-/// active handoff (if any). Pure: ids and time come in as arguments.
+/// Decides an escalation from the workspace's settings and teams at this moment and the
+/// conversation's active handoff (if any). Pure: ids and time come in as arguments.
 pub fn decide_escalation(
     settings: &Settings,
+    teams: &Teams,
+    req: &EscalationRequest,
+    actor: Actor,
+    active: Option<&Handoff>,
+    new_id: HandoffId,
+    now: DateTime<Utc>,
+) -> EscalationDecision {
+    let mut d = decide_outcome(settings, teams, req, actor, active, new_id, now);
+    use super::metrics as m;
+    let team = d.created.as_ref().and_then(|h| h.team_id.clone());
+    let mut delta = MetricsDelta::new(now, req.reason, req.channel, team);
+    delta.add(m::escalation_counter(d.record.outcome));
+    match d.record.outcome {
+        EscalationOutcome::Queued | EscalationOutcome::Ringing => delta.add(m::QUEUED_OR_RINGING),
+        EscalationOutcome::RoutedToAi => delta.add(m::final_state_counter(State::RoutedToAi)),
+        _ => {}
+    }
+    d.metrics = delta;
+    d
+}
+
+/// The outcome, handoff and effects of an escalation (its figures are added by the caller).
+fn decide_outcome(
+    settings: &Settings,
+    teams: &Teams,
     req: &EscalationRequest,
     actor: Actor,
     active: Option<&Handoff>,
@@ -253,28 +286,69 @@ pub fn decide_escalation(
             timeline: vec![],
             effects: vec![],
             transcript: vec![],
+            metrics: MetricsDelta::new(now, req.reason, req.channel, None),
         };
     }
-    if !settings.enabled {
-        let ev = OutboundEvent {
-            event_id: format!("{}:{}:declined", req.workspace_id, req.event_id),
-            event_type: OutboundType::HandoffDeclined,
+    // An event with no handoff (Human Handoff off, or after hours): `<workspace>:<event>:<what>`.
+    let event = |n: usize, what: &str, event_type, text: Option<&str>| {
+        let suffix = if n == 0 { what.to_string() } else { format!("{what}:{n}") };
+        Effect::Outbound(OutboundEvent {
+            event_id: format!("{}:{}:{suffix}", req.workspace_id, req.event_id),
+            event_type,
             workspace_id: req.workspace_id.clone(),
             conversation_id: req.conversation_id.clone(),
             handoff_id: None,
             channel: req.channel,
-            text: None,
+            text: text.map(str::to_string),
             agent_id: None,
             occurred_at: now,
-            seq: 1,
-        };
-        return EscalationDecision {
-            record: record(EscalationOutcome::Disabled, None),
-            created: None,
-            timeline: vec![],
-            effects: vec![Effect::Outbound(ev)],
-            transcript: vec![],
-        };
+            seq: n as u64 + 1,
+        })
+    };
+    let no_handoff = |outcome, effects| EscalationDecision {
+        record: record(outcome, None),
+        created: None,
+        timeline: vec![],
+        effects,
+        transcript: vec![],
+        metrics: MetricsDelta::new(now, req.reason, req.channel, None),
+    };
+    if !settings.enabled {
+        return no_handoff(
+            EscalationOutcome::Disabled,
+            vec![event(0, "declined", OutboundType::HandoffDeclined, None)],
+        );
+    }
+    // Outside business hours (people only: routing to the AI does not depend on them).
+    let closed = match &settings.business_hours {
+        Some(h) if settings.routing == Routing::Human && !h.is_open(now) => Some(h),
+        _ => None,
+    };
+    if let Some(h) = closed {
+        let msg = Some(h.after_hours_message.as_str());
+        match (req.channel, h.after_hours_chat) {
+            (Channel::Chat, AfterHoursChat::ReturnToAi) => {
+                return no_handoff(
+                    EscalationOutcome::AfterHours,
+                    vec![event(0, "after_hours", OutboundType::RouteToAi, msg)],
+                )
+            }
+            (Channel::Voice, _) => {
+                let then = match settings.voice_timeout_action {
+                    VoiceTimeoutAction::ReturnToAi => OutboundType::ReturnToAi,
+                    VoiceTimeoutAction::EndCall => OutboundType::EndCall,
+                };
+                return no_handoff(
+                    EscalationOutcome::AfterHours,
+                    vec![
+                        event(0, "after_hours", OutboundType::CustomerMessage, msg),
+                        event(1, "after_hours", then, None),
+                    ],
+                );
+            }
+            // Queued: below, with the after-hours message and the stall timer from the opening.
+            (Channel::Chat, AfterHoursChat::Queue) => {}
+        }
     }
     let (outcome, state) = match (settings.routing, req.channel) {
         (Routing::Ai, _) => (EscalationOutcome::RoutedToAi, State::RoutedToAi),
@@ -292,6 +366,9 @@ pub fn decide_escalation(
         customer: req.customer.clone(),
         state,
         assignee: None,
+        // People's queues only: a handoff routed to the AI is no team's.
+        team_id: if state == State::RoutedToAi { None } else { teams.route(req.reason, req.channel, req.priority) },
+        accepted_at: None,
         stall_notified: false,
         stall_repeats: 0,
         unread: false,
@@ -328,16 +405,37 @@ pub fn decide_escalation(
         reason: req.reason,
         channel: req.channel,
     });
-    let confirmation = settings.confirmation_message.clone();
     if outcome == EscalationOutcome::RoutedToAi {
         b.outbound(OutboundType::RouteToAi, None);
     }
-    b.outbound(OutboundType::CustomerMessage, Some((MessagePurpose::Confirmation, confirmation.as_str())));
+    let stalling = settings.stalling_time_seconds.seconds();
+    match closed {
+        None => b.outbound(
+            OutboundType::CustomerMessage,
+            Some((MessagePurpose::Confirmation, settings.confirmation_message.as_str())),
+        ),
+        Some(h) => b.outbound(
+            OutboundType::CustomerMessage,
+            Some((MessagePurpose::AfterHours, h.after_hours_message.as_str())),
+        ),
+    }
+    // The stall timer counts from the next opening when the escalation comes in after hours.
+    let stall_after = match closed.map(|h| h.next_opening(now)) {
+        Some(Some(open)) => (open - now).num_seconds().clamp(0, u32::MAX as i64 / 2) as u32 + stalling,
+        _ => stalling,
+    };
     match outcome {
-        EscalationOutcome::Queued => b.timer(TimerKind::Stall, settings.stalling_time_seconds.seconds()),
+        EscalationOutcome::Queued => b.timer(TimerKind::Stall, stall_after),
         EscalationOutcome::Ringing => b.timer(TimerKind::Ring, settings.voice_ring_timeout_seconds.seconds()),
         _ => {}
     }
     let (timeline, effects, transcript) = b.finish();
-    EscalationDecision { record: record(outcome, Some(new_id)), created: Some(h), timeline, effects, transcript }
+    EscalationDecision {
+        record: record(outcome, Some(new_id)),
+        created: Some(h),
+        timeline,
+        effects,
+        transcript,
+        metrics: MetricsDelta::new(now, req.reason, req.channel, None),
+    }
 }

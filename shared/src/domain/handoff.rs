@@ -1,7 +1,8 @@
 //! The handoff lifecycle (spec §5): states, commands, the pure `decide` function, the timeline,
 //! and the effects a decision asks the outside world to carry out.
 
-use super::ids::{Actor, ConversationId, EventId, HandoffId, UserId, WorkspaceId};
+use super::ids::{Actor, ConversationId, EventId, HandoffId, TeamId, UserId, WorkspaceId};
+use super::metrics::MetricsDelta;
 use super::settings::{Message, StallFallback, VoiceTimeoutAction, WaitingPolicy};
 use super::transcript::{LineKind, TranscriptLine};
 use chrono::{DateTime, Duration, Utc};
@@ -114,6 +115,8 @@ pub enum Action {
     Read,
     /// The customer left.
     EndConversation,
+    /// Moved to another team's queue (spec §12).
+    Transfer,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::EnumIter, strum::IntoStaticStr)]
@@ -124,6 +127,8 @@ pub enum MessagePurpose {
     Stall,
     /// The waiting policy's fallback message.
     Fallback,
+    /// The after-hours message, instead of the confirmation (spec §11).
+    AfterHours,
     /// An agent's reply.
     Reply,
 }
@@ -265,6 +270,12 @@ pub enum TimelineEvent {
     TimerScheduled { timer_id: String, kind: TimerKind },
     /// A customer message joined the transcript (its text is in the transcript only).
     MessageReceived { message_id: String },
+    /// The handoff moved to another team's queue.
+    Transferred {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from_team_id: Option<TeamId>,
+        team_id: TeamId,
+    },
     /// An internal note joined the transcript.
     NoteAdded { message_id: String },
 }
@@ -284,6 +295,13 @@ pub struct Handoff {
     pub customer: Option<Customer>,
     pub state: State,
     pub assignee: Option<UserId>,
+    /// The team whose queue it is in (spec §12): set by the routing rules at escalation, changed
+    /// only by a transfer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team_id: Option<TeamId>,
+    /// When it was first accepted (for the time-to-accept figures).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepted_at: Option<DateTime<Utc>>,
     pub stall_notified: bool,
     /// How many times the stall notice was repeated after the first (spec §11).
     #[serde(default)]
@@ -370,6 +388,12 @@ pub enum Command {
     },
     /// The customer left.
     ConversationEnded,
+    /// Move the handoff to `team_id`'s queue: unassigned and waiting if it was assigned, in its
+    /// place in queue order otherwise.
+    Transfer {
+        by: UserId,
+        team_id: TeamId,
+    },
 }
 
 impl Command {
@@ -386,6 +410,7 @@ impl Command {
             Command::AddNote { .. } => Action::Note,
             Command::MarkRead { .. } => Action::Read,
             Command::ConversationEnded => Action::EndConversation,
+            Command::Transfer { .. } => Action::Transfer,
         }
     }
 
@@ -410,6 +435,8 @@ pub struct Decision {
     pub effects: Vec<Effect>,
     /// The lines this change adds to the transcript, in order.
     pub transcript: Vec<TranscriptLine>,
+    /// What this change adds to the workspace's figures (spec §13), written with it.
+    pub metrics: MetricsDelta,
 }
 
 /// Why a command does not apply.
@@ -543,7 +570,8 @@ fn actor_of(cmd: &Command) -> Actor {
         | Command::ReturnToAi { by }
         | Command::Reply { by, .. }
         | Command::AddNote { by, .. }
-        | Command::MarkRead { by } => Actor::Agent(by.clone()),
+        | Command::MarkRead { by }
+        | Command::Transfer { by, .. } => Actor::Agent(by.clone()),
         Command::StallTimerFired { .. } | Command::RingTimerFired { .. } => Actor::System,
         Command::CustomerMessage { .. } => Actor::Customer,
         Command::ConversationEnded => Actor::Ai,
@@ -563,6 +591,8 @@ pub fn decide(h: &Handoff, cmd: &Command, now: DateTime<Utc>) -> Result<Outcome,
         Fallback(State),
         /// The handoff keeps its state; the command adds to the transcript or the read mark.
         Keep,
+        /// Another team's queue; an assigned handoff waits again.
+        Transfer(TeamId),
     }
     let plan = match (cmd, h.state) {
         (Command::Accept { by }, Waiting | Ringing) => Plan::To(Assigned, Some(by.clone())),
@@ -605,6 +635,12 @@ pub fn decide(h: &Handoff, cmd: &Command, now: DateTime<Utc>) -> Result<Outcome,
         (Command::AddNote { .. }, _) => Plan::Keep,
         (Command::MarkRead { by }, _) if h.unread && h.assignee.as_ref() == Some(by) => Plan::Keep,
         (Command::MarkRead { .. }, _) => return Ok(Outcome::Unchanged),
+        (Command::Transfer { team_id, .. }, Waiting | Ringing | Assigned) => {
+            if h.team_id.as_ref() == Some(team_id) && h.state != Assigned {
+                return Ok(Outcome::Unchanged);
+            }
+            Plan::Transfer(team_id.clone())
+        }
         _ => return Err(illegal()),
     };
 
@@ -613,7 +649,13 @@ pub fn decide(h: &Handoff, cmd: &Command, now: DateTime<Utc>) -> Result<Outcome,
     next.updated_at = now;
     // A change of state (or a notice) outdates the timers set before it; the conversation's own
     // traffic does not.
-    next.timers_at = Some(if matches!(plan, Plan::Keep) { h.timer_version() } else { next.version });
+    let keeps_timers = match &plan {
+        Plan::Keep => true,
+        // Moving queues keeps a waiting or ringing handoff's place, and its timers.
+        Plan::Transfer(_) => h.state != Assigned,
+        _ => false,
+    };
+    next.timers_at = Some(if keeps_timers { h.timer_version() } else { next.version });
     let from = h.state;
     let mut b = EffectBuilder {
         handoff: &mut next,
@@ -659,6 +701,21 @@ pub fn decide(h: &Handoff, cmd: &Command, now: DateTime<Utc>) -> Result<Outcome,
                 b.timer(TimerKind::Stall, interval);
             }
         }
+        Plan::Transfer(team_id) => {
+            let from_team_id = b.handoff.team_id.replace(team_id.clone());
+            b.note(TimelineEvent::Transferred { from_team_id, team_id });
+            if from == Assigned {
+                b.handoff.state = Waiting;
+                b.handoff.assignee = None;
+                b.note(TimelineEvent::Transition { action: Action::Transfer, from, to: Waiting, assignee: None });
+                // Waiting again: the stall timer starts over (a chat only; a voice call is not
+                // rung again).
+                if b.handoff.channel == Channel::Chat {
+                    let stalling = b.handoff.policy.stalling_time_seconds;
+                    b.timer(TimerKind::Stall, stalling);
+                }
+            }
+        }
         Plan::Fallback(to) => {
             b.handoff.state = to;
             b.note(TimelineEvent::Transition { action: Action::StallTimer, from, to, assignee: None });
@@ -670,6 +727,9 @@ pub fn decide(h: &Handoff, cmd: &Command, now: DateTime<Utc>) -> Result<Outcome,
         Plan::To(to, assignee) => {
             b.handoff.state = to;
             b.handoff.assignee = assignee.clone();
+            if matches!(cmd, Command::Accept { .. }) && b.handoff.accepted_at.is_none() {
+                b.handoff.accepted_at = Some(now);
+            }
             b.note(TimelineEvent::Transition { action: cmd.action(), from, to, assignee });
             match (cmd, to) {
                 (Command::Accept { .. }, _) => b.outbound(OutboundType::AgentJoined, None),
@@ -681,5 +741,37 @@ pub fn decide(h: &Handoff, cmd: &Command, now: DateTime<Utc>) -> Result<Outcome,
         }
     }
     let (timeline, effects, transcript) = b.finish();
-    Ok(Outcome::Changed(Decision { handoff: next, timeline, effects, transcript }))
+    let metrics = metrics_of(h, &next, cmd, now);
+    Ok(Outcome::Changed(Decision { handoff: next, timeline, effects, transcript, metrics }))
+}
+
+/// What a change from `before` to `after` adds to the figures of the day `before` was created.
+fn metrics_of(before: &Handoff, after: &Handoff, cmd: &Command, now: DateTime<Utc>) -> MetricsDelta {
+    use super::metrics as m;
+    let mut d = MetricsDelta::new(before.created_at, after.reason, after.channel, after.team_id.clone());
+    let since_created = (now - before.created_at).num_seconds().max(0) as u64;
+    if after.stall_notified
+        && (after.stall_repeats, after.stall_notified) != (before.stall_repeats, before.stall_notified)
+    {
+        d.add(m::STALL_NOTICES);
+    }
+    if before.accepted_at.is_none() && after.accepted_at.is_some() {
+        d.observe(m::Timing::ToAccept, since_created);
+    }
+    if before.state.is_active() && !after.state.is_active() {
+        d.add(m::final_state_counter(after.state));
+        match (cmd, after.state) {
+            (_, State::Abandoned) if before.accepted_at.is_none() => d.add(m::ABANDONED_BEFORE_ACCEPT),
+            (_, State::Resolved) => d.observe(m::Timing::ToResolve, since_created),
+            (Command::ReturnToAi { .. }, _) => d.add(m::RETURNED_BY_AGENT),
+            (Command::RingTimerFired { .. }, _) => d.add(m::RING_TIMEOUTS),
+            _ => {}
+        }
+    } else if before.state == State::Ticketed && after.state == State::Resolved {
+        // A ticket answered later: its final state moves from ticketed to resolved.
+        d.add_n(m::final_state_counter(State::Ticketed), -1);
+        d.add(m::final_state_counter(State::Resolved));
+        d.observe(m::Timing::ToResolve, since_created);
+    }
+    d
 }

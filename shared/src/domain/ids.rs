@@ -73,6 +73,10 @@ token_id!(
     /// A handoff record, created by the server.
     HandoffId
 );
+token_id!(
+    /// A team of a workspace (spec §12).
+    TeamId
+);
 
 /// A teammate's user id (the JWT `sub`): 1–256 printable characters, no whitespace.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -31,6 +31,8 @@ macro_rules! named {
 }
 
 use super::handoff::{Action, Channel, MessagePurpose, OutboundType, Priority, Reason, State, TimerKind};
+use super::hours::AfterHoursChat;
+use super::metrics::Dimension;
 use super::roles::Role;
 use super::settings::{Routing, StallFallback, VoiceTimeoutAction};
 use super::transcript::LineKind;
@@ -48,7 +50,9 @@ named!(
     VoiceTimeoutAction,
     Role,
     LineKind,
-    StallFallback
+    StallFallback,
+    AfterHoursChat,
+    Dimension
 );
 
 #[cfg(test)]
@@ -86,6 +90,8 @@ mod tests {
         agrees_with_serde(Role::all().collect(), Role::as_str, Role::parse);
         agrees_with_serde(LineKind::all().collect(), LineKind::as_str, LineKind::parse);
         agrees_with_serde(StallFallback::all().collect(), StallFallback::as_str, StallFallback::parse);
+        agrees_with_serde(AfterHoursChat::all().collect(), AfterHoursChat::as_str, AfterHoursChat::parse);
+        agrees_with_serde(Dimension::all().collect(), Dimension::as_str, Dimension::parse);
         assert_eq!(State::names().len(), 9);
         assert_eq!(Reason::names().len(), 8);
     }

@@ -174,3 +174,9 @@ impl super::escalation::EscalationDecision {
         }
     }
 }
+
+/// The message a decision tells the customer first (a confirmation, an after-hours message), if
+/// it tells them one.
+pub fn customer_text(effects: &[Effect]) -> Option<&str> {
+    effects.iter().filter_map(Effect::outbound).find_map(|e| e.text.as_deref())
+}

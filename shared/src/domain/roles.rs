@@ -26,10 +26,15 @@ pub enum Operation {
     ReadLocalOutbound,
     /// Customer messages and "the customer left", forwarded by the AI runtime (spec §10).
     ForwardConversation,
+    /// The teams document (spec §12).
+    ReadTeams,
+    WriteTeams,
+    /// The handoff figures (spec §13).
+    ReadMetrics,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 8] = [
+    pub const ALL: [Operation; 11] = [
         Operation::ReadSettings,
         Operation::WriteSettings,
         Operation::Escalate,
@@ -38,6 +43,9 @@ impl Operation {
         Operation::ActOnHandoff,
         Operation::ReadLocalOutbound,
         Operation::ForwardConversation,
+        Operation::ReadTeams,
+        Operation::WriteTeams,
+        Operation::ReadMetrics,
     ];
 }
 
@@ -46,7 +54,9 @@ pub fn may(role: Role, op: Operation) -> bool {
     use Operation::*;
     match role {
         Role::Admin => true,
-        Role::Agent => matches!(op, ReadSettings | ReadInbox | ReadHandoff | ActOnHandoff | ReadLocalOutbound),
+        Role::Agent => {
+            matches!(op, ReadSettings | ReadInbox | ReadHandoff | ActOnHandoff | ReadLocalOutbound | ReadTeams)
+        }
         Role::Ai => matches!(op, Escalate | ReadLocalOutbound | ForwardConversation),
     }
 }
@@ -66,6 +76,9 @@ mod tests {
             assert_eq!(allowed(op), vec![Role::Admin, Role::Agent], "{op:?}");
         }
         assert_eq!(allowed(Operation::ReadLocalOutbound).len(), 3);
-        assert_eq!(Operation::ALL.len(), 8);
+        assert_eq!(allowed(Operation::ReadTeams), vec![Role::Admin, Role::Agent]);
+        assert_eq!(allowed(Operation::WriteTeams), vec![Role::Admin]);
+        assert_eq!(allowed(Operation::ReadMetrics), vec![Role::Admin]);
+        assert_eq!(Operation::ALL.len(), 11);
     }
 }

@@ -1,5 +1,6 @@
 //! Workspace settings (spec §3): validated types, defaults and the parser of a settings document.
 
+use super::hours::{parse_business_hours, BusinessHours};
 use super::ids::{UserId, WorkspaceId};
 use super::validation::{as_bool, as_str, as_u64, one_of, reject_unknown, Errors, FieldError};
 use chrono::{DateTime, Utc};
@@ -175,6 +176,9 @@ pub struct Settings {
     /// §11: repeats and a fallback (absent from documents saved before it: the defaults).
     #[serde(flatten)]
     pub waiting: WaitingPolicy,
+    /// §11: when people are there (`None`: always).
+    #[serde(default)]
+    pub business_hours: Option<BusinessHours>,
 }
 
 impl Default for Settings {
@@ -188,6 +192,7 @@ impl Default for Settings {
             voice_ring_timeout_seconds: RingTimeout(30),
             voice_timeout_action: VoiceTimeoutAction::ReturnToAi,
             waiting: WaitingPolicy::default(),
+            business_hours: None,
         }
     }
 }
@@ -235,16 +240,23 @@ impl SettingsUpdate {
     /// (they must agree). An update that names no version is rejected: it could silently
     /// overwrite someone else's change.
     pub fn based_on(&self, if_match: Option<u64>) -> Result<u64, FieldError> {
-        match (if_match, self.version) {
-            (Some(h), Some(b)) if h != b => {
-                Err(FieldError::new("version", format!("is {b} but the If-Match header says {h}")))
-            }
-            (Some(v), _) | (None, Some(v)) => Ok(v),
-            (None, None) => Err(FieldError::new(
-                "version",
-                "is required: send the version the change is based on (field `version` or header If-Match)",
-            )),
+        version_based_on(self.version, if_match)
+    }
+}
+
+/// The version a replacement document is based on: from the `If-Match` header or the body's
+/// `version` (they must agree). One that names no version is rejected: it could silently
+/// overwrite someone else's change.
+pub fn version_based_on(body: Option<u64>, if_match: Option<u64>) -> Result<u64, FieldError> {
+    match (if_match, body) {
+        (Some(h), Some(b)) if h != b => {
+            Err(FieldError::new("version", format!("is {b} but the If-Match header says {h}")))
         }
+        (Some(v), _) | (None, Some(v)) => Ok(v),
+        (None, None) => Err(FieldError::new(
+            "version",
+            "is required: send the version the change is based on (field `version` or header If-Match)",
+        )),
     }
 }
 
@@ -258,8 +270,8 @@ const SETTINGS_FIELDS: [&str; 7] = [
     "voice_timeout_action",
 ];
 /// Optional fields (§11): left out, they take their defaults.
-const OPTIONAL_FIELDS: [&str; 4] =
-    ["stall_repeat_seconds", "stall_repeat_max", "stall_fallback", "stall_fallback_message"];
+const OPTIONAL_FIELDS: [&str; 5] =
+    ["stall_repeat_seconds", "stall_repeat_max", "stall_fallback", "stall_fallback_message", "business_hours"];
 /// Fields the server sets; accepted (and ignored) so a document read with GET can be sent back.
 const SERVER_FIELDS: [&str; 3] = ["updated_at", "updated_by", "workspace_id"];
 
@@ -307,6 +319,10 @@ pub fn parse_settings_update(doc: &Value, workspace: &WorkspaceId) -> Result<Set
         Some(v) => errs.take("version", as_u64(v)),
     };
     let waiting = parse_waiting(obj, &mut errs);
+    let business_hours = match obj.get("business_hours") {
+        None => Some(None),
+        Some(v) => parse_business_hours(v, &mut errs),
+    };
     if let Some(ws) = obj.get("workspace_id") {
         if ws.as_str() != Some(workspace.as_str()) {
             errs.push("workspace_id", "must be the workspace of the path (or be left out)");
@@ -322,6 +338,7 @@ pub fn parse_settings_update(doc: &Value, workspace: &WorkspaceId) -> Result<Set
             voice_ring_timeout_seconds: ring.unwrap(),
             voice_timeout_action: action.unwrap(),
             waiting: waiting.unwrap(),
+            business_hours: business_hours.unwrap(),
         },
         version,
     })
@@ -552,6 +569,7 @@ mod tests {
                     stall_fallback: StallFallback::all().nth(fallback).unwrap(),
                     stall_fallback_message: Message::parse(&format!("z{msg}")).unwrap(),
                 },
+                business_hours: None,
             };
             let doc = serde_json::to_value(&s).unwrap();
             let u = parse_settings_update(&doc, &ws()).unwrap();

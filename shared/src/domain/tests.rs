@@ -29,7 +29,15 @@ fn request(channel: Channel) -> EscalationRequest {
     }
 }
 fn escalate(s: &Settings, channel: Channel) -> EscalationDecision {
-    decide_escalation(s, &request(channel), Actor::Ai, None, HandoffId::parse("hnd_1").unwrap(), t0())
+    decide_escalation(
+        s,
+        &Teams::default(),
+        &request(channel),
+        Actor::Ai,
+        None,
+        HandoffId::parse("hnd_1").unwrap(),
+        t0(),
+    )
 }
 fn handoff_in(state: State, action: VoiceTimeoutAction) -> Handoff {
     let channel = if state == State::Ringing { Channel::Voice } else { Channel::Chat };
@@ -147,6 +155,7 @@ fn already_active_returns_existing_and_sends_nothing_even_when_disabled() {
     for enabled in [true, false] {
         let d = decide_escalation(
             &settings(enabled, Routing::Human, VoiceTimeoutAction::ReturnToAi),
+            &Teams::default(),
             &request(Channel::Chat),
             Actor::Ai,
             Some(&existing),
@@ -331,7 +340,7 @@ fn an_escalations_transcript_starts_the_handoffs() {
         TranscriptEntry { author: Actor::Ai, text: "Let me get a person".into(), sent_at: t0() },
     ];
     let s = settings(true, Routing::Human, VoiceTimeoutAction::ReturnToAi);
-    let d = decide_escalation(&s, &req, Actor::Ai, None, HandoffId::parse("hnd_1").unwrap(), t0());
+    let d = decide_escalation(&s, &Teams::default(), &req, Actor::Ai, None, HandoffId::parse("hnd_1").unwrap(), t0());
     let authors: Vec<String> = d.transcript.iter().map(|l| l.author.to_string()).collect();
     assert_eq!(authors, vec!["customer", "ai", "system"], "earlier messages, then the confirmation");
     assert_eq!(d.transcript[2].text, s.confirmation_message.as_str());
@@ -499,6 +508,7 @@ enum Step {
     Note,
     Read(u8),
     Ended,
+    Transfer(u8),
 }
 
 fn arb_step() -> impl Strategy<Value = Step> {
@@ -514,6 +524,7 @@ fn arb_step() -> impl Strategy<Value = Step> {
         Just(Step::Note),
         (0u8..3).prop_map(Step::Read),
         Just(Step::Ended),
+        (0u8..2).prop_map(Step::Transfer),
     ]
 }
 
@@ -540,6 +551,7 @@ proptest! {
         let mut ids: Vec<String> = d.effects.iter().map(|e| e.id().to_string()).collect();
         let mut events = h.seq;
         let mut stalls = 0;
+        let mut figures = d.metrics.counts.clone();
         let users = ["u0", "u1", "u2"];
         for step in steps {
             let cmd = match step {
@@ -559,6 +571,7 @@ proptest! {
                 Step::Note => Command::AddNote { by: uid("u1"), text: "vip".into() },
                 Step::Read(u) => Command::MarkRead { by: uid(users[u as usize]) },
                 Step::Ended => Command::ConversationEnded,
+                Step::Transfer(t) => Command::Transfer { by: uid("u0"), team_id: TeamId::parse(format!("team{t}")).unwrap() },
             };
             let before = h.clone();
             match decide(&h, &cmd, t0()) {
@@ -580,6 +593,13 @@ proptest! {
                         ids.push(e.id().to_string());
                     }
                     prop_assert_eq!(d.handoff.seq, events);
+                    for (k, v) in &d.metrics.counts {
+                        *figures.entry(k.clone()).or_default() += v;
+                    }
+                    // A transfer tells the customer nothing.
+                    if matches!(cmd, Command::Transfer { .. }) {
+                        prop_assert!(d.effects.iter().all(|e| e.outbound().is_none()));
+                    }
                     // Notes and customer messages never reach the customer.
                     if matches!(cmd, Command::AddNote { .. } | Command::CustomerMessage { .. } | Command::MarkRead { .. }) {
                         prop_assert!(d.effects.is_empty());
@@ -597,11 +617,19 @@ proptest! {
             let by_customer = matches!(cmd, Command::CustomerMessage { .. });
             prop_assert!(before.unread || !h.unread || by_customer, "unread set by {:?}", cmd);
             prop_assert_eq!(h.state == State::Assigned, h.assignee.is_some() && h.state.is_active());
-            prop_assert!(!(voice && h.state == State::Waiting));
+            // A call waits only after a transfer (it is never rung again).
+            prop_assert!(!(voice && h.state == State::Waiting && h.team_id.is_none()));
             prop_assert!(!(!voice && (h.state == State::Ringing || h.state == State::Ended)));
             prop_assert!(h.state != State::RoutedToAi);
         }
         prop_assert!(stalls <= 1);
+        // The figures: one escalation, one final state once it is over (none while active), at
+        // most one time to accept, and every counter ≥ 0.
+        let total = |prefix: &str| figures.iter().filter(|(k, _)| k.starts_with(prefix)).map(|(_, v)| *v).sum::<i64>();
+        prop_assert_eq!(total("escalations."), 1);
+        prop_assert_eq!(total("final."), if h.state.is_active() { 0 } else { 1 });
+        prop_assert_eq!(total("accept."), if h.accepted_at.is_some() { 1 } else { 0 });
+        prop_assert!(figures.values().all(|v| *v >= 0), "{:?}", figures);
         let n = ids.len();
         ids.sort();
         ids.dedup();
@@ -720,4 +748,241 @@ proptest! {
             prop_assert_eq!(fallbacks, u32::from(fallback != StallFallback::KeepWaiting));
         }
     }
+}
+
+// --- Business hours (spec §11) ---
+
+/// Open 09:00–17:00 Paris time on weekdays: t0 (Tuesday 10:00 UTC, 11:00 in Paris) is open.
+fn office_hours(after_hours_chat: &str) -> BusinessHours {
+    let day = json!([["09:00", "17:00"]]);
+    let mut errs = validation::Errors::default();
+    let v = json!({"time_zone": "Europe/Paris",
+                   "weekly": {"mon": day, "tue": day, "wed": day, "thu": day, "fri": day},
+                   "after_hours_message": "We're closed; back at 9.", "after_hours_chat": after_hours_chat});
+    hours::parse_business_hours(&v, &mut errs).unwrap().unwrap()
+}
+
+fn at_hour(utc_hour: u32) -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 24, utc_hour, 0, 0).unwrap()
+}
+
+fn escalate_at(s: &Settings, channel: Channel, now: chrono::DateTime<Utc>) -> EscalationDecision {
+    decide_escalation(s, &Teams::default(), &request(channel), Actor::Ai, None, HandoffId::parse("hnd_1").unwrap(), now)
+}
+
+fn texts(effects: &[Effect]) -> Vec<(OutboundType, Option<String>)> {
+    effects.iter().filter_map(Effect::outbound).map(|e| (e.event_type, e.text.clone())).collect()
+}
+
+#[test]
+fn inside_business_hours_nothing_changes() {
+    let mut s = settings(true, Routing::Human, VoiceTimeoutAction::ReturnToAi);
+    s.business_hours = Some(office_hours("return_to_ai"));
+    assert_eq!(escalate_at(&s, Channel::Chat, t0()).record.outcome, EscalationOutcome::Queued);
+    assert_eq!(escalate_at(&s, Channel::Voice, t0()).record.outcome, EscalationOutcome::Ringing);
+    assert_eq!(customer_text(&escalate_at(&s, Channel::Chat, t0()).effects), Some(DEFAULT_CONFIRMATION));
+}
+
+#[test]
+fn after_hours_chat_is_queued_with_the_after_hours_message_and_stalls_from_the_opening() {
+    let mut s = settings(true, Routing::Human, VoiceTimeoutAction::ReturnToAi);
+    s.business_hours = Some(office_hours("queue"));
+    s.stalling_time_seconds = StallingTime::parse(60).unwrap();
+    // 20:00 UTC on Tuesday is 21:00 in Paris: closed until Wednesday 09:00 (08:00 UTC).
+    let now = at_hour(20);
+    let d = escalate_at(&s, Channel::Chat, now);
+    assert_eq!(d.record.outcome, EscalationOutcome::Queued);
+    assert_eq!(d.created.as_ref().unwrap().state, State::Waiting);
+    assert_eq!(texts(&d.effects), [(OutboundType::CustomerMessage, Some("We're closed; back at 9.".to_string()))]);
+    assert!(d
+        .timeline
+        .iter()
+        .any(|e| matches!(&e.event, TimelineEvent::MessageDecided { purpose: MessagePurpose::AfterHours, .. })));
+    let timer = d.effects.iter().find_map(Effect::timer).unwrap();
+    let opening = Utc.with_ymd_and_hms(2026, 11, 25, 8, 0, 0).unwrap();
+    assert_eq!(timer.due_at, opening + chrono::Duration::seconds(60));
+}
+
+#[test]
+fn after_hours_chat_can_go_back_to_the_ai_without_an_inbox_entry() {
+    let mut s = settings(true, Routing::Human, VoiceTimeoutAction::ReturnToAi);
+    s.business_hours = Some(office_hours("return_to_ai"));
+    let d = escalate_at(&s, Channel::Chat, at_hour(20));
+    assert_eq!(d.record.outcome, EscalationOutcome::AfterHours);
+    assert!(d.created.is_none() && d.record.handoff_id.is_none());
+    assert_eq!(texts(&d.effects), [(OutboundType::RouteToAi, Some("We're closed; back at 9.".to_string()))]);
+    let rec = d.decision_record().unwrap();
+    assert_eq!(rec.effects[0].id(), "ws_1:evt_1:after_hours");
+}
+
+#[test]
+fn a_voice_call_never_rings_after_hours() {
+    for (action, then) in [
+        (VoiceTimeoutAction::ReturnToAi, OutboundType::ReturnToAi),
+        (VoiceTimeoutAction::EndCall, OutboundType::EndCall),
+    ] {
+        for chat in ["queue", "return_to_ai"] {
+            let mut s = settings(true, Routing::Human, action);
+            s.business_hours = Some(office_hours(chat));
+            let d = escalate_at(&s, Channel::Voice, at_hour(20));
+            assert_eq!(d.record.outcome, EscalationOutcome::AfterHours);
+            assert!(d.created.is_none());
+            assert!(d.effects.iter().all(|e| e.timer().is_none()), "no ring timer");
+            assert_eq!(
+                texts(&d.effects),
+                [(OutboundType::CustomerMessage, Some("We're closed; back at 9.".to_string())), (then, None)]
+            );
+            let seqs: Vec<u64> = d.effects.iter().filter_map(Effect::outbound).map(|e| e.seq).collect();
+            assert_eq!(seqs, [1, 2]);
+        }
+    }
+}
+
+#[test]
+fn routing_to_the_ai_and_turning_off_ignore_business_hours() {
+    let mut s = settings(true, Routing::Ai, VoiceTimeoutAction::ReturnToAi);
+    s.business_hours = Some(office_hours("return_to_ai"));
+    assert_eq!(escalate_at(&s, Channel::Voice, at_hour(20)).record.outcome, EscalationOutcome::RoutedToAi);
+    s.enabled = false;
+    assert_eq!(escalate_at(&s, Channel::Voice, at_hour(20)).record.outcome, EscalationOutcome::Disabled);
+}
+
+proptest! {
+    /// Whatever the hours and the moment: a voice escalation rings only when open, and a chat
+    /// escalation is queued with the after-hours message exactly when closed.
+    #[test]
+    fn the_outcome_follows_the_hours(utc_hour in 0u32..24, day in 0i64..14, queue in any::<bool>(), voice in any::<bool>()) {
+        let mut s = settings(true, Routing::Human, VoiceTimeoutAction::EndCall);
+        let h = office_hours(if queue { "queue" } else { "return_to_ai" });
+        let now = at_hour(utc_hour) + chrono::Duration::days(day);
+        let open = h.is_open(now);
+        s.business_hours = Some(h);
+        let channel = if voice { Channel::Voice } else { Channel::Chat };
+        let d = escalate_at(&s, channel, now);
+        let expected = match (open, voice, queue) {
+            (true, true, _) => EscalationOutcome::Ringing,
+            (true, false, _) | (false, false, true) => EscalationOutcome::Queued,
+            (false, _, _) => EscalationOutcome::AfterHours,
+        };
+        prop_assert_eq!(d.record.outcome, expected);
+        let text = customer_text(&d.effects).unwrap();
+        prop_assert_eq!(text == "We're closed; back at 9.", !open);
+    }
+}
+
+// --- Teams, routing and transfer (spec §12) ---
+
+fn teams_doc() -> Teams {
+    teams::parse_teams_update(
+        &json!({
+            "teams": [{"team_id": "billing", "name": "Billing", "members": ["u1"]},
+                      {"team_id": "general", "name": "General"}],
+            "rules": [{"when": {"reason": ["refund_request"]}, "team_id": "billing"}],
+            "default_team_id": "general"
+        }),
+        &WorkspaceId::parse("ws_1").unwrap(),
+    )
+    .unwrap()
+    .teams
+}
+
+#[test]
+fn an_escalation_takes_the_team_of_its_rule_and_keeps_it() {
+    let s = settings(true, Routing::Human, VoiceTimeoutAction::ReturnToAi);
+    let req = request(Channel::Chat);
+    let d = decide_escalation(&s, &teams_doc(), &req, Actor::Ai, None, HandoffId::parse("hnd_1").unwrap(), t0());
+    assert_eq!(d.created.as_ref().unwrap().team_id.as_ref().map(|t| t.as_str()), Some("billing"));
+    let other = EscalationRequest { reason: Reason::Other, ..req.clone() };
+    let d = decide_escalation(&s, &teams_doc(), &other, Actor::Ai, None, HandoffId::parse("hnd_2").unwrap(), t0());
+    assert_eq!(d.created.as_ref().unwrap().team_id.as_ref().map(|t| t.as_str()), Some("general"));
+    // Routed to the AI: no team's queue.
+    let ai = settings(true, Routing::Ai, VoiceTimeoutAction::ReturnToAi);
+    let d = decide_escalation(&ai, &teams_doc(), &req, Actor::Ai, None, HandoffId::parse("hnd_3").unwrap(), t0());
+    assert_eq!(d.created.unwrap().team_id, None);
+    // The handoff keeps its team whatever the rules become: it is stored on the handoff.
+    let h = escalate(&s, Channel::Chat).created.unwrap();
+    assert_eq!(h.team_id, None);
+}
+
+#[test]
+fn a_transfer_requeues_an_assigned_handoff_and_keeps_a_waiting_ones_place() {
+    let billing = TeamId::parse("billing").unwrap();
+    let mut assigned = handoff_in(State::Assigned, VoiceTimeoutAction::ReturnToAi);
+    assigned.team_id = Some(TeamId::parse("general").unwrap());
+    let d = changed(decide(&assigned, &Command::Transfer { by: uid("u0"), team_id: billing.clone() }, t0()));
+    assert_eq!(
+        (d.handoff.state, d.handoff.assignee.clone(), d.handoff.team_id.clone()),
+        (State::Waiting, None, Some(billing.clone()))
+    );
+    assert!(d.effects.iter().all(|e| e.outbound().is_none()), "nothing new for the customer");
+    let stall = d.effects.iter().find_map(Effect::timer).expect("waiting again: a stall timer");
+    assert_eq!(stall.set_at_version, d.handoff.version);
+    assert!(d.timeline.iter().any(|l| matches!(&l.event,
+        TimelineEvent::Transferred { from_team_id: Some(f), team_id } if f.as_str() == "general" && team_id == &billing)));
+    assert!(d.created_at_unchanged(&assigned), "its place in queue order");
+
+    let waiting = handoff_in(State::Waiting, VoiceTimeoutAction::ReturnToAi);
+    let d = changed(decide(&waiting, &Command::Transfer { by: uid("u0"), team_id: billing.clone() }, t0()));
+    assert_eq!(
+        (d.handoff.state, d.handoff.timer_version()),
+        (State::Waiting, waiting.timer_version()),
+        "a waiting handoff keeps its stall timer"
+    );
+    assert!(d.effects.is_empty());
+    // The same team again: nothing to do.
+    assert_eq!(
+        decide(&d.handoff, &Command::Transfer { by: uid("u0"), team_id: billing.clone() }, t0()),
+        Ok(Outcome::Unchanged)
+    );
+    for closed in [State::Resolved, State::ReturnedToAi, State::Ticketed, State::Abandoned] {
+        let h = Handoff { state: closed, ..waiting.clone() };
+        assert!(decide(&h, &Command::Transfer { by: uid("u0"), team_id: billing.clone() }, t0()).is_err(), "{closed}");
+    }
+}
+
+impl Decision {
+    fn created_at_unchanged(&self, before: &Handoff) -> bool {
+        self.handoff.created_at == before.created_at
+    }
+}
+
+// --- Figures (spec §13) ---
+
+fn count(d: &MetricsDelta, name: &str) -> i64 {
+    d.counts.get(name).copied().unwrap_or(0)
+}
+
+#[test]
+fn each_change_adds_its_figures() {
+    let s = settings(true, Routing::Human, VoiceTimeoutAction::ReturnToAi);
+    let e = escalate(&s, Channel::Chat);
+    assert_eq!((count(&e.metrics, "escalations.queued"), count(&e.metrics, "queued_or_ringing")), (1, 1));
+    assert_eq!(e.metrics.day, t0().date_naive());
+    let h = e.created.unwrap();
+    let later = t0() + chrono::Duration::seconds(75);
+    let accepted = changed(decide(&h, &Command::Accept { by: uid("u1") }, later));
+    assert_eq!(count(&accepted.metrics, "accept.75"), 1);
+    assert_eq!(accepted.metrics.day, h.created_at.date_naive(), "counted on the day the handoff was created");
+    let resolved =
+        changed(decide(&accepted.handoff, &Command::Resolve { by: uid("u1") }, later + chrono::Duration::seconds(25)));
+    assert_eq!((count(&resolved.metrics, "final.resolved"), count(&resolved.metrics, "resolve.100")), (1, 1));
+    // Abandoned before anyone accepted.
+    let gone = changed(decide(&h, &Command::ConversationEnded, later));
+    assert_eq!((count(&gone.metrics, "final.abandoned"), count(&gone.metrics, "abandoned_before_accept")), (1, 1));
+    let gone_later = changed(decide(&accepted.handoff, &Command::ConversationEnded, later));
+    assert_eq!(count(&gone_later.metrics, "abandoned_before_accept"), 0);
+    // Returned by an agent; a stall notice; a ring timeout.
+    let back = changed(decide(&h, &Command::ReturnToAi { by: uid("u1") }, later));
+    assert_eq!(count(&back.metrics, "returned_by_agent"), 1);
+    let stall = changed(decide(&h, &Command::StallTimerFired { set_at_version: 1 }, later));
+    assert_eq!(count(&stall.metrics, "stall_notices"), 1);
+    let ringing = handoff_in(State::Ringing, VoiceTimeoutAction::EndCall);
+    let timeout = changed(decide(&ringing, &Command::RingTimerFired { set_at_version: 1 }, later));
+    assert_eq!((count(&timeout.metrics, "ring_timeouts"), count(&timeout.metrics, "final.ended")), (1, 1));
+    // A ticket resolved later moves from ticketed to resolved.
+    let ticket = Handoff { state: State::Ticketed, ..h.clone() };
+    let closed = changed(decide(&ticket, &Command::Resolve { by: uid("u1") }, later));
+    assert_eq!((count(&closed.metrics, "final.ticketed"), count(&closed.metrics, "final.resolved")), (-1, 1));
+    // A note adds nothing.
+    assert!(changed(decide(&h, &Command::AddNote { by: uid("u1"), text: "x".into() }, later)).metrics.is_empty());
 }

@@ -213,6 +213,7 @@ pub fn build_app_with(
         }
     }
     App::new(Arc::new(store), publisher, timers, clock, Arc::new(UuidIds))
+        .with_metrics(Arc::new(super::emf::EmfMetrics { function }))
 }
 
 /// Reads the configuration and builds the dependencies, or stops the function at start with a

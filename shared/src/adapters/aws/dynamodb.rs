@@ -8,8 +8,8 @@
 
 use crate::adapters::sortable_time as ts;
 use crate::domain::{
-    ConversationId, DecisionOwner, DecisionRecord, EscalationRecord, EventId, Handoff, HandoffId, LinePosition,
-    SettingsDoc, State, TranscriptLine, UserId, WorkspaceId,
+    ConversationId, DecisionOwner, DecisionRecord, Dimension, EscalationRecord, EventId, Handoff, HandoffId,
+    LinePosition, MetricsDelta, MetricsRow, SettingsDoc, State, TeamId, TeamsDoc, TranscriptLine, UserId, WorkspaceId,
 };
 use crate::ports::{
     CommitError, EscalationWrite, EscalationWriteError, HandoffView, InboxCursor, InboxPage, InboxQuery, StatusFilter,
@@ -23,7 +23,7 @@ use aws_sdk_dynamodb::types::{
     TransactWriteItem, Update,
 };
 use aws_sdk_dynamodb::Client;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use futures::future::join_all;
 use serde::{Deserialize, Serialize};
 use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
@@ -34,6 +34,7 @@ pub const INDEX_BY_STATE: &str = "by_state";
 pub const INDEX_ACTIVE: &str = "active";
 pub const INDEX_BY_ASSIGNEE: &str = "by_assignee";
 pub const INDEX_PENDING_EFFECTS: &str = "pending_effects";
+pub const INDEX_BY_TEAM: &str = "by_team";
 /// The TTL attribute (epoch seconds).
 pub const TTL_ATTRIBUTE: &str = "expires_at_epoch";
 /// Pending decisions are spread over this many index partitions.
@@ -47,6 +48,11 @@ pub const SETTINGS_COPIES: u32 = 32;
 /// An Inbox page reads at most this many index pages; a filter that matches little returns a
 /// partial page with a cursor rather than reading on.
 pub const MAX_READS_PER_PAGE: usize = 4;
+/// Each grouping's figures are spread over this many partitions (a decision adds to the one its
+/// handoff or event hashes to), so one busy workspace's sums do not pile onto one key.
+pub const METRICS_SHARDS: u32 = 16;
+/// A teams document's member lists are kept in items of at most about this many bytes.
+const MEMBERS_CHUNK_BYTES: usize = 300_000;
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -114,6 +120,29 @@ fn assignee_pk(ws: &WorkspaceId, u: &UserId, state: State) -> String {
         format!("WS#{ws}#ASSIGNEE#{u}#STATE#{state}")
     }
 }
+/// A team's queue: its active handoffs under one key, the others under one key per state.
+fn team_pk(ws: &WorkspaceId, t: &TeamId, state: State) -> String {
+    if state.is_active() {
+        format!("WS#{ws}#TEAM#{t}#ACTIVE")
+    } else {
+        format!("WS#{ws}#TEAM#{t}#STATE#{state}")
+    }
+}
+/// The teams document (without member lists), kept in as many copies as the settings.
+fn teams_key(ws: &WorkspaceId, copy: u32) -> (String, String) {
+    (format!("TEAMS#{ws}#{copy}"), "TEAMS".into())
+}
+/// The member lists of each saved teams document, under the id of the write that saved it.
+fn members_pk(ws: &WorkspaceId) -> String {
+    format!("TEAMMEMBERS#{ws}")
+}
+fn metrics_pk(ws: &WorkspaceId, dim: Dimension, shard: u32) -> String {
+    format!("METRICS#{ws}#{dim}#{shard}")
+}
+/// Is this counter a duration bucket (`accept.<n>`, `resolve.<n>`)? Those are items of their own.
+fn is_bucket(name: &str) -> bool {
+    name.split_once('.').is_some_and(|(_, b)| !b.is_empty() && b.bytes().all(|c| c.is_ascii_digit()))
+}
 fn shard_of(key: &str) -> u32 {
     (super::stable_hash(key) % PENDING_SHARDS as u64) as u32
 }
@@ -140,6 +169,10 @@ struct HandoffItem {
     gsi3pk: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     gsi3sk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsi5pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsi5sk: Option<String>,
     #[serde(flatten)]
     handoff: Handoff,
 }
@@ -157,10 +190,37 @@ impl HandoffItem {
             gsi2pk: active.then(|| active_pk(&h.workspace_id, shard)),
             gsi2sk: active.then(|| order.clone()),
             gsi3pk: h.assignee.as_ref().map(|a| assignee_pk(&h.workspace_id, a, h.state)),
-            gsi3sk: h.assignee.as_ref().map(|_| order),
+            gsi3sk: h.assignee.as_ref().map(|_| order.clone()),
+            gsi5pk: h.team_id.as_ref().map(|t| team_pk(&h.workspace_id, t, h.state)),
+            gsi5sk: h.team_id.as_ref().map(|_| order),
             handoff: h.clone(),
         }
     }
+}
+
+/// One copy of a workspace's teams document, without member lists; `write_id` names the
+/// members items saved with it.
+#[derive(Serialize, Deserialize)]
+struct TeamsItem {
+    pk: String,
+    sk: String,
+    write_id: String,
+    #[serde(flatten)]
+    doc: TeamsDoc,
+}
+
+/// Some teams' member lists, of the teams document saved by write `write_id` (the key's start).
+#[derive(Serialize, Deserialize)]
+struct MembersItem {
+    pk: String,
+    sk: String,
+    teams: Vec<TeamMembers>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct TeamMembers {
+    team_id: TeamId,
+    members: Vec<UserId>,
 }
 
 /// "This conversation has an active handoff": taken with the handoff, freed when it closes.
@@ -354,8 +414,8 @@ impl DynamoStore {
             .collect()
     }
 
-    fn settings_check(&self, ws: &WorkspaceId, copy: u32, version: u64) -> Result<TransactWriteItem, StoreError> {
-        let (pk, sk) = settings_key(ws, copy);
+    /// "The document at this key is still at `version`" (0: there is none).
+    fn version_check(&self, (pk, sk): (String, String), version: u64) -> Result<TransactWriteItem, StoreError> {
         let mut c = ConditionCheck::builder().table_name(&self.table).key("pk", s(pk)).key("sk", s(sk));
         c = if version == 0 {
             c.condition_expression(NEW)
@@ -365,6 +425,90 @@ impl DynamoStore {
                 .expression_attribute_values(":v", n(version))
         };
         Ok(TransactWriteItem::builder().condition_check(c.build().map_err(unavailable)?).build())
+    }
+
+    /// An update adding `pairs` (attribute name, amount) to the item `pk`/`sk`.
+    fn add_to(&self, pk: String, sk: String, pairs: &[(&str, i64)]) -> Result<TransactWriteItem, StoreError> {
+        let mut u = Update::builder().table_name(&self.table).key("pk", s(pk)).key("sk", s(sk));
+        let mut adds = Vec::new();
+        for (i, (name, v)) in pairs.iter().enumerate() {
+            adds.push(format!("#c{i} :v{i}"));
+            u = u
+                .expression_attribute_names(format!("#c{i}"), *name)
+                .expression_attribute_values(format!(":v{i}"), n(v));
+        }
+        let u = u.update_expression(format!("ADD {}", adds.join(", "))).build().map_err(unavailable)?;
+        Ok(TransactWriteItem::builder().update(u).build())
+    }
+
+    /// The updates that add a decision's figures to the sums of its day, one per grouping (and
+    /// one per duration bucket), in the partition `shard_key` hashes to.
+    fn metric_updates(
+        &self,
+        ws: &WorkspaceId,
+        shard_key: &str,
+        m: &MetricsDelta,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let shard = (super::stable_hash(shard_key) % METRICS_SHARDS as u64) as u32;
+        let counts = m.counts.iter().map(|(k, v)| (k.as_str(), *v));
+        let (buckets, plain): (Vec<_>, Vec<_>) = counts.partition(|(name, _)| is_bucket(name));
+        let mut out = Vec::new();
+        for dim in Dimension::all() {
+            let base = format!("{}#{}", m.day, m.key(dim));
+            if !plain.is_empty() {
+                out.push(self.add_to(metrics_pk(ws, dim, shard), base.clone(), &plain)?);
+            }
+            for (name, v) in &buckets {
+                out.push(self.add_to(metrics_pk(ws, dim, shard), format!("{base}#{name}"), &[("n", *v)])?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every item of `pk` whose sort key is between `from` and `to`, following pages.
+    async fn query_all(&self, pk: String, from: String, to: String) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .consistent_read(true)
+                .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
+                .expression_attribute_values(":pk", s(pk.clone()))
+                .expression_attribute_values(":from", s(from.clone()))
+                .expression_attribute_values(":to", s(to.clone()))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            items.extend(out.items.unwrap_or_default());
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(items),
+            }
+        }
+    }
+
+    /// Deletes items (best effort: what is left is never read).
+    async fn delete_all(&self, keys: Vec<(String, String)>) {
+        for chunk in keys.chunks(25) {
+            let reqs: Vec<aws_sdk_dynamodb::types::WriteRequest> = chunk
+                .iter()
+                .filter_map(|(pk, sk)| {
+                    let d = aws_sdk_dynamodb::types::DeleteRequest::builder()
+                        .key("pk", s(pk.clone()))
+                        .key("sk", s(sk.clone()))
+                        .build()
+                        .ok()?;
+                    Some(aws_sdk_dynamodb::types::WriteRequest::builder().delete_request(d).build())
+                })
+                .collect();
+            if let Err(e) = self.client.batch_write_item().request_items(&self.table, reqs).send().await {
+                tracing::warn!(error = %sdk_error(e), "could not delete outdated items; they are never read");
+            }
+        }
     }
 
     async fn transact(
@@ -421,7 +565,37 @@ impl DynamoStore {
         let mut names: HashMap<String, String> = HashMap::new();
         let mut values: Item = HashMap::new();
         let mut filters: Vec<String> = Vec::new();
+        if q.teams.as_ref().is_some_and(|t| t.is_empty()) {
+            return Ok(InboxPage { items: vec![], next: None });
+        }
+        let by_team = q.teams.as_ref().filter(|_| q.assignee.is_none());
+        if let (Some(teams), Some(_)) = (&q.teams, &q.assignee) {
+            // Mine and in these teams: the assignee's key, filtered by team.
+            names.insert("#team".into(), "team_id".into());
+            let mut alts = Vec::new();
+            for (i, t) in teams.iter().enumerate() {
+                values.insert(format!(":team{i}"), s(t.as_str()));
+                alts.push(format!(":team{i}"));
+            }
+            filters.push(format!("#team IN ({})", alts.join(", ")));
+        }
         let (index, pk_attr, sk_attr, keys): (&str, &str, &str, Vec<String>) = match (&q.assignee, q.status) {
+            _ if by_team.is_some() => {
+                let teams = by_team.into_iter().flatten();
+                match q.status {
+                    StatusFilter::Active => {
+                        (INDEX_BY_TEAM, "gsi5pk", "gsi5sk", teams.map(|t| team_pk(ws, t, State::Waiting)).collect())
+                    }
+                    StatusFilter::One(st) => {
+                        if st.is_active() {
+                            names.insert("#state".into(), "state".into());
+                            values.insert(":st".into(), s(st.as_str()));
+                            filters.push("#state = :st".into());
+                        }
+                        (INDEX_BY_TEAM, "gsi5pk", "gsi5sk", teams.map(|t| team_pk(ws, t, st)).collect())
+                    }
+                }
+            }
             (Some(a), StatusFilter::Active) => {
                 (INDEX_BY_ASSIGNEE, "gsi3pk", "gsi3sk", vec![assignee_pk(ws, a, State::Assigned)])
             }
@@ -588,6 +762,172 @@ impl Store for DynamoStore {
         self.transact_versioned(items).await
     }
 
+    async fn get_teams(&self, ws: &WorkspaceId) -> Result<Option<TeamsDoc>, StoreError> {
+        let (pk, sk) = teams_key(ws, 0);
+        let Some(item) = self.get(pk, sk).await? else { return Ok(None) };
+        let TeamsItem { write_id, mut doc, .. } = from_attrs::<TeamsItem>(item)?;
+        let chunks = self.query_all(members_pk(ws), format!("{write_id}#"), format!("{write_id}#~")).await?;
+        let mut members: HashMap<TeamId, Vec<UserId>> = HashMap::new();
+        for c in chunks {
+            for t in from_attrs::<MembersItem>(c)?.teams {
+                members.insert(t.team_id, t.members);
+            }
+        }
+        for t in &mut doc.teams.teams {
+            t.members = members.remove(&t.team_id).unwrap_or_default();
+        }
+        Ok(Some(doc))
+    }
+
+    /// The member lists first, under a new write id; then every copy of the document naming
+    /// that id, conditionally on the version, in one transaction. A reader sees the old document
+    /// or the new one, never a mix. The lists of earlier saves are deleted afterwards; a lost
+    /// race deletes its own.
+    async fn put_teams(&self, doc: &TeamsDoc, expected_version: u64) -> Result<(), StoreError> {
+        let ws = &doc.workspace_id;
+        let write_id = uuid::Uuid::now_v7().simple().to_string();
+        let mut chunks: Vec<Vec<TeamMembers>> = vec![];
+        let mut size = 0;
+        for t in &doc.teams.teams {
+            let bytes: usize = t.members.iter().map(|m| m.as_str().len() + 8).sum::<usize>() + 200;
+            if chunks.is_empty() || size + bytes > MEMBERS_CHUNK_BYTES {
+                chunks.push(vec![]);
+                size = 0;
+            }
+            size += bytes;
+            chunks
+                .last_mut()
+                .expect("a chunk")
+                .push(TeamMembers { team_id: t.team_id.clone(), members: t.members.clone() });
+        }
+        let mut written = Vec::new();
+        for (i, teams) in chunks.into_iter().enumerate() {
+            let item = MembersItem { pk: members_pk(ws), sk: format!("{write_id}#{i:04}"), teams };
+            written.push((item.pk.clone(), item.sk.clone()));
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(to_attrs(&item)?))
+                .send()
+                .await
+                .map_err(sdk_error)?;
+        }
+        let routing = TeamsDoc { teams: doc.teams.without_members(), ..doc.clone() };
+        let items = (0..SETTINGS_COPIES)
+            .map(|copy| {
+                let (pk, sk) = teams_key(ws, copy);
+                let item = to_attrs(&TeamsItem { pk, sk, write_id: write_id.clone(), doc: routing.clone() })?;
+                let cond = if expected_version == 0 {
+                    Cond::new(NEW)
+                } else {
+                    Cond::new("#version = :expected")
+                        .name("#version", "version")
+                        .value(":expected", n(expected_version))
+                };
+                self.put(item, Some(cond))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        match self.transact_versioned(items).await {
+            Ok(()) => {
+                // Earlier saves' lists (write ids are time-ordered; a later save's are kept).
+                let old = self.query_all(members_pk(ws), "0".into(), format!("{write_id}#")).await?;
+                let keys = old
+                    .into_iter()
+                    .filter_map(|i| Some((i.get("pk")?.as_s().ok()?.clone(), i.get("sk")?.as_s().ok()?.clone())))
+                    .collect();
+                self.delete_all(keys).await;
+                Ok(())
+            }
+            Err(e) => {
+                self.delete_all(written).await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn get_decision_config(
+        &self,
+        ws: &WorkspaceId,
+    ) -> Result<(Option<SettingsDoc>, Option<TeamsDoc>), StoreError> {
+        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        let (spk, ssk) = settings_key(ws, 0);
+        let (tpk, tsk) = teams_key(ws, 0);
+        let key = |pk: &str, sk: &str| HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))]);
+        let mut request = KeysAndAttributes::builder()
+            .keys(key(&spk, &ssk))
+            .keys(key(&tpk, &tsk))
+            .consistent_read(true)
+            .build()
+            .map_err(unavailable)?;
+        let (mut settings, mut teams) = (None, None);
+        // One request; more only if DynamoDB leaves keys unprocessed.
+        for _ in 0..5 {
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request.clone())
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            for item in out.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
+                match item.get("pk").and_then(|v| v.as_s().ok()) {
+                    Some(pk) if *pk == spk => settings = Some(from_attrs::<SettingsItem>(item)?.doc),
+                    Some(pk) if *pk == tpk => teams = Some(from_attrs::<TeamsItem>(item)?.doc),
+                    _ => {}
+                }
+            }
+            match out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)) {
+                Some(rest) if !rest.keys.is_empty() => request = rest,
+                _ => return Ok((settings, teams)),
+            }
+        }
+        Err(StoreError::Unavailable("the settings could not be read (keys left unprocessed)".into()))
+    }
+
+    async fn read_metrics(
+        &self,
+        ws: &WorkspaceId,
+        dim: Dimension,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<MetricsRow>, StoreError> {
+        // Every shard side by side; `to` is excluded (every key of a day is `<day>#…`).
+        let shards = join_all(
+            (0..METRICS_SHARDS).map(|k| self.query_all(metrics_pk(ws, dim, k), from.to_string(), to.to_string())),
+        )
+        .await;
+        let mut rows: std::collections::BTreeMap<(NaiveDate, String), MetricsRow> = Default::default();
+        for items in shards {
+            for item in items? {
+                let Some(sk) = item.get("sk").and_then(|v| v.as_s().ok()) else { continue };
+                let mut parts = sk.splitn(3, '#');
+                let (Some(day), Some(key)) = (parts.next(), parts.next()) else { continue };
+                let Ok(day) = NaiveDate::parse_from_str(day, "%Y-%m-%d") else { continue };
+                let row = rows.entry((day, key.to_string())).or_insert_with(|| MetricsRow {
+                    day: Some(day),
+                    key: key.to_string(),
+                    ..Default::default()
+                });
+                let number = |v: &AttributeValue| v.as_n().ok().and_then(|n| n.parse::<i64>().ok());
+                match parts.next() {
+                    Some(bucket) => {
+                        if let Some(v) = item.get("n").and_then(number) {
+                            *row.counts.entry(bucket.to_string()).or_default() += v;
+                        }
+                    }
+                    None => {
+                        for (name, v) in &item {
+                            if let (false, Some(v)) = (name == "pk" || name == "sk", number(v)) {
+                                *row.counts.entry(name.clone()).or_default() += v;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(rows.into_values().collect())
+    }
+
     async fn create_escalation(&self, w: EscalationWrite<'_>) -> Result<(), EscalationWriteError> {
         let record = w.record;
         let ws = &record.workspace_id;
@@ -626,7 +966,15 @@ impl Store for DynamoStore {
         let mut settings_at = None;
         if let Some(v) = w.settings_version {
             settings_at = Some(items.len());
-            items.push(self.settings_check(ws, settings_copy(&record.conversation_id), v)?);
+            items.push(self.version_check(settings_key(ws, settings_copy(&record.conversation_id)), v)?);
+        }
+        let mut teams_at = None;
+        if let Some(v) = w.teams_version {
+            teams_at = Some(items.len());
+            items.push(self.version_check(teams_key(ws, settings_copy(&record.conversation_id)), v)?);
+        }
+        if let Some(m) = w.metrics {
+            items.extend(self.metric_updates(ws, record.event_id.as_str(), m)?);
         }
         if let Some(d) = w.decision {
             items.push(self.put(to_attrs(&DecisionItem::new(d))?, Some(Cond::new(NEW)))?);
@@ -687,7 +1035,7 @@ impl Store for DynamoStore {
                 }
             };
         }
-        if settings_at.is_some_and(|i| is_condition_failed(reasons.get(i))) {
+        if [settings_at, teams_at].into_iter().flatten().any(|i| is_condition_failed(reasons.get(i))) {
             return Err(EscalationWriteError::SettingsChanged);
         }
         if reasons.iter().any(|r| r.code() == Some("TransactionConflict")) {
@@ -794,6 +1142,9 @@ impl Store for DynamoStore {
                 .build()
                 .map_err(unavailable)?;
             items.push(TransactWriteItem::builder().delete(del).build());
+        }
+        if let Some(m) = t.metrics {
+            items.extend(self.metric_updates(&handoff.workspace_id, handoff.handoff_id.as_str(), m)?);
         }
         let Err(e) = self.transact(items).await else { return Ok(()) };
         if let Some(i) = key_at {

@@ -147,7 +147,7 @@ pub fn is_sweep(event: &serde_json::Value) -> bool {
 pub const SWEEP_AGE: Duration = Duration::from_secs(30);
 
 /// The CloudWatch namespace of the functions' own metrics.
-pub const METRICS_NAMESPACE: &str = "HumanHandoff";
+pub use super::emf::NAMESPACE as METRICS_NAMESPACE;
 /// Effects pending for more than five minutes, as the outbox sweep found them (the template's
 /// `StuckEffectsAlarm` watches it).
 pub const STUCK_EFFECTS_METRIC: &str = "StuckEffects";
@@ -155,20 +155,8 @@ pub const STUCK_EFFECTS_METRIC: &str = "StuckEffects";
 /// One CloudWatch embedded-metric-format record (counts, no dimensions): a JSON line on stdout,
 /// which CloudWatch Logs turns into metrics without any API call from the function.
 pub fn emf_line(metrics: &[(&str, f64)], at_ms: i64) -> serde_json::Value {
-    let mut v = serde_json::json!({
-        "_aws": {
-            "Timestamp": at_ms,
-            "CloudWatchMetrics": [{
-                "Namespace": METRICS_NAMESPACE,
-                "Dimensions": [[]],
-                "Metrics": metrics.iter().map(|(n, _)| serde_json::json!({"Name": n, "Unit": "Count"})).collect::<Vec<_>>(),
-            }],
-        },
-    });
-    for (name, value) in metrics {
-        v[*name] = serde_json::json!(value);
-    }
-    v
+    let metrics: Vec<(String, &str, f64)> = metrics.iter().map(|(n, v)| (n.to_string(), "Count", *v)).collect();
+    super::emf::record(&metrics, &[&[]], serde_json::Map::new(), at_ms)
 }
 
 /// What the outbox sweep reports: its answer, and the metrics its alarm watches.

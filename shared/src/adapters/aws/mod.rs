@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod dynamodb;
+pub mod emf;
 pub mod http;
 pub mod lambda;
 #[cfg(feature = "scheduler")]

@@ -4,7 +4,9 @@
 
 use super::config::QueueRef;
 use super::config::{self, AwsSettings, TimerSettings};
-use super::dynamodb::{INDEX_ACTIVE, INDEX_BY_ASSIGNEE, INDEX_BY_STATE, INDEX_PENDING_EFFECTS, TTL_ATTRIBUTE};
+use super::dynamodb::{
+    INDEX_ACTIVE, INDEX_BY_ASSIGNEE, INDEX_BY_STATE, INDEX_BY_TEAM, INDEX_PENDING_EFFECTS, TTL_ATTRIBUTE,
+};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
     ScalarAttributeType, TimeToLiveSpecification,
@@ -69,7 +71,7 @@ fn attr(name: &str) -> Result<AttributeDefinition, BoxError> {
     Ok(AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build()?)
 }
 
-/// Creates the single table with its four indexes and TTL.
+/// Creates the single table with its five indexes and TTL.
 pub async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Result<(), BoxError> {
     let mut req = client
         .create_table()
@@ -77,10 +79,14 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Res
         .billing_mode(BillingMode::PayPerRequest)
         .key_schema(key("pk", KeyType::Hash)?)
         .key_schema(key("sk", KeyType::Range)?);
-    for a in ["pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk", "gsi4pk", "gsi4sk"] {
+    for a in
+        ["pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk", "gsi4pk", "gsi4sk", "gsi5pk", "gsi5sk"]
+    {
         req = req.attribute_definitions(attr(a)?);
     }
-    for (name, n) in [(INDEX_BY_STATE, 1), (INDEX_ACTIVE, 2), (INDEX_BY_ASSIGNEE, 3), (INDEX_PENDING_EFFECTS, 4)] {
+    for (name, n) in
+        [(INDEX_BY_STATE, 1), (INDEX_ACTIVE, 2), (INDEX_BY_ASSIGNEE, 3), (INDEX_PENDING_EFFECTS, 4), (INDEX_BY_TEAM, 5)]
+    {
         req = req.global_secondary_indexes(
             GlobalSecondaryIndex::builder()
                 .index_name(name)

@@ -36,7 +36,7 @@ const GROUP_MAX: usize = 512;
 /// The schema version this code writes (`PRAGMA user_version`). Version 1 kept each handoff's
 /// timeline inside the handoff and the outbox one row per effect; [`upgrade_from_v1`] moves both.
 /// Version 3 added the transcript and the change keys (new tables only).
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS settings (
@@ -109,6 +109,23 @@ CREATE TABLE IF NOT EXISTS transcript (
     line         TEXT NOT NULL,
     PRIMARY KEY (workspace_id, handoff_id, version, idx)
 );
+-- The teams document of each workspace (spec §12).
+CREATE TABLE IF NOT EXISTS teams (
+    workspace_id TEXT PRIMARY KEY,
+    version      INTEGER NOT NULL,
+    doc          TEXT NOT NULL
+);
+-- The figures of §13, kept as sums while handoffs change: per grouping (reason, channel, team),
+-- value and UTC day of creation, one row per counter (histogram buckets are counters too).
+CREATE TABLE IF NOT EXISTS metrics (
+    workspace_id TEXT NOT NULL,
+    dim          TEXT NOT NULL,
+    day          TEXT NOT NULL,
+    key          TEXT NOT NULL,
+    name         TEXT NOT NULL,
+    value        INTEGER NOT NULL,
+    PRIMARY KEY (workspace_id, dim, day, key, name)
+);
 -- Keys that make a change of a handoff happen once (a customer message id, a reply's client id).
 CREATE TABLE IF NOT EXISTS change_keys (
     workspace_id TEXT NOT NULL,
@@ -118,6 +135,25 @@ CREATE TABLE IF NOT EXISTS change_keys (
     PRIMARY KEY (workspace_id, handoff_id, key)
 );
 "#;
+
+/// Schema 4: handoffs carry the team whose queue they are in (older ones: none), indexed for the
+/// Inbox's `team` filter.
+fn add_team_column(tx: &Connection) -> Result<(), StoreError> {
+    let has: bool = tx
+        .query_row("SELECT COUNT(*) FROM pragma_table_info('handoffs') WHERE name = 'team_id'", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .map_err(unavailable)?
+        > 0;
+    if !has {
+        tx.execute_batch("ALTER TABLE handoffs ADD COLUMN team_id TEXT;").map_err(unavailable)?;
+    }
+    tx.execute_batch(
+        "CREATE INDEX IF NOT EXISTS handoffs_by_team
+             ON handoffs (workspace_id, team_id, active, created_at, handoff_id) WHERE team_id IS NOT NULL;",
+    )
+    .map_err(unavailable)
+}
 
 /// Moves a version-1 database's handoff timelines into decision rows (as version 0 of each
 /// handoff: the history before the upgrade) and its pending effects into pending decisions.
@@ -217,6 +253,7 @@ impl EmbeddedDb {
         if had_v1 && version < 2 {
             upgrade_from_v1(&tx)?;
         }
+        add_team_column(&tx)?;
         tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION};")).map_err(unavailable)?;
         tx.commit().map_err(unavailable)?;
         let (jobs, rx) = std::sync::mpsc::channel::<Job>();
@@ -332,7 +369,15 @@ mod tests {
             Channel::Chat,
             Reason::Other,
         );
-        let d = decide_escalation(&settings.settings, &req, Actor::Ai, None, HandoffId::parse("hnd_old").unwrap(), at);
+        let d = decide_escalation(
+            &settings.settings,
+            &crate::domain::Teams::default(),
+            &req,
+            Actor::Ai,
+            None,
+            HandoffId::parse("hnd_old").unwrap(),
+            at,
+        );
         let h = d.created.clone().unwrap();
         let decision = d.decision_record().unwrap();
         let timer = decision.effects.iter().find_map(Effect::timer).cloned().expect("a stall timer");

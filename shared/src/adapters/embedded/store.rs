@@ -1,14 +1,14 @@
 use super::{corrupt, ts, unavailable, EmbeddedDb};
 use crate::domain::{
-    ConversationId, DecisionOwner, DecisionRecord, EscalationRecord, EventId, Handoff, HandoffId, LinePosition,
-    SettingsDoc, TranscriptLine, WorkspaceId,
+    ConversationId, DecisionOwner, DecisionRecord, Dimension, EscalationRecord, EventId, Handoff, HandoffId,
+    LinePosition, MetricsDelta, MetricsRow, SettingsDoc, TeamsDoc, TranscriptLine, WorkspaceId,
 };
 use crate::ports::{
     CommitError, EscalationWrite, EscalationWriteError, HandoffView, InboxPage, InboxQuery, StatusFilter, Store,
     StoreError, TranscriptPage, Transition,
 };
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{params, OptionalExtension};
 
 /// The embedded [`Store`]: SQLite, every conditional write in one transaction.
@@ -58,12 +58,12 @@ fn is_unique_violation(e: &rusqlite::Error) -> bool {
 fn insert_handoff(tx: &rusqlite::Connection, h: &Handoff) -> Result<(), StoreError> {
     let doc = serde_json::to_string(h).map_err(corrupt)?;
     tx.execute(
-        "INSERT INTO handoffs (workspace_id, handoff_id, conversation_id, state, active, assignee, channel, reason, created_at, version, doc)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        "INSERT INTO handoffs (workspace_id, handoff_id, conversation_id, state, active, assignee, channel, reason, created_at, version, doc, team_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         params![
             h.workspace_id.as_str(), h.handoff_id.as_str(), h.conversation_id.as_str(), h.state.as_str(),
             h.state.is_active() as i64, h.assignee.as_ref().map(|a| a.as_str()), h.channel.as_str(),
-            h.reason.as_str(), ts(&h.created_at), h.version as i64, doc
+            h.reason.as_str(), ts(&h.created_at), h.version as i64, doc, h.team_id.as_ref().map(|t| t.as_str())
         ],
     )
     .map_err(unavailable)?;
@@ -85,6 +85,64 @@ fn insert_lines(tx: &rusqlite::Connection, h: &Handoff, lines: &[TranscriptLine]
         .map_err(unavailable)?;
     }
     Ok(())
+}
+
+/// Adds a decision's figures to the sums of its day, in each grouping.
+fn add_metrics(tx: &rusqlite::Connection, ws: &WorkspaceId, m: &MetricsDelta) -> Result<(), StoreError> {
+    let day = m.day.to_string();
+    for dim in Dimension::all() {
+        let key = m.key(dim);
+        for (name, n) in &m.counts {
+            tx.execute(
+                "INSERT INTO metrics (workspace_id, dim, day, key, name, value) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (workspace_id, dim, day, key, name) DO UPDATE SET value = value + excluded.value",
+                params![ws.as_str(), dim.as_str(), day, key, name, n],
+            )
+            .map_err(unavailable)?;
+        }
+    }
+    Ok(())
+}
+
+/// Reads a versioned document (settings, teams) of a workspace.
+fn read_doc<T: serde::de::DeserializeOwned>(
+    c: &rusqlite::Connection,
+    table: &str,
+    ws: &str,
+) -> Result<Option<T>, StoreError> {
+    let doc: Option<String> = c
+        .query_row(&format!("SELECT doc FROM {table} WHERE workspace_id = ?1"), [ws], |r| r.get(0))
+        .optional()
+        .map_err(unavailable)?;
+    doc.map(|d| serde_json::from_str(&d).map_err(corrupt)).transpose()
+}
+
+/// Saves a versioned document if the stored version is still `expected_version` (0: none).
+fn put_doc(
+    c: &mut rusqlite::Connection,
+    table: &str,
+    ws: &str,
+    version: u64,
+    json: &str,
+    expected_version: u64,
+) -> Result<(), StoreError> {
+    let tx = c.savepoint().map_err(unavailable)?;
+    let current: Option<i64> = tx
+        .query_row(&format!("SELECT version FROM {table} WHERE workspace_id = ?1"), [ws], |r| r.get(0))
+        .optional()
+        .map_err(unavailable)?;
+    if current.unwrap_or(0) as u64 != expected_version {
+        return Err(StoreError::VersionConflict);
+    }
+    tx.execute(
+        &format!(
+            "INSERT INTO {table} (workspace_id, version, doc) VALUES (?1, ?2, ?3)
+             ON CONFLICT (workspace_id) DO UPDATE SET version = excluded.version, doc = excluded.doc"
+        ),
+        params![ws, version as i64, json],
+    )
+    .map_err(unavailable)?;
+    tx.commit().map_err(unavailable)
 }
 
 fn parse_handoff(doc: String) -> Result<Handoff, StoreError> {
@@ -124,38 +182,79 @@ fn read_decisions(
 impl Store for EmbeddedStore {
     async fn get_settings(&self, ws: &WorkspaceId) -> Result<Option<SettingsDoc>, StoreError> {
         let ws = ws.as_str().to_owned();
-        self.db
-            .with(move |c| {
-                let doc: Option<String> = c
-                    .query_row("SELECT doc FROM settings WHERE workspace_id = ?1", [ws], |r| r.get(0))
-                    .optional()
-                    .map_err(unavailable)?;
-                doc.map(|d| serde_json::from_str(&d).map_err(corrupt)).transpose()
-            })
-            .await
+        self.db.with(move |c| read_doc(c, "settings", &ws)).await
     }
 
     async fn put_settings(&self, doc: &SettingsDoc, expected_version: u64) -> Result<(), StoreError> {
         let json = serde_json::to_string(doc).map_err(corrupt)?;
-        let ws = doc.workspace_id.as_str().to_owned();
-        let version = doc.version as i64;
+        let (ws, version) = (doc.workspace_id.as_str().to_owned(), doc.version);
+        self.db.with(move |c| put_doc(c, "settings", &ws, version, &json, expected_version)).await
+    }
+
+    async fn get_teams(&self, ws: &WorkspaceId) -> Result<Option<TeamsDoc>, StoreError> {
+        let ws = ws.as_str().to_owned();
+        self.db.with(move |c| read_doc(c, "teams", &ws)).await
+    }
+
+    async fn put_teams(&self, doc: &TeamsDoc, expected_version: u64) -> Result<(), StoreError> {
+        let json = serde_json::to_string(doc).map_err(corrupt)?;
+        let (ws, version) = (doc.workspace_id.as_str().to_owned(), doc.version);
+        self.db.with(move |c| put_doc(c, "teams", &ws, version, &json, expected_version)).await
+    }
+
+    async fn get_decision_config(
+        &self,
+        ws: &WorkspaceId,
+    ) -> Result<(Option<SettingsDoc>, Option<TeamsDoc>), StoreError> {
+        let ws = ws.as_str().to_owned();
         self.db
             .with(move |c| {
-                let tx = c.savepoint().map_err(unavailable)?;
-                let current: Option<i64> = tx
-                    .query_row("SELECT version FROM settings WHERE workspace_id = ?1", [&ws], |r| r.get(0))
-                    .optional()
+                let teams: Option<TeamsDoc> = read_doc(c, "teams", &ws)?;
+                let teams = teams.map(|t| TeamsDoc { teams: t.teams.without_members(), ..t });
+                Ok((read_doc(c, "settings", &ws)?, teams))
+            })
+            .await
+    }
+
+    async fn read_metrics(
+        &self,
+        ws: &WorkspaceId,
+        dim: Dimension,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<MetricsRow>, StoreError> {
+        let (ws, from, to) = (ws.as_str().to_owned(), from.to_string(), to.to_string());
+        self.db
+            .with(move |c| {
+                let mut stmt = c
+                    .prepare(
+                        "SELECT day, key, name, value FROM metrics
+                         WHERE workspace_id = ?1 AND dim = ?2 AND day >= ?3 AND day < ?4 ORDER BY day, key",
+                    )
                     .map_err(unavailable)?;
-                if current.unwrap_or(0) as u64 != expected_version {
-                    return Err(StoreError::VersionConflict);
+                let rows = stmt
+                    .query_map(params![ws, dim.as_str(), from, to], |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, String>(2)?,
+                            r.get::<_, i64>(3)?,
+                        ))
+                    })
+                    .map_err(unavailable)?;
+                let mut out: Vec<MetricsRow> = Vec::new();
+                for row in rows {
+                    let (day, key, name, value) = row.map_err(unavailable)?;
+                    let day =
+                        NaiveDate::parse_from_str(&day, "%Y-%m-%d").map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    match out.last_mut() {
+                        Some(r) if r.day == Some(day) && r.key == key => {
+                            r.counts.insert(name, value);
+                        }
+                        _ => out.push(MetricsRow { day: Some(day), key, counts: [(name, value)].into() }),
+                    }
                 }
-                tx.execute(
-                    "INSERT INTO settings (workspace_id, version, doc) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (workspace_id) DO UPDATE SET version = excluded.version, doc = excluded.doc",
-                    params![ws, version, json],
-                )
-                .map_err(unavailable)?;
-                tx.commit().map_err(unavailable)
+                Ok(out)
             })
             .await
     }
@@ -165,6 +264,8 @@ impl Store for EmbeddedStore {
         let handoff = w.handoff.cloned();
         let decision = w.decision.cloned();
         let settings_version = w.settings_version;
+        let teams_version = w.teams_version;
+        let metrics = w.metrics.cloned();
         let lines = w.transcript.to_vec();
         let out = self
             .db
@@ -207,6 +308,15 @@ impl Store for EmbeddedStore {
                         return Ok(Err(EscalationWriteError::SettingsChanged));
                     }
                 }
+                if let Some(expected) = teams_version {
+                    let current: Option<i64> = tx
+                        .query_row("SELECT version FROM teams WHERE workspace_id = ?1", [ws], |r| r.get(0))
+                        .optional()
+                        .map_err(unavailable)?;
+                    if current.unwrap_or(0) as u64 != expected {
+                        return Ok(Err(EscalationWriteError::SettingsChanged));
+                    }
+                }
                 // An expired record may be replaced (DynamoDB's TTL does the same, lazily).
                 let json = serde_json::to_string(&record).map_err(corrupt)?;
                 tx.execute(
@@ -220,6 +330,9 @@ impl Store for EmbeddedStore {
                 }
                 if let Some(d) = &decision {
                     insert_decision(&tx, d)?;
+                }
+                if let Some(m) = &metrics {
+                    add_metrics(&tx, &record.workspace_id, m)?;
                 }
                 tx.commit().map_err(unavailable)?;
                 Ok(Ok(()))
@@ -271,6 +384,7 @@ impl Store for EmbeddedStore {
         let decision = t.decision.clone();
         let lines = t.transcript.to_vec();
         let key = t.key.map(str::to_owned);
+        let metrics = t.metrics.cloned();
         self.db
             .with(move |c| {
                 let doc = serde_json::to_string(&h).map_err(corrupt)?;
@@ -297,7 +411,7 @@ impl Store for EmbeddedStore {
                     return Ok(Err(CommitError::Stale { current: Some(Box::new(current)) }));
                 }
                 tx.execute(
-                    "UPDATE handoffs SET state = ?1, active = ?2, assignee = ?3, version = ?4, doc = ?5
+                    "UPDATE handoffs SET state = ?1, active = ?2, assignee = ?3, version = ?4, doc = ?5, team_id = ?8
                      WHERE workspace_id = ?6 AND handoff_id = ?7",
                     params![
                         h.state.as_str(),
@@ -307,6 +421,7 @@ impl Store for EmbeddedStore {
                         doc,
                         ws,
                         id,
+                        h.team_id.as_ref().map(|t| t.as_str()),
                     ],
                 )
                 .map_err(unavailable)?;
@@ -317,6 +432,9 @@ impl Store for EmbeddedStore {
                     }
                 }
                 insert_lines(&tx, &h, &lines)?;
+                if let Some(m) = &metrics {
+                    add_metrics(&tx, &h.workspace_id, m)?;
+                }
                 if let Some(key) = &key {
                     let message_id = lines.first().map(|l| l.message_id.clone()).unwrap_or_default();
                     tx.execute(
@@ -435,6 +553,13 @@ impl Store for EmbeddedStore {
                 if let Some(r) = q.reason {
                     sql.push_str(" AND reason = ?");
                     args.push(r.as_str().into());
+                }
+                if let Some(teams) = &q.teams {
+                    if teams.is_empty() {
+                        return Ok(InboxPage { items: vec![], next: None });
+                    }
+                    sql.push_str(&format!(" AND team_id IN ({})", vec!["?"; teams.len()].join(", ")));
+                    args.extend(teams.iter().map(|t| t.as_str().to_string()));
                 }
                 if let Some(cur) = &q.after {
                     sql.push_str(" AND (created_at > ? OR (created_at = ? AND handoff_id > ?))");

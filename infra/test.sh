@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check and test of the project on a fresh machine. Needs the Rust toolchain (rustup)
-# and Python 3 with venv; it installs the rest itself: crates from crates.io, and moto server,
-# cargo-lambda, cfn-lint and schemathesis (pinned in infra/requirements.txt) into ./.venv. It starts moto
+# and Python 3 with venv; it installs the rest itself: crates from crates.io, moto server,
+# cargo-lambda, cfn-lint, schemathesis and selenium (pinned in infra/requirements.txt) into ./.venv,
+# and Chromium with its WebDriver from the Debian packages when they are missing. It starts moto
 # server on a free loopback port for the tests that use the AWS APIs, and stops it at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,6 +43,9 @@ RUST_TEST_THREADS="${RUST_TEST_THREADS:-16}" cargo test --workspace --locked
 
 step "schema-driven fuzz of the HTTP API (schemathesis, docs/openapi.yaml as its only guide)"
 HANDOFF_LOCAL_BIN=target/debug/handoff-local bash infra/fuzz.sh
+
+step "the web app in a real browser (headless Chromium, installed from Debian when missing): sign in, settings, escalate, the live Inbox, accept, reply, resolve"
+HANDOFF_LOCAL_BIN=target/debug/handoff-local bash infra/browser.sh
 
 step "the real Lambda binaries under cargo lambda watch"
 bash infra/lambda-smoke.sh

@@ -255,6 +255,14 @@ pub trait Store: Send + Sync {
     ) -> Result<Option<TranscriptPage>, StoreError>;
     /// Handoffs of a workspace, oldest first (created_at, then id).
     async fn list_inbox(&self, ws: &WorkspaceId, query: &InboxQuery) -> Result<InboxPage, StoreError>;
+    /// Up to `limit` handoffs of a workspace whose last change (`updated_at`, then id) comes after
+    /// `after`, in that order; `next` is set when more follow. One bounded read per index shard.
+    async fn changed_handoffs(
+        &self,
+        ws: &WorkspaceId,
+        after: &InboxCursor,
+        limit: usize,
+    ) -> Result<InboxPage, StoreError>;
 
     /// Decisions recorded before `before` with effects not yet handed over, oldest first.
     async fn pending_decisions(&self, before: DateTime<Utc>, limit: usize) -> Result<Vec<DecisionRecord>, StoreError>;

@@ -3,7 +3,8 @@
 
 use ::handoff::domain::*;
 use ::handoff::ports::{
-    CommitError, EscalationWrite, EscalationWriteError, InboxQuery, StatusFilter, Store, StoreError, Transition,
+    CommitError, EscalationWrite, EscalationWriteError, InboxCursor, InboxQuery, StatusFilter, Store, StoreError,
+    Transition,
 };
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
@@ -806,4 +807,42 @@ pub async fn figures_add_up_per_day_and_grouping(s: &dyn Store) {
     let by_team = s.read_metrics(&ws(w), Dimension::Team, from, to).await.unwrap();
     assert!(by_team.iter().all(|r| r.key == metrics::NO_TEAM));
     assert!(s.read_metrics(&ws("ws_nobody"), Dimension::Reason, from, to).await.unwrap().is_empty());
+}
+
+// --- The changes feed of the web Inbox (spec §14) ---
+
+pub async fn changes_come_in_the_order_they_happened(s: &dyn Store) {
+    let w = ws("ws_feed");
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let d = escalation(
+            "ws_feed",
+            &format!("c{i}"),
+            &format!("feed{i}"),
+            Channel::Chat,
+            Reason::Other,
+            t0() + Duration::seconds(i),
+            true,
+        );
+        record(s, &d).await.unwrap();
+        ids.push(d.created.unwrap());
+    }
+    // The first handoff changes last.
+    let accepted = changed(&ids[0], Command::Accept { by: user("u1") }, t0() + Duration::seconds(10));
+    commit(s, &accepted, 1).await.unwrap();
+    let from = |at: DateTime<Utc>| InboxCursor { created_at: at, handoff_id: HandoffId::parse("0").unwrap() };
+    let order = |p: &::handoff::ports::InboxPage| p.items.iter().map(|h| h.handoff_id.clone()).collect::<Vec<_>>();
+    let all = s.changed_handoffs(&w, &from(t0() + Duration::milliseconds(500)), 10).await.unwrap();
+    assert_eq!(order(&all), vec![ids[1].handoff_id.clone(), ids[2].handoff_id.clone(), ids[0].handoff_id.clone()]);
+    assert_eq!(all.items[2].version, 2, "the handoff as it is now");
+    assert!(all.next.is_none());
+    // Page by page, the cursor following the changes.
+    let first = s.changed_handoffs(&w, &from(t0() - Duration::seconds(1)), 2).await.unwrap();
+    assert_eq!(order(&first), vec![ids[1].handoff_id.clone(), ids[2].handoff_id.clone()]);
+    let next = first.next.expect("more follow");
+    assert_eq!(next.created_at, ids[2].updated_at);
+    let rest = s.changed_handoffs(&w, &next, 2).await.unwrap();
+    assert_eq!(order(&rest), vec![ids[0].handoff_id.clone()]);
+    assert!(s.changed_handoffs(&w, &from(t0() + Duration::seconds(11)), 10).await.unwrap().items.is_empty());
+    assert!(s.changed_handoffs(&ws("ws_quiet"), &from(t0()), 10).await.unwrap().items.is_empty());
 }

@@ -217,3 +217,80 @@ async fn conversation_calls_stay_within_their_goals() {
     assert_eq!(status, 200);
     report("note", &log.take(), 1, 1);
 }
+
+/// Teams, figures and the changes feed (spec §12–14): what each costs, and that the figures and
+/// the feed read the same whatever the number of handoffs.
+#[tokio::test(flavor = "multi_thread")]
+async fn teams_figures_and_the_changes_feed_cost_what_they_should() {
+    use handoff::adapters::aws::dynamodb::{INBOX_SHARDS, METRICS_SHARDS};
+    let env = Env::new().await;
+    configure(&env, json!({})).await;
+    let log = CallLog::default();
+    let admin = env.container(&log);
+
+    let (status, saved) = http_on(&admin, Api::Settings, fixture("apigw-put-teams.json")).await;
+    assert_eq!(status, 200, "{saved}");
+    // Members first (one item here), then every copy in one transaction, then the clean-up read.
+    report("PUT teams (first save)", &log.take(), 3, 3);
+    let (status, teams) = http_on(&admin, Api::Settings, apigw("apigw-get-teams.json", None, "agent", "alice")).await;
+    assert_eq!((status, teams["teams"][0]["members"].clone()), (200, json!(["alice", "bob"])));
+    report("GET teams", &log.take(), 2, 2);
+
+    // The escalation routes by the saved rules, checked in its own transaction: no more calls
+    // than before teams existed.
+    let esc = env.container(&log);
+    escalate_sqs(&esc, sqs_body("evt_team_cold", "conv_team_cold")).await;
+    report("escalation with teams, first in a new container", &log.take(), 5, 4);
+    escalate_sqs(&esc, sqs_body("evt_team", "conv_team")).await;
+    report("escalation with teams", &log.take(), 4, 3);
+
+    let (status, m) = http_on(&admin, Api::Settings, fixture("apigw-get-metrics.json")).await;
+    assert_eq!(status, 200, "{m}");
+    let small = log.take().count();
+    for i in 0..20 {
+        escalate_sqs(&esc, sqs_body(&format!("evt_many_{i}"), &format!("conv_many_{i}"))).await;
+    }
+    log.take();
+    let (status, m) = http_on(&admin, Api::Settings, fixture("apigw-get-metrics.json")).await;
+    assert_eq!(status, 200, "{m}");
+    let calls = log.take();
+    report("GET metrics (a month, by team)", &calls, METRICS_SHARDS as usize, 1);
+    assert_eq!(calls.count(), small, "the figures read the same with 2 or 22 handoffs");
+    let queued: u64 =
+        m["groups"].as_array().unwrap().iter().map(|g| g["escalations"]["queued"].as_u64().unwrap()).sum();
+    assert!(queued >= 22, "{m}");
+
+    let agents = env.container(&log);
+    let waiting = esc
+        .store
+        .list_inbox(
+            &ws(),
+            &handoff::ports::InboxQuery {
+                teams: None,
+                status: handoff::ports::StatusFilter::One(handoff::domain::State::Waiting),
+                assignee: None,
+                channel: None,
+                reason: None,
+                limit: 1,
+                after: None,
+            },
+        )
+        .await
+        .unwrap()
+        .items
+        .remove(0);
+    log.take();
+    let (status, moved) = http_on(
+        &agents,
+        Api::Inbox,
+        apigw("apigw-post-transfer.json", Some(waiting.handoff_id.as_str()), "agent", "alice"),
+    )
+    .await;
+    assert_eq!((status, moved["team_id"].as_str()), (200, Some("general")), "{moved}");
+    // The team checked against the saved teams (one read), the handoff read and moved.
+    report("transfer, handoff not seen by this container", &log.take(), 3, 3);
+    let (status, feed) =
+        http_on(&agents, Api::Inbox, apigw("apigw-get-inbox-changes.json", None, "agent", "alice")).await;
+    assert_eq!(status, 200, "{feed}");
+    report("GET inbox changes (a poll of the web Inbox)", &log.take(), INBOX_SHARDS as usize, 1);
+}

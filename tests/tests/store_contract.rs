@@ -56,4 +56,5 @@ contract!(
     escalations_check_the_teams_version,
     the_team_filter_reads_only_those_teams,
     figures_add_up_per_day_and_grouping,
+    changes_come_in_the_order_they_happened,
 );

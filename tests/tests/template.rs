@@ -3,7 +3,7 @@
 
 use handoff::adapters::aws::config::Needs;
 use handoff::adapters::aws::dynamodb::{
-    INDEX_ACTIVE, INDEX_BY_ASSIGNEE, INDEX_BY_STATE, INDEX_BY_TEAM, INDEX_PENDING_EFFECTS, TTL_ATTRIBUTE,
+    INDEX_ACTIVE, INDEX_BY_ASSIGNEE, INDEX_BY_STATE, INDEX_BY_TEAM, INDEX_CHANGES, INDEX_PENDING_EFFECTS, TTL_ATTRIBUTE,
 };
 use serde_norway::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -264,6 +264,7 @@ fn the_table_matches_the_key_design() {
         (INDEX_BY_ASSIGNEE, 3),
         (INDEX_PENDING_EFFECTS, 4),
         (INDEX_BY_TEAM, 5),
+        (INDEX_CHANGES, 6),
     ]
     .into_iter()
     .map(|(n, i)| (n.to_string(), (format!("gsi{i}pk"), format!("gsi{i}sk"))))
@@ -285,8 +286,8 @@ fn the_dashboard_draws_the_metrics_the_functions_write() {
     use ::handoff::adapters::aws::emf::emf_line;
     use ::handoff::adapters::aws::lambda::STUCK_EFFECTS_METRIC;
     use ::handoff::domain::metrics::{
-        escalation_counter, final_state_counter, Timing, ABANDONED_BEFORE_ACCEPT, QUEUED_OR_RINGING,
-        RETURNED_BY_AGENT, RING_TIMEOUTS, STALL_NOTICES,
+        escalation_counter, final_state_counter, Timing, ABANDONED_BEFORE_ACCEPT, QUEUED_OR_RINGING, RETURNED_BY_AGENT,
+        RING_TIMEOUTS, STALL_NOTICES,
     };
     use ::handoff::domain::{Channel, EscalationOutcome, MetricsDelta, Reason, State, WorkspaceId};
     let t = template();

@@ -11,6 +11,7 @@ use handoff::ports::{HandoffView, InboxCursor, InboxQuery, StatusFilter};
 use serde_json::{json, Value};
 
 pub const GET_INBOX: &str = "GET /v1/workspaces/{workspace_id}/inbox";
+pub const GET_CHANGES: &str = "GET /v1/workspaces/{workspace_id}/inbox/changes";
 pub const GET_HANDOFF: &str = "GET /v1/workspaces/{workspace_id}/handoffs/{handoff_id}";
 pub const ACCEPT: &str = "POST /v1/workspaces/{workspace_id}/handoffs/{handoff_id}/accept";
 pub const ASSIGN: &str = "POST /v1/workspaces/{workspace_id}/handoffs/{handoff_id}/assign";
@@ -21,8 +22,19 @@ pub const POST_REPLY: &str = "POST /v1/workspaces/{workspace_id}/handoffs/{hando
 pub const POST_NOTE: &str = "POST /v1/workspaces/{workspace_id}/handoffs/{handoff_id}/notes";
 pub const TRANSFER: &str = "POST /v1/workspaces/{workspace_id}/handoffs/{handoff_id}/transfer";
 /// Every route this function serves.
-pub const ROUTES: [&str; 10] =
-    [GET_INBOX, GET_HANDOFF, ACCEPT, ASSIGN, RESOLVE, RETURN_TO_AI, GET_MESSAGES, POST_REPLY, POST_NOTE, TRANSFER];
+pub const ROUTES: [&str; 11] = [
+    GET_INBOX,
+    GET_CHANGES,
+    GET_HANDOFF,
+    ACCEPT,
+    ASSIGN,
+    RESOLVE,
+    RETURN_TO_AI,
+    GET_MESSAGES,
+    POST_REPLY,
+    POST_NOTE,
+    TRANSFER,
+];
 
 pub const DEFAULT_LIMIT: usize = 25;
 /// The largest handoff version there can be (versions are kept as 10 digits).
@@ -73,18 +85,32 @@ fn parse_limit(v: &str) -> Result<usize, String> {
 
 const NOT_OUR_CURSOR: &str = "is not a cursor this API returned";
 
-/// `GET /handoffs/{id}/messages` takes `limit` (1–100) and `cursor` (a `next_cursor`).
-pub fn parse_messages_query(query: &[(String, String)]) -> Result<(usize, Option<LinePosition>), Vec<FieldError>> {
-    let (mut limit, mut cursor) = (DEFAULT_MESSAGES_LIMIT, None);
+/// A page's `limit` (1–100, else `default`) and `cursor` (a `next_cursor` this route returned).
+fn parse_page_query<C>(
+    query: &[(String, String)],
+    default: usize,
+    decode: impl Fn(&str) -> Option<C>,
+) -> Result<(usize, Option<C>), Vec<FieldError>> {
+    let (mut limit, mut cursor) = (default, None);
     read_params(query, |k, v| {
         match k {
             "limit" => limit = parse_limit(v)?,
-            "cursor" => cursor = Some(LinePosition::decode(v).ok_or(NOT_OUR_CURSOR)?),
+            "cursor" => cursor = Some(decode(v).ok_or(NOT_OUR_CURSOR)?),
             _ => return Err("unknown query parameter".into()),
         }
         Ok(())
     })?;
     Ok((limit, cursor))
+}
+
+/// `GET /handoffs/{id}/messages` takes `limit` (1–100, default 50) and `cursor`.
+pub fn parse_messages_query(query: &[(String, String)]) -> Result<(usize, Option<LinePosition>), Vec<FieldError>> {
+    parse_page_query(query, DEFAULT_MESSAGES_LIMIT, LinePosition::decode)
+}
+
+/// `GET /inbox/changes` takes `limit` (1–100, default 100) and `cursor`.
+pub fn parse_changes_query(query: &[(String, String)]) -> Result<(usize, Option<InboxCursor>), Vec<FieldError>> {
+    parse_page_query(query, MAX_LIMIT, InboxCursor::decode)
 }
 
 /// Handles one API request.
@@ -210,7 +236,7 @@ async fn route(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
         return Err(ApiError::NotFound("no such route".into()));
     }
     let op = match req.route_key.as_str() {
-        GET_INBOX => Operation::ReadInbox,
+        GET_INBOX | GET_CHANGES => Operation::ReadInbox,
         GET_HANDOFF | GET_MESSAGES => Operation::ReadHandoff,
         _ => Operation::ActOnHandoff,
     };
@@ -226,6 +252,16 @@ async fn route(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
         return Ok(ApiResponse::ok(json!({
             "items": items,
             "next_cursor": page.next.map(|c| c.encode()),
+        })));
+    }
+    if req.route_key == GET_CHANGES {
+        let (limit, cursor) = parse_changes_query(&req.query).map_err(ApiError::Invalid)?;
+        let page = app.inbox_changes(ws, cursor, limit).await?;
+        let items: Vec<Value> = page.items.iter().map(summary).collect();
+        return Ok(ApiResponse::ok(json!({
+            "items": items,
+            "next_cursor": page.next.encode(),
+            "more": page.more,
         })));
     }
     let id: HandoffId = req.path("handoff_id", HandoffId::parse)?;

@@ -191,3 +191,45 @@ async fn the_stacks_own_tokens_pass_its_issuer_and_audience_checks() {
     assert!(message == "the token has no `iss` claim" || message == "the token has no `aud` claim", "{message}");
     s.stop().await;
 }
+
+#[tokio::test]
+async fn the_local_sign_in_mints_a_token_for_the_chosen_user_and_role() {
+    let s = stack(TokenPolicy::default()).await;
+    let client = reqwest::Client::new();
+    // A bare POST (no content type) is read as JSON too.
+    let r = client
+        .post(format!("{}/local/sign-in", s.url()))
+        .body(r#"{"workspace_id": "ws_demo", "user_id": "alice", "role": "agent"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: serde_json::Value = r.json().await.unwrap();
+    let token = body["token"].as_str().unwrap();
+    let inbox = client.get(format!("{}/v1/workspaces/ws_demo/inbox", s.url())).bearer_auth(token).send().await.unwrap();
+    assert_eq!(inbox.status(), 200, "the token works as the agent alice");
+    let settings = client
+        .put(format!("{}/v1/workspaces/ws_demo/handoff-settings", s.url()))
+        .bearer_auth(token)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(settings.status(), 403, "an agent's token");
+    let bad = client
+        .post(format!("{}/local/sign-in", s.url()))
+        .json(&serde_json::json!({"workspace_id": "ws demo", "user_id": "", "role": "boss"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 422);
+    let err: serde_json::Value = bad.json().await.unwrap();
+    let fields: Vec<&str> =
+        err["error"]["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["workspace_id", "user_id", "role"]);
+    // The web app is served at `/`.
+    let page = client.get(format!("{}/", s.url())).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(page.text().await.unwrap().contains("app.js"));
+}

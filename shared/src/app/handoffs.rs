@@ -1,6 +1,6 @@
 use super::{App, AppError};
 use crate::domain::{decide, Command, Handoff, HandoffId, Outcome, Rejection, WorkspaceId};
-use crate::ports::{CommitError, HandoffView, InboxPage, InboxQuery, Transition};
+use crate::ports::{CommitError, HandoffView, InboxCursor, InboxPage, InboxQuery, Transition};
 use tracing::info;
 
 /// What a command did to a handoff.
@@ -22,6 +22,18 @@ pub(crate) enum Round {
     Conflict(Option<Box<Handoff>>),
 }
 
+/// How far behind the present the changes feed's cursor stays.
+pub const CHANGES_LAG: chrono::Duration = chrono::Duration::seconds(5);
+
+/// A page of the changes feed.
+#[derive(Debug, Clone)]
+pub struct ChangesPage {
+    pub items: Vec<Handoff>,
+    pub next: InboxCursor,
+    /// More changes follow at once (ask again without waiting).
+    pub more: bool,
+}
+
 /// How many decisions `GET /handoffs/{id}` shows per page of history.
 pub const HISTORY_PAGE: usize = 50;
 
@@ -37,6 +49,39 @@ impl App {
         let v = self.store.get_handoff_view(ws, id, after, HISTORY_PAGE).await?.ok_or(AppError::HandoffNotFound)?;
         self.remember_handoff(&v.handoff);
         Ok(v)
+    }
+
+    /// The handoffs changed after `cursor` (from [`CHANGES_LAG`] ago without one), oldest change
+    /// first. The cursor it returns trails the present by [`CHANGES_LAG`], so a change that
+    /// reaches the index late is still seen; a client may see the same version twice.
+    pub async fn inbox_changes(
+        &self,
+        ws: &WorkspaceId,
+        cursor: Option<InboxCursor>,
+        limit: usize,
+    ) -> Result<ChangesPage, AppError> {
+        let floor = InboxCursor {
+            created_at: self.clock.now() - CHANGES_LAG,
+            handoff_id: HandoffId::parse("0").expect("a valid id"),
+        };
+        let start = cursor.unwrap_or_else(|| floor.clone());
+        let page = self.store.changed_handoffs(ws, &start, limit).await?;
+        let position = |c: &InboxCursor| (c.created_at, c.handoff_id.clone());
+        let (next, more) = match page.next {
+            Some(next) => (next, true),
+            None => {
+                let last = page
+                    .items
+                    .last()
+                    .map(|h| InboxCursor { created_at: h.updated_at, handoff_id: h.handoff_id.clone() });
+                let settled = match last {
+                    Some(l) if position(&l) < position(&floor) => l,
+                    _ => floor,
+                };
+                (if position(&settled) > position(&start) { settled } else { start }, false)
+            }
+        };
+        Ok(ChangesPage { items: page.items, next, more })
     }
 
     pub async fn inbox(&self, ws: &WorkspaceId, query: &InboxQuery) -> Result<InboxPage, AppError> {

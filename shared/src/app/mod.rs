@@ -16,7 +16,7 @@ mod tests;
 pub use conversation::{ConversationInput, MessageResult, TranscriptView};
 pub use dispatch::{Dispatched, SweepReport, STUCK_AFTER_SECONDS};
 pub use escalation::EscalationResult;
-pub use handoffs::HISTORY_PAGE;
+pub use handoffs::{ChangesPage, CHANGES_LAG, HISTORY_PAGE};
 pub use teams::TeamFilter;
 pub use timers::{parse_timer_message, TimerMessageError, TimerResult};
 

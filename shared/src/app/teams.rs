@@ -69,7 +69,8 @@ impl App {
         team_id: TeamId,
         by: &UserId,
     ) -> Result<Handoff, AppError> {
-        let teams = self.get_teams(ws).await?;
+        // The saved teams, without their member lists: one read.
+        let (_, teams) = self.config_for_decision(ws, true).await?;
         if !teams.teams.has(&team_id) {
             return Err(AppError::Invalid(vec![FieldError::new(
                 "team_id",

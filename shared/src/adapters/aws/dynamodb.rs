@@ -35,6 +35,7 @@ pub const INDEX_ACTIVE: &str = "active";
 pub const INDEX_BY_ASSIGNEE: &str = "by_assignee";
 pub const INDEX_PENDING_EFFECTS: &str = "pending_effects";
 pub const INDEX_BY_TEAM: &str = "by_team";
+pub const INDEX_CHANGES: &str = "changes";
 /// The TTL attribute (epoch seconds).
 pub const TTL_ATTRIBUTE: &str = "expires_at_epoch";
 /// Pending decisions are spread over this many index partitions.
@@ -101,6 +102,10 @@ fn order_key(created_at: &DateTime<Utc>, id: &HandoffId) -> String {
 }
 fn by_state_pk(ws: &WorkspaceId, s: State, shard: u32) -> String {
     format!("WS#{ws}#STATE#{s}#{shard}")
+}
+/// Every handoff of a workspace by its last change (the changes feed).
+fn changes_pk(ws: &WorkspaceId, shard: u32) -> String {
+    format!("WS#{ws}#CHANGES#{shard}")
 }
 fn active_pk(ws: &WorkspaceId, shard: u32) -> String {
     format!("WS#{ws}#ACTIVE#{shard}")
@@ -173,6 +178,8 @@ struct HandoffItem {
     gsi5pk: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     gsi5sk: Option<String>,
+    gsi6pk: String,
+    gsi6sk: String,
     #[serde(flatten)]
     handoff: Handoff,
 }
@@ -193,6 +200,8 @@ impl HandoffItem {
             gsi3sk: h.assignee.as_ref().map(|_| order.clone()),
             gsi5pk: h.team_id.as_ref().map(|t| team_pk(&h.workspace_id, t, h.state)),
             gsi5sk: h.team_id.as_ref().map(|_| order),
+            gsi6pk: changes_pk(&h.workspace_id, shard),
+            gsi6sk: order_key(&h.updated_at, &h.handoff_id),
             handoff: h.clone(),
         }
     }
@@ -579,41 +588,42 @@ impl DynamoStore {
             }
             filters.push(format!("#team IN ({})", alts.join(", ")));
         }
-        let (index, pk_attr, sk_attr, keys): (&str, &str, &str, Vec<String>) = match (&q.assignee, q.status) {
-            _ if by_team.is_some() => {
-                let teams = by_team.into_iter().flatten();
-                match q.status {
-                    StatusFilter::Active => {
-                        (INDEX_BY_TEAM, "gsi5pk", "gsi5sk", teams.map(|t| team_pk(ws, t, State::Waiting)).collect())
-                    }
-                    StatusFilter::One(st) => {
-                        if st.is_active() {
-                            names.insert("#state".into(), "state".into());
-                            values.insert(":st".into(), s(st.as_str()));
-                            filters.push("#state = :st".into());
+        let (index, pk_attr, sk_attr, keys): (&'static str, &'static str, &'static str, Vec<String>) =
+            match (&q.assignee, q.status) {
+                _ if by_team.is_some() => {
+                    let teams = by_team.into_iter().flatten();
+                    match q.status {
+                        StatusFilter::Active => {
+                            (INDEX_BY_TEAM, "gsi5pk", "gsi5sk", teams.map(|t| team_pk(ws, t, State::Waiting)).collect())
                         }
-                        (INDEX_BY_TEAM, "gsi5pk", "gsi5sk", teams.map(|t| team_pk(ws, t, st)).collect())
+                        StatusFilter::One(st) => {
+                            if st.is_active() {
+                                names.insert("#state".into(), "state".into());
+                                values.insert(":st".into(), s(st.as_str()));
+                                filters.push("#state = :st".into());
+                            }
+                            (INDEX_BY_TEAM, "gsi5pk", "gsi5sk", teams.map(|t| team_pk(ws, t, st)).collect())
+                        }
                     }
                 }
-            }
-            (Some(a), StatusFilter::Active) => {
-                (INDEX_BY_ASSIGNEE, "gsi3pk", "gsi3sk", vec![assignee_pk(ws, a, State::Assigned)])
-            }
-            (Some(a), StatusFilter::One(st)) => {
-                if st.is_active() {
-                    names.insert("#state".into(), "state".into());
-                    values.insert(":st".into(), s(st.as_str()));
-                    filters.push("#state = :st".into());
+                (Some(a), StatusFilter::Active) => {
+                    (INDEX_BY_ASSIGNEE, "gsi3pk", "gsi3sk", vec![assignee_pk(ws, a, State::Assigned)])
                 }
-                (INDEX_BY_ASSIGNEE, "gsi3pk", "gsi3sk", vec![assignee_pk(ws, a, st)])
-            }
-            (None, StatusFilter::Active) => {
-                (INDEX_ACTIVE, "gsi2pk", "gsi2sk", (0..INBOX_SHARDS).map(|k| active_pk(ws, k)).collect())
-            }
-            (None, StatusFilter::One(st)) => {
-                (INDEX_BY_STATE, "gsi1pk", "gsi1sk", (0..INBOX_SHARDS).map(|k| by_state_pk(ws, st, k)).collect())
-            }
-        };
+                (Some(a), StatusFilter::One(st)) => {
+                    if st.is_active() {
+                        names.insert("#state".into(), "state".into());
+                        values.insert(":st".into(), s(st.as_str()));
+                        filters.push("#state = :st".into());
+                    }
+                    (INDEX_BY_ASSIGNEE, "gsi3pk", "gsi3sk", vec![assignee_pk(ws, a, st)])
+                }
+                (None, StatusFilter::Active) => {
+                    (INDEX_ACTIVE, "gsi2pk", "gsi2sk", (0..INBOX_SHARDS).map(|k| active_pk(ws, k)).collect())
+                }
+                (None, StatusFilter::One(st)) => {
+                    (INDEX_BY_STATE, "gsi1pk", "gsi1sk", (0..INBOX_SHARDS).map(|k| by_state_pk(ws, st, k)).collect())
+                }
+            };
         if let Some(c) = q.channel {
             names.insert("#channel".into(), "channel".into());
             values.insert(":channel".into(), s(c.as_str()));
@@ -625,6 +635,14 @@ impl DynamoStore {
             filters.push("#reason = :reason".into());
         }
         let after = q.after.as_ref().map(|c| order_key(&c.created_at, &c.handoff_id));
+        let filter = (!filters.is_empty()).then(|| filters.join(" AND "));
+        self.merged_page(IndexRead { index, pk_attr, sk_attr, keys, after, names, values, filter }, q.limit).await
+    }
+
+    /// One page of an index read in order across its shards: each shard read starts after the
+    /// cursor, side by side, and the results are merged.
+    async fn merged_page(&self, r: IndexRead<'_>, limit: usize) -> Result<InboxPage, StoreError> {
+        let IndexRead { index, pk_attr, sk_attr, keys, after, names, mut values, filter } = r;
         let key_condition = match after {
             Some(_) => format!("{pk_attr} = :pk AND {sk_attr} > :after"),
             None => format!("{pk_attr} = :pk"),
@@ -632,9 +650,8 @@ impl DynamoStore {
         if let Some(a) = &after {
             values.insert(":after".into(), s(a.clone()));
         }
-        let filter = (!filters.is_empty()).then(|| filters.join(" AND "));
         let names = (!names.is_empty()).then_some(names);
-        let want = q.limit + 1;
+        let want = limit + 1;
         let shards = join_all(keys.into_iter().map(|pk| {
             let mut values = values.clone();
             values.insert(":pk".into(), s(pk));
@@ -660,7 +677,12 @@ impl DynamoStore {
             items.retain(|(k, _)| k <= b);
         }
         let partial = bound.is_some() && items.len() < want;
-        let mut page = InboxPage::from_overfetch(items.into_iter().map(|(_, h)| h).collect(), q.limit);
+        let last_kept = items.get(limit.min(items.len()).saturating_sub(1)).map(|(k, _)| k.clone());
+        let mut page = InboxPage::from_overfetch(items.into_iter().map(|(_, h)| h).collect(), limit);
+        if page.next.is_some() {
+            // The position of the last item in this index's order (queue order or last change).
+            page.next = last_kept.as_deref().and_then(cursor_of_order);
+        }
         if partial {
             // A partial page: the filter matched too little within the reads allowed. The cursor
             // continues after what was read.
@@ -721,6 +743,19 @@ impl DynamoStore {
         let at = start.as_ref().and_then(|k| k.get(sk_attr)).and_then(|v| v.as_s().ok()).cloned();
         Ok((items, at))
     }
+}
+
+/// What one merged index read is: the index, its key attributes, the partitions to read (its
+/// shards, or teams), where to start, and the filter.
+struct IndexRead<'a> {
+    index: &'a str,
+    pk_attr: &'a str,
+    sk_attr: &'a str,
+    keys: Vec<String>,
+    after: Option<String>,
+    names: HashMap<String, String>,
+    values: Item,
+    filter: Option<String>,
 }
 
 /// An index position (an order key) as a client cursor.
@@ -1181,6 +1216,25 @@ impl Store for DynamoStore {
 
     async fn list_inbox(&self, ws: &WorkspaceId, query: &InboxQuery) -> Result<InboxPage, StoreError> {
         self.query_handoffs(ws, query).await
+    }
+
+    async fn changed_handoffs(
+        &self,
+        ws: &WorkspaceId,
+        after: &InboxCursor,
+        limit: usize,
+    ) -> Result<InboxPage, StoreError> {
+        let read = IndexRead {
+            index: INDEX_CHANGES,
+            pk_attr: "gsi6pk",
+            sk_attr: "gsi6sk",
+            keys: (0..INBOX_SHARDS).map(|k| changes_pk(ws, k)).collect(),
+            after: Some(order_key(&after.created_at, &after.handoff_id)),
+            names: HashMap::new(),
+            values: HashMap::new(),
+            filter: None,
+        };
+        self.merged_page(read, limit).await
     }
 
     async fn change_key(&self, ws: &WorkspaceId, id: &HandoffId, key: &str) -> Result<Option<String>, StoreError> {

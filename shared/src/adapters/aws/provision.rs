@@ -5,7 +5,7 @@
 use super::config::QueueRef;
 use super::config::{self, AwsSettings, TimerSettings};
 use super::dynamodb::{
-    INDEX_ACTIVE, INDEX_BY_ASSIGNEE, INDEX_BY_STATE, INDEX_BY_TEAM, INDEX_PENDING_EFFECTS, TTL_ATTRIBUTE,
+    INDEX_ACTIVE, INDEX_BY_ASSIGNEE, INDEX_BY_STATE, INDEX_BY_TEAM, INDEX_CHANGES, INDEX_PENDING_EFFECTS, TTL_ATTRIBUTE,
 };
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
@@ -71,7 +71,7 @@ fn attr(name: &str) -> Result<AttributeDefinition, BoxError> {
     Ok(AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build()?)
 }
 
-/// Creates the single table with its five indexes and TTL.
+/// Creates the single table with its six indexes and TTL.
 pub async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Result<(), BoxError> {
     let mut req = client
         .create_table()
@@ -79,14 +79,18 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Res
         .billing_mode(BillingMode::PayPerRequest)
         .key_schema(key("pk", KeyType::Hash)?)
         .key_schema(key("sk", KeyType::Range)?);
-    for a in
-        ["pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk", "gsi4pk", "gsi4sk", "gsi5pk", "gsi5sk"]
-    {
-        req = req.attribute_definitions(attr(a)?);
+    req = req.attribute_definitions(attr("pk")?).attribute_definitions(attr("sk")?);
+    for n in 1..=6 {
+        req = req.attribute_definitions(attr(&format!("gsi{n}pk"))?).attribute_definitions(attr(&format!("gsi{n}sk"))?);
     }
-    for (name, n) in
-        [(INDEX_BY_STATE, 1), (INDEX_ACTIVE, 2), (INDEX_BY_ASSIGNEE, 3), (INDEX_PENDING_EFFECTS, 4), (INDEX_BY_TEAM, 5)]
-    {
+    for (name, n) in [
+        (INDEX_BY_STATE, 1),
+        (INDEX_ACTIVE, 2),
+        (INDEX_BY_ASSIGNEE, 3),
+        (INDEX_PENDING_EFFECTS, 4),
+        (INDEX_BY_TEAM, 5),
+        (INDEX_CHANGES, 6),
+    ] {
         req = req.global_secondary_indexes(
             GlobalSecondaryIndex::builder()
                 .index_name(name)

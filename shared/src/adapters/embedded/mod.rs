@@ -137,7 +137,7 @@ CREATE TABLE IF NOT EXISTS change_keys (
 "#;
 
 /// Schema 4: handoffs carry the team whose queue they are in (older ones: none), indexed for the
-/// Inbox's `team` filter.
+/// Inbox's `team` filter, and the time of their last change, indexed for the changes feed.
 fn add_team_column(tx: &Connection) -> Result<(), StoreError> {
     let has: bool = tx
         .query_row("SELECT COUNT(*) FROM pragma_table_info('handoffs') WHERE name = 'team_id'", [], |r| {
@@ -146,11 +146,29 @@ fn add_team_column(tx: &Connection) -> Result<(), StoreError> {
         .map_err(unavailable)?
         > 0;
     if !has {
-        tx.execute_batch("ALTER TABLE handoffs ADD COLUMN team_id TEXT;").map_err(unavailable)?;
+        tx.execute_batch(
+            "ALTER TABLE handoffs ADD COLUMN team_id TEXT; ALTER TABLE handoffs ADD COLUMN updated_at TEXT;",
+        )
+        .map_err(unavailable)?;
+        // Each handoff's last change, from its document (written as the store writes times).
+        let rows: Vec<(String, String, String)> = {
+            let mut stmt = tx.prepare("SELECT workspace_id, handoff_id, doc FROM handoffs").map_err(unavailable)?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(unavailable)?;
+            rows.collect::<Result<_, _>>().map_err(unavailable)?
+        };
+        for (ws, id, doc) in rows {
+            let h: crate::domain::Handoff = serde_json::from_str(&doc).map_err(corrupt)?;
+            tx.execute(
+                "UPDATE handoffs SET updated_at = ?1 WHERE workspace_id = ?2 AND handoff_id = ?3",
+                rusqlite::params![ts(&h.updated_at), ws, id],
+            )
+            .map_err(unavailable)?;
+        }
     }
     tx.execute_batch(
         "CREATE INDEX IF NOT EXISTS handoffs_by_team
-             ON handoffs (workspace_id, team_id, active, created_at, handoff_id) WHERE team_id IS NOT NULL;",
+             ON handoffs (workspace_id, team_id, active, created_at, handoff_id) WHERE team_id IS NOT NULL;
+         CREATE INDEX IF NOT EXISTS handoffs_changes ON handoffs (workspace_id, updated_at, handoff_id);",
     )
     .map_err(unavailable)
 }

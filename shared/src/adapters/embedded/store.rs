@@ -4,8 +4,8 @@ use crate::domain::{
     LinePosition, MetricsDelta, MetricsRow, SettingsDoc, TeamsDoc, TranscriptLine, WorkspaceId,
 };
 use crate::ports::{
-    CommitError, EscalationWrite, EscalationWriteError, HandoffView, InboxPage, InboxQuery, StatusFilter, Store,
-    StoreError, TranscriptPage, Transition,
+    CommitError, EscalationWrite, EscalationWriteError, HandoffView, InboxCursor, InboxPage, InboxQuery, StatusFilter,
+    Store, StoreError, TranscriptPage, Transition,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -58,12 +58,13 @@ fn is_unique_violation(e: &rusqlite::Error) -> bool {
 fn insert_handoff(tx: &rusqlite::Connection, h: &Handoff) -> Result<(), StoreError> {
     let doc = serde_json::to_string(h).map_err(corrupt)?;
     tx.execute(
-        "INSERT INTO handoffs (workspace_id, handoff_id, conversation_id, state, active, assignee, channel, reason, created_at, version, doc, team_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        "INSERT INTO handoffs (workspace_id, handoff_id, conversation_id, state, active, assignee, channel, reason, created_at, version, doc, team_id, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         params![
             h.workspace_id.as_str(), h.handoff_id.as_str(), h.conversation_id.as_str(), h.state.as_str(),
             h.state.is_active() as i64, h.assignee.as_ref().map(|a| a.as_str()), h.channel.as_str(),
-            h.reason.as_str(), ts(&h.created_at), h.version as i64, doc, h.team_id.as_ref().map(|t| t.as_str())
+            h.reason.as_str(), ts(&h.created_at), h.version as i64, doc, h.team_id.as_ref().map(|t| t.as_str()),
+            ts(&h.updated_at)
         ],
     )
     .map_err(unavailable)?;
@@ -411,7 +412,8 @@ impl Store for EmbeddedStore {
                     return Ok(Err(CommitError::Stale { current: Some(Box::new(current)) }));
                 }
                 tx.execute(
-                    "UPDATE handoffs SET state = ?1, active = ?2, assignee = ?3, version = ?4, doc = ?5, team_id = ?8
+                    "UPDATE handoffs SET state = ?1, active = ?2, assignee = ?3, version = ?4, doc = ?5, team_id = ?8,
+                         updated_at = ?9
                      WHERE workspace_id = ?6 AND handoff_id = ?7",
                     params![
                         h.state.as_str(),
@@ -422,6 +424,7 @@ impl Store for EmbeddedStore {
                         ws,
                         id,
                         h.team_id.as_ref().map(|t| t.as_str()),
+                        ts(&h.updated_at),
                     ],
                 )
                 .map_err(unavailable)?;
@@ -577,6 +580,39 @@ impl Store for EmbeddedStore {
                     items.push(parse_handoff(row.map_err(unavailable)?)?);
                 }
                 Ok(InboxPage::from_overfetch(items, q.limit))
+            })
+            .await
+    }
+
+    async fn changed_handoffs(
+        &self,
+        ws: &WorkspaceId,
+        after: &InboxCursor,
+        limit: usize,
+    ) -> Result<InboxPage, StoreError> {
+        let (ws, at, id) = (ws.as_str().to_owned(), ts(&after.created_at), after.handoff_id.as_str().to_owned());
+        self.db
+            .with(move |c| {
+                let mut stmt = c
+                    .prepare(
+                        "SELECT doc FROM handoffs WHERE workspace_id = ?1 AND (updated_at > ?2 OR (updated_at = ?2 AND handoff_id > ?3))
+                         ORDER BY updated_at, handoff_id LIMIT ?4",
+                    )
+                    .map_err(unavailable)?;
+                let rows = stmt
+                    .query_map(params![ws, at, id, (limit + 1) as i64], |r| r.get::<_, String>(0))
+                    .map_err(unavailable)?;
+                let mut items = Vec::new();
+                for row in rows {
+                    items.push(parse_handoff(row.map_err(unavailable)?)?);
+                }
+                let mut page = InboxPage::from_overfetch(items, limit);
+                // The feed's cursor is the last change's position, not the queue position.
+                page.next = page.next.and(page.items.last().map(|h| InboxCursor {
+                    created_at: h.updated_at,
+                    handoff_id: h.handoff_id.clone(),
+                }));
+                Ok(page)
             })
             .await
     }

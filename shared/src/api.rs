@@ -101,6 +101,8 @@ pub struct ApiResponse {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Value,
+    /// A body that is not JSON (the web app's files), sent as it is instead of `body`.
+    pub text: Option<String>,
 }
 
 impl ApiResponse {
@@ -110,7 +112,16 @@ impl ApiResponse {
     pub fn with_status(status: u16, body: impl Serialize) -> Self {
         let body = serde_json::to_value(body)
             .unwrap_or_else(|e| json!({"error": {"code": "internal", "message": e.to_string()}}));
-        Self { status, headers: vec![("content-type".into(), "application/json".into())], body }
+        Self { status, headers: vec![("content-type".into(), "application/json".into())], body, text: None }
+    }
+    /// A text body of another type (HTML, JavaScript, CSS).
+    pub fn text(content_type: &str, text: impl Into<String>) -> Self {
+        Self {
+            status: 200,
+            headers: vec![("content-type".into(), content_type.into())],
+            body: Value::Null,
+            text: Some(text.into()),
+        }
     }
     pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));

@@ -5,9 +5,12 @@
 //! - [`app`]: use cases: load, decide, commit state and effects in one write, dispatch effects.
 //! - [`api`]: the HTTP edge shared by the Lambda functions and the local stack.
 //! - [`adapters`]: implementations of the ports.
+//! - `web` (feature `web`): the agent workspace's files, served by the local stack and settings-api.
 
 pub mod adapters;
 pub mod api;
 pub mod app;
 pub mod domain;
 pub mod ports;
+#[cfg(feature = "web")]
+pub mod web;

@@ -108,7 +108,11 @@ fn every_environment_variable_a_function_reads_is_set() {
             .as_mapping()
             .map(|m| m.keys().map(|k| k.as_str().unwrap().to_string()).collect())
             .unwrap_or_default();
-        let wanted: BTreeSet<String> = needs.variables().into_iter().map(String::from).collect();
+        let mut wanted: BTreeSet<String> = needs.variables().into_iter().map(String::from).collect();
+        if binary == "settings-api" {
+            // The web app's sign-in configuration (config.js).
+            wanted.extend(::handoff::web::SIGN_IN_VARIABLES.map(String::from));
+        }
         assert_eq!(vars, wanted, "{binary}: the variables set must be exactly those it reads");
     }
 }
@@ -222,7 +226,13 @@ fn every_route_of_the_api_is_in_the_template() {
             if ev["Type"] == "HttpApi" {
                 let p = &ev["Properties"];
                 assert_eq!(target(&p["ApiId"]).as_deref(), Some("HttpApi"));
-                declared.insert(format!("{} {}", p["Method"].as_str().unwrap(), p["Path"].as_str().unwrap()));
+                let key = format!("{} {}", p["Method"].as_str().unwrap(), p["Path"].as_str().unwrap());
+                // Only the web app's files are open; every API route has the JWT authorizer.
+                let open = p["Auth"]["Authorizer"] == "NONE";
+                assert_eq!(open, settings_api::WEB_ROUTES.contains(&key.as_str()), "{key}");
+                if !open {
+                    declared.insert(key);
+                }
             }
         }
         let served: BTreeSet<String> = routes.iter().map(|s| s.to_string()).collect();
@@ -348,4 +358,24 @@ fn the_stuck_effects_alarm_watches_the_metric_the_sweep_writes() {
     assert_eq!(line["_aws"]["CloudWatchMetrics"][0]["Namespace"], METRICS_NAMESPACE);
     assert_eq!(line["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"], STUCK_EFFECTS_METRIC);
     assert_eq!(line[STUCK_EFFECTS_METRIC], 2.0);
+}
+
+/// The web app's routes in AWS serve its files, without a token, and its configuration names the
+/// identity provider the template passes.
+#[test]
+fn the_web_app_is_served_at_the_root_of_the_api() {
+    for key in settings_api::WEB_ROUTES {
+        let r = settings_api::web_file(key).unwrap_or_else(|| panic!("{key}"));
+        assert_eq!(r.status, 200);
+        assert!(!r.text.unwrap().is_empty());
+    }
+    let t = template();
+    let vars = &resources(&t)["SettingsApiFunction"]["Properties"]["Environment"]["Variables"];
+    for (var, param) in [
+        ("HANDOFF_OIDC_ISSUER", "JwtIssuer"),
+        ("HANDOFF_OIDC_CLIENT_ID", "WebClientId"),
+        ("HANDOFF_OIDC_SCOPE", "WebScope"),
+    ] {
+        assert_eq!(target(&vars[var]).as_deref(), Some(param), "{var}");
+    }
 }

@@ -12,11 +12,31 @@ pub const PUT_SETTINGS: &str = "PUT /v1/workspaces/{workspace_id}/handoff-settin
 pub const GET_TEAMS: &str = "GET /v1/workspaces/{workspace_id}/teams";
 pub const PUT_TEAMS: &str = "PUT /v1/workspaces/{workspace_id}/teams";
 pub const GET_METRICS: &str = "GET /v1/workspaces/{workspace_id}/metrics";
-/// Every route this function serves.
+/// Every route of the API this function serves.
 pub const ROUTES: [&str; 5] = [GET_SETTINGS, PUT_SETTINGS, GET_TEAMS, PUT_TEAMS, GET_METRICS];
+/// The agent workspace's files (spec §14), served without a token: the page signs in itself.
+pub const WEB_ROUTES: [&str; 4] = ["GET /", "GET /app.js", "GET /app.css", "GET /config.js"];
+
+/// A file of the web app, or its configuration (from the environment: the identity provider the
+/// page signs in with).
+pub fn web_file(route_key: &str) -> Option<ApiResponse> {
+    let name = match route_key.strip_prefix("GET /")? {
+        "" => "index.html",
+        "config.js" => {
+            let js = handoff::web::config_js(&handoff::web::SignInConfig::from_env());
+            return Some(ApiResponse::text("text/javascript; charset=utf-8", js).header("cache-control", "no-cache"));
+        }
+        other => other,
+    };
+    let (mime, text) = handoff::web::file(name)?;
+    Some(ApiResponse::text(mime, text).header("cache-control", "no-cache"))
+}
 
 /// Handles one API request.
 pub async fn handle(app: &App, req: ApiRequest) -> ApiResponse {
+    if let Some(file) = WEB_ROUTES.contains(&req.route_key.as_str()).then(|| web_file(&req.route_key)).flatten() {
+        return file;
+    }
     respond(route(app, &req).await)
 }
 

@@ -57,7 +57,10 @@ fn function_of(route_key: &str) -> Option<Function> {
 
 fn to_http(r: ApiResponse) -> Response {
     let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut resp = (status, Json(r.body)).into_response();
+    let mut resp = match r.text {
+        Some(text) => (status, text).into_response(),
+        None => (status, Json(r.body)).into_response(),
+    };
     for (k, v) in r.headers {
         if let (Ok(k), Ok(v)) = (axum::http::HeaderName::try_from(k), axum::http::HeaderValue::try_from(v)) {
             resp.headers_mut().insert(k, v);
@@ -168,6 +171,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/", get(crate::web::index))
         .route("/app.js", get(crate::web::script))
         .route("/app.css", get(crate::web::styles))
+        .route("/config.js", get(crate::web::config))
         .route("/local/sign-in", axum::routing::post(crate::web::sign_in))
         .route("/healthz", get(|| async { Json(serde_json::json!({"status": "ok"})) }))
         .fallback(not_found)

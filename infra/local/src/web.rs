@@ -11,13 +11,6 @@ use handoff::api::ApiError;
 use handoff::domain::{FieldError, Role, UserId, WorkspaceId};
 use std::path::PathBuf;
 
-/// The files of the web app, compiled in (so the binary serves them from anywhere).
-const FILES: &[(&str, &str, &str)] = &[
-    ("index.html", "text/html; charset=utf-8", include_str!("../../../web/index.html")),
-    ("app.js", "text/javascript; charset=utf-8", include_str!("../../../web/app.js")),
-    ("app.css", "text/css; charset=utf-8", include_str!("../../../web/app.css")),
-];
-
 /// How long a token from the local sign-in is valid.
 pub const SIGN_IN_TTL_SECONDS: i64 = 12 * 3600;
 
@@ -33,10 +26,14 @@ pub enum WebFiles {
 
 impl WebFiles {
     async fn get(&self, name: &str) -> Option<(&'static str, Vec<u8>)> {
-        let (_, mime, embedded) = FILES.iter().find(|(n, _, _)| *n == name)?;
+        if name == "config.js" {
+            let js = handoff::web::config_js(&handoff::web::SignInConfig::from_env());
+            return Some(("text/javascript; charset=utf-8", js.into_bytes()));
+        }
+        let (mime, embedded) = handoff::web::file(name)?;
         match self {
             WebFiles::Embedded => Some((mime, embedded.as_bytes().to_vec())),
-            WebFiles::Dir(dir) => std::fs::read(dir.join(name)).ok().map(|b| (*mime, b)),
+            WebFiles::Dir(dir) => std::fs::read(dir.join(name)).ok().map(|b| (mime, b)),
         }
     }
 }
@@ -64,6 +61,9 @@ pub async fn script(State(state): State<HttpState>) -> Response {
 }
 pub async fn styles(State(state): State<HttpState>) -> Response {
     serve(&state, "app.css").await
+}
+pub async fn config(State(state): State<HttpState>) -> Response {
+    serve(&state, "config.js").await
 }
 
 #[derive(serde::Deserialize)]

@@ -75,7 +75,7 @@ pub fn api_response(r: ApiResponse) -> ApiGatewayV2httpResponse {
             resp.headers.insert(k, v);
         }
     }
-    resp.body = Some(Body::Text(r.body.to_string()));
+    resp.body = Some(Body::Text(r.text.unwrap_or_else(|| r.body.to_string())));
     resp.is_base64_encoded = false;
     resp
 }

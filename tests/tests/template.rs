@@ -280,6 +280,10 @@ fn the_table_matches_the_key_design() {
     .map(|(n, i)| (n.to_string(), (format!("gsi{i}pk"), format!("gsi{i}sk"))))
     .collect();
     assert_eq!(gsis, expected);
+    for g in table["GlobalSecondaryIndexes"].as_sequence().unwrap() {
+        let keys_only = g["IndexName"] == INDEX_CHANGES;
+        assert_eq!(g["Projection"]["ProjectionType"], if keys_only { "KEYS_ONLY" } else { "ALL" });
+    }
     let outputs: BTreeSet<String> =
         t["Outputs"].as_mapping().unwrap().keys().map(|k| k.as_str().unwrap().to_string()).collect();
     for o in

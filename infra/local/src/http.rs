@@ -23,6 +23,8 @@ pub struct HttpState {
     pub secret: Arc<str>,
     pub tokens: auth::TokenPolicy,
     pub web: crate::web::WebFiles,
+    /// The local sign-in is offered only on a loopback address: it trusts whoever reaches it.
+    pub sign_in: bool,
 }
 
 /// Which function serves a route.

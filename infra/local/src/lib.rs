@@ -176,6 +176,7 @@ pub async fn start(config: LocalConfig) -> Result<RunningStack, StartError> {
             secret: config.jwt_secret.as_str().into(),
             tokens: config.tokens.clone(),
             web: config.web.clone(),
+            sign_in: config.listen.ip().is_loopback(),
         };
         let router = http::router(state);
         let mut rx = rx.clone();

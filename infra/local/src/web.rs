@@ -76,6 +76,13 @@ pub struct SignIn {
 /// Local only: a token for the chosen workspace, user id and role, as an identity provider would
 /// issue after sign-in. The local stack trusts whoever can reach it; never expose it.
 pub async fn sign_in(State(state): State<HttpState>, body: axum::body::Bytes) -> Response {
+    if !state.sign_in {
+        return crate::http::error(ApiError::Forbidden(
+            "the local sign-in is offered on a loopback address only (it trusts whoever reaches it); \
+             listen on 127.0.0.1, or sign in with your identity provider (--jwks)"
+                .into(),
+        ));
+    }
     // Read as JSON whatever the content type says (a script's bare POST included).
     let Ok(req) = serde_json::from_slice::<SignIn>(&body) else {
         return crate::http::error(ApiError::MalformedJson(

@@ -355,6 +355,8 @@ fn decide_outcome(
         (Routing::Human, Channel::Chat) => (EscalationOutcome::Queued, State::Waiting),
         (Routing::Human, Channel::Voice) => (EscalationOutcome::Ringing, State::Ringing),
     };
+    // People's queues only: a handoff routed to the AI is no team's.
+    let team = if state == State::RoutedToAi { None } else { teams.route(req.reason, req.channel, req.priority) };
     let mut h = Handoff {
         handoff_id: new_id.clone(),
         workspace_id: req.workspace_id.clone(),
@@ -366,8 +368,8 @@ fn decide_outcome(
         customer: req.customer.clone(),
         state,
         assignee: None,
-        // People's queues only: a handoff routed to the AI is no team's.
-        team_id: if state == State::RoutedToAi { None } else { teams.route(req.reason, req.channel, req.priority) },
+        team_id: team.clone(),
+        routed_team_id: team,
         accepted_at: None,
         stall_notified: false,
         stall_repeats: 0,

@@ -299,6 +299,10 @@ pub struct Handoff {
     /// only by a transfer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team_id: Option<TeamId>,
+    /// The team the rules chose at escalation, whatever transfers followed: the figures of a
+    /// handoff count for that team (so each team's rates add up).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routed_team_id: Option<TeamId>,
     /// When it was first accepted (for the time-to-accept figures).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accepted_at: Option<DateTime<Utc>>,
@@ -708,12 +712,10 @@ pub fn decide(h: &Handoff, cmd: &Command, now: DateTime<Utc>) -> Result<Outcome,
                 b.handoff.state = Waiting;
                 b.handoff.assignee = None;
                 b.note(TimelineEvent::Transition { action: Action::Transfer, from, to: Waiting, assignee: None });
-                // Waiting again: the stall timer starts over (a chat only; a voice call is not
-                // rung again).
-                if b.handoff.channel == Channel::Chat {
-                    let stalling = b.handoff.policy.stalling_time_seconds;
-                    b.timer(TimerKind::Stall, stalling);
-                }
+                // Waiting again: the stall timer starts over (a call waits too; it is not rung
+                // again).
+                let stalling = b.handoff.policy.stalling_time_seconds;
+                b.timer(TimerKind::Stall, stalling);
             }
         }
         Plan::Fallback(to) => {
@@ -748,7 +750,8 @@ pub fn decide(h: &Handoff, cmd: &Command, now: DateTime<Utc>) -> Result<Outcome,
 /// What a change from `before` to `after` adds to the figures of the day `before` was created.
 fn metrics_of(before: &Handoff, after: &Handoff, cmd: &Command, now: DateTime<Utc>) -> MetricsDelta {
     use super::metrics as m;
-    let mut d = MetricsDelta::new(before.created_at, after.reason, after.channel, after.team_id.clone());
+    let team = after.routed_team_id.clone().or_else(|| after.team_id.clone());
+    let mut d = MetricsDelta::new(before.created_at, after.reason, after.channel, team);
     let since_created = (now - before.created_at).num_seconds().max(0) as u64;
     if after.stall_notified
         && (after.stall_repeats, after.stall_notified) != (before.stall_repeats, before.stall_notified)

@@ -233,30 +233,26 @@ impl BusinessHours {
         if self.open_in(&tz, from) {
             return Some(at);
         }
-        let first_day = tz.to_datetime(from).date();
+        // Days are counted with chrono; jiff only converts between instants and wall clocks
+        // (which keeps the functions small: no calendar arithmetic of its own is linked).
+        let first_day = naive(tz.to_datetime(from).date())?;
         let limit = from.checked_add(jiff::SignedDuration::from_hours(MAX_DAYS_AHEAD * 24)).ok()?;
         let mut transitions = tz.following(from).map(|tr| tr.timestamp()).take_while(|t| *t <= limit).peekable();
-        for offset in 0..=MAX_DAYS_AHEAD {
-            let date = first_day.checked_add(jiff::Span::new().days(offset)).ok()?;
+        let wall = |d: NaiveDate, minutes: u16| {
+            let date = jiff::civil::date(d.year() as i16, d.month() as i8, d.day() as i8);
+            tz.to_timestamp(date.at((minutes / 60) as i8, (minutes % 60) as i8, 0, 0)).ok()
+        };
+        for date in first_day.iter_days().take(MAX_DAYS_AHEAD as usize + 1) {
             let mut candidates: Vec<jiff::Timestamp> = Vec::new();
-            if let Some(d) = naive(date) {
-                if !self.is_holiday(d) {
-                    for r in self.weekly.day(date.weekday().to_monday_zero_offset() as u32) {
-                        let (h, m) = ((r.start.minutes() / 60) as i8, (r.start.minutes() % 60) as i8);
-                        // A start inside a skipped hour maps past the jump; the jump itself is a
-                        // candidate too (below), and it is the earlier one.
-                        if let Ok(t) = tz.to_timestamp(date.at(h, m, 0, 0)) {
-                            candidates.push(t);
-                        }
-                    }
+            if !self.is_holiday(date) {
+                for r in self.weekly.day(date.weekday().num_days_from_monday()) {
+                    // A start inside a skipped hour maps past the jump; the jump itself is a
+                    // candidate too (below), and it is the earlier one.
+                    candidates.extend(wall(date, r.start.minutes()));
                 }
             }
             // The transitions up to the end of this local day.
-            let day_end = date
-                .checked_add(jiff::Span::new().days(1))
-                .ok()
-                .and_then(|d| tz.to_timestamp(d.at(0, 0, 0, 0)).ok())
-                .unwrap_or(limit);
+            let day_end = date.succ_opt().and_then(|d| wall(d, 0)).unwrap_or(limit);
             while let Some(t) = transitions.next_if(|t| *t <= day_end) {
                 candidates.push(t);
             }

@@ -151,7 +151,6 @@ pub struct DurationFigures {
     pub count: u64,
     pub p50: Option<u64>,
     pub p90: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub max: Option<u64>,
 }
 
@@ -186,7 +185,7 @@ fn percentile(hist: &BTreeMap<u32, u64>, total: u64, p: f64) -> Option<u64> {
     hist.keys().last().map(|b| lower_bound(*b))
 }
 
-fn figures(counts: &BTreeMap<String, u64>, d: Timing, with_max: bool) -> DurationFigures {
+fn figures(counts: &BTreeMap<String, u64>, d: Timing) -> DurationFigures {
     let hist: BTreeMap<u32, u64> = counts
         .iter()
         .filter(|(_, v)| **v > 0)
@@ -197,7 +196,7 @@ fn figures(counts: &BTreeMap<String, u64>, d: Timing, with_max: bool) -> Duratio
         count,
         p50: percentile(&hist, count, 0.5),
         p90: percentile(&hist, count, 0.9),
-        max: if with_max { Some(hist.keys().last().map(|b| lower_bound(*b))).flatten() } else { None },
+        max: hist.keys().last().map(|b| lower_bound(*b)),
     }
 }
 
@@ -230,12 +229,12 @@ pub fn report(rows: &[MetricsRow], grouped: bool) -> Vec<GroupFigures> {
                 key,
                 escalations: with("escalations.", outcomes),
                 final_states: with("final.", finals),
-                time_to_accept_seconds: figures(&c, Timing::ToAccept, true),
+                time_to_accept_seconds: figures(&c, Timing::ToAccept),
                 abandonment_rate: (queued > 0).then(|| get(ABANDONED_BEFORE_ACCEPT) as f64 / queued as f64),
                 stall_notices: get(STALL_NOTICES),
                 ring_timeouts: get(RING_TIMEOUTS),
                 returned_by_agent: get(RETURNED_BY_AGENT),
-                time_to_resolve_seconds: figures(&c, Timing::ToResolve, false),
+                time_to_resolve_seconds: figures(&c, Timing::ToResolve),
             }
         })
         .collect()
@@ -253,9 +252,11 @@ pub struct MetricsQuery {
 pub fn parse_metrics_query(params: &[(String, String)]) -> Result<MetricsQuery, Vec<super::FieldError>> {
     use super::validation::Errors;
     let mut errs = Errors::default();
-    for (k, _) in params {
+    for (i, (k, _)) in params.iter().enumerate() {
         if !["from", "to", "group_by"].contains(&k.as_str()) {
             errs.push(k.clone(), "unknown query parameter");
+        } else if params[..i].iter().any(|(p, _)| p == k) {
+            errs.push(k.clone(), "may be given only once");
         }
     }
     let get = |name: &str| params.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
@@ -373,5 +374,6 @@ mod tests {
             ["y", "from", "to", "group_by"]
         );
         assert!(q(&[("from", "2026-01-01"), ("to", "2026-04-04")]).is_ok());
+        assert_eq!(fields(q(&[("from", "2026-01-01"), ("to", "2026-01-04"), ("from", "2026-01-02")])), ["from"]);
     }
 }

@@ -13,6 +13,8 @@ pub const MAX_TEAMS: usize = 100;
 pub const MAX_MEMBERS: usize = 500;
 pub const MAX_RULES: usize = 100;
 pub const MAX_TEAM_NAME_CHARS: usize = 100;
+/// Team ids that would read as something else: `team=mine`, and the metrics' key of "no team".
+pub const RESERVED_TEAM_IDS: [&str; 2] = ["mine", "-"];
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Team {
@@ -170,7 +172,12 @@ pub fn parse_teams_update(doc: &Value, workspace: &WorkspaceId) -> Result<TeamsU
             }
             Some(v) => team_id_at(v, &format!("{at}.team_id"), &mut errs),
         };
-        if let Some(id) = &id {
+        if let Some(id) = id.as_ref().filter(|id| RESERVED_TEAM_IDS.contains(&id.as_str())) {
+            errs.push(
+                format!("{at}.team_id"),
+                format!("{:?} is reserved (the Inbox filter `team=mine`, the metrics' \"no team\")", id.as_str()),
+            );
+        } else if let Some(id) = &id {
             if !seen.insert(id.clone()) {
                 errs.push(format!("{at}.team_id"), format!("{id:?} is used by an earlier team"));
             }
@@ -336,7 +343,8 @@ mod tests {
                 {"team_id": "billing", "name": "Billing", "members": ["alice", "alice", ""]},
                 {"team_id": "billing", "name": ""},
                 {"team_id": "bad id", "name": "X", "extra": true},
-                "nope"
+                "nope",
+                {"team_id": "mine", "name": "Mine"}
             ],
             "rules": [
                 {"when": {"reason": ["refund", "other"], "channel": "chat"}, "team_id": "ghost"},
@@ -356,6 +364,7 @@ mod tests {
                 "teams[2].extra",
                 "teams[2].team_id",
                 "teams[3]",
+                "teams[4].team_id",
                 "rules[0].team_id",
                 "rules[0].when.reason[0]",
                 "rules[0].when.channel",

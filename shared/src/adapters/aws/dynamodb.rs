@@ -51,7 +51,7 @@ pub const SETTINGS_COPIES: u32 = 32;
 pub const MAX_READS_PER_PAGE: usize = 4;
 /// Each grouping's figures are spread over this many partitions (a decision adds to the one its
 /// handoff or event hashes to), so one busy workspace's sums do not pile onto one key.
-pub const METRICS_SHARDS: u32 = 16;
+pub const METRICS_SHARDS: u32 = 64;
 /// A teams document's member lists are kept in items of at most about this many bytes.
 const MEMBERS_CHUNK_BYTES: usize = 300_000;
 
@@ -500,6 +500,37 @@ impl DynamoStore {
         }
     }
 
+    /// Handoffs by their partition keys (consistent reads, up to 100 per request), by key.
+    async fn get_handoffs(&self, pks: &[String]) -> Result<HashMap<String, Handoff>, StoreError> {
+        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        let mut found = HashMap::new();
+        for chunk in pks.chunks(100) {
+            let mut keys = KeysAndAttributes::builder().consistent_read(true);
+            for pk in chunk {
+                keys = keys.keys(HashMap::from([("pk".to_string(), s(pk.clone())), ("sk".to_string(), s(HANDOFF_SK))]));
+            }
+            let mut request = keys.build().map_err(unavailable)?;
+            for _ in 0..5 {
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request.clone())
+                    .send()
+                    .await
+                    .map_err(sdk_error)?;
+                for item in out.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
+                    let h = from_attrs::<HandoffItem>(item)?;
+                    found.insert(h.pk, h.handoff);
+                }
+                match out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)) {
+                    Some(rest) if !rest.keys.is_empty() => request = rest,
+                    _ => break,
+                }
+            }
+        }
+        Ok(found)
+    }
+
     /// Deletes items (best effort: what is left is never read).
     async fn delete_all(&self, keys: Vec<(String, String)>) {
         for chunk in keys.chunks(25) {
@@ -530,23 +561,24 @@ impl DynamoStore {
     /// A transaction whose conditions are "still the version read": a failed condition (or a
     /// conflicting write in flight) is a `VersionConflict`.
     async fn transact_versioned(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
-        match self.transact(items).await {
-            Ok(()) => Ok(()),
-            Err(e) => match cancelled(&e) {
-                Some(reasons)
-                    if reasons
-                        .iter()
-                        .any(|r| matches!(r.code(), Some("ConditionalCheckFailed" | "TransactionConflict"))) =>
-                {
-                    Err(StoreError::VersionConflict)
-                }
-                Some(reasons) => {
-                    let codes: Vec<&str> = reasons.iter().map(|r| r.code().unwrap_or("None")).collect();
-                    Err(StoreError::Unavailable(format!("transaction cancelled: {codes:?}")))
-                }
-                None => Err(sdk_error(e)),
-            },
+        // A write racing one of these items (an escalation's check of the settings it was decided
+        // on) cancels with `TransactionConflict`: not a stale version, so it is tried again.
+        for attempt in 0..4u64 {
+            let e = match self.transact(items.clone()).await {
+                Ok(()) => return Ok(()),
+                Err(e) => e,
+            };
+            let Some(reasons) = cancelled(&e) else { return Err(sdk_error(e)) };
+            if reasons.iter().any(|r| r.code() == Some("ConditionalCheckFailed")) {
+                return Err(StoreError::VersionConflict);
+            }
+            if !reasons.iter().any(|r| r.code() == Some("TransactionConflict")) {
+                let codes: Vec<&str> = reasons.iter().map(|r| r.code().unwrap_or("None")).collect();
+                return Err(StoreError::Unavailable(format!("transaction cancelled: {codes:?}")));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20 * (attempt + 1))).await;
         }
+        Err(StoreError::Unavailable("the save kept conflicting with other writes; retry".into()))
     }
 
     /// Items of `pk` from `from_sk` (inclusive) to its last decision, in order: the handoff item
@@ -636,12 +668,23 @@ impl DynamoStore {
         }
         let after = q.after.as_ref().map(|c| order_key(&c.created_at, &c.handoff_id));
         let filter = (!filters.is_empty()).then(|| filters.join(" AND "));
-        self.merged_page(IndexRead { index, pk_attr, sk_attr, keys, after, names, values, filter }, q.limit).await
+        let (items, next) = self
+            .merged_page(IndexRead { index, pk_attr, sk_attr, keys, after, names, values, filter }, q.limit)
+            .await?;
+        let items: Result<Vec<Handoff>, _> =
+            items.into_iter().map(|it| from_attrs::<HandoffItem>(it).map(|h| h.handoff)).collect();
+        Ok(InboxPage { items: items?, next })
     }
 
     /// One page of an index read in order across its shards: each shard read starts after the
     /// cursor, side by side, and the results are merged.
-    async fn merged_page(&self, r: IndexRead<'_>, limit: usize) -> Result<InboxPage, StoreError> {
+    /// Returns the index items of the page (as the index projects them) and where the next page
+    /// starts.
+    async fn merged_page(
+        &self,
+        r: IndexRead<'_>,
+        limit: usize,
+    ) -> Result<(Vec<Item>, Option<InboxCursor>), StoreError> {
         let IndexRead { index, pk_attr, sk_attr, keys, after, names, mut values, filter } = r;
         let key_condition = match after {
             Some(_) => format!("{pk_attr} = :pk AND {sk_attr} > :after"),
@@ -660,7 +703,7 @@ impl DynamoStore {
         .await;
         // Only what every shard has read up to may be shown: past the least of those positions a
         // shard that stopped early could still hold an earlier handoff.
-        let mut items: Vec<(String, Handoff)> = Vec::new();
+        let mut items: Vec<(String, Item)> = Vec::new();
         let mut bound: Option<String> = None;
         for shard in shards {
             let (found, read_up_to) = shard?;
@@ -677,18 +720,19 @@ impl DynamoStore {
             items.retain(|(k, _)| k <= b);
         }
         let partial = bound.is_some() && items.len() < want;
-        let last_kept = items.get(limit.min(items.len()).saturating_sub(1)).map(|(k, _)| k.clone());
-        let mut page = InboxPage::from_overfetch(items.into_iter().map(|(_, h)| h).collect(), limit);
-        if page.next.is_some() {
-            // The position of the last item in this index's order (queue order or last change).
-            page.next = last_kept.as_deref().and_then(cursor_of_order);
-        }
-        if partial {
+        let more = items.len() > limit;
+        items.truncate(limit);
+        let next = if partial {
             // A partial page: the filter matched too little within the reads allowed. The cursor
             // continues after what was read.
-            page.next = bound.as_deref().and_then(cursor_of_order);
-        }
-        Ok(page)
+            bound.as_deref().and_then(cursor_of_order)
+        } else if more {
+            // The position of the last item in this index's order (queue order or last change).
+            items.last().and_then(|(k, _)| cursor_of_order(k))
+        } else {
+            None
+        };
+        Ok((items.into_iter().map(|(_, it)| it).collect(), next))
     }
 
     /// Reads one index partition from its start key on: up to `want` matching handoffs in at most
@@ -704,8 +748,8 @@ impl DynamoStore {
         filter: Option<String>,
         sk_attr: &str,
         want: usize,
-    ) -> Result<(Vec<(String, Handoff)>, Option<String>), StoreError> {
-        let mut items: Vec<(String, Handoff)> = Vec::new();
+    ) -> Result<(Vec<(String, Item)>, Option<String>), StoreError> {
+        let mut items: Vec<(String, Item)> = Vec::new();
         let mut start: Option<Item> = None;
         for _ in 0..MAX_READS_PER_PAGE {
             let missing = want - items.len();
@@ -728,8 +772,7 @@ impl DynamoStore {
                 .map_err(sdk_error)?;
             for it in out.items.unwrap_or_default() {
                 let order = it.get(sk_attr).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
-                let h: HandoffItem = from_attrs(it)?;
-                items.push((order, h.handoff));
+                items.push((order, it));
             }
             match out.last_evaluated_key {
                 Some(k) if items.len() < want => start = Some(k),
@@ -798,20 +841,28 @@ impl Store for DynamoStore {
     }
 
     async fn get_teams(&self, ws: &WorkspaceId) -> Result<Option<TeamsDoc>, StoreError> {
-        let (pk, sk) = teams_key(ws, 0);
-        let Some(item) = self.get(pk, sk).await? else { return Ok(None) };
-        let TeamsItem { write_id, mut doc, .. } = from_attrs::<TeamsItem>(item)?;
-        let chunks = self.query_all(members_pk(ws), format!("{write_id}#"), format!("{write_id}#~")).await?;
-        let mut members: HashMap<TeamId, Vec<UserId>> = HashMap::new();
-        for c in chunks {
-            for t in from_attrs::<MembersItem>(c)?.teams {
-                members.insert(t.team_id, t.members);
+        // A save between the two reads deletes the member lists the first read points to (every
+        // save with a team writes at least one): read again.
+        for _ in 0..3 {
+            let (pk, sk) = teams_key(ws, 0);
+            let Some(item) = self.get(pk, sk).await? else { return Ok(None) };
+            let TeamsItem { write_id, mut doc, .. } = from_attrs::<TeamsItem>(item)?;
+            let chunks = self.query_all(members_pk(ws), format!("{write_id}#"), format!("{write_id}#~")).await?;
+            if chunks.is_empty() && !doc.teams.teams.is_empty() {
+                continue;
             }
+            let mut members: HashMap<TeamId, Vec<UserId>> = HashMap::new();
+            for c in chunks {
+                for t in from_attrs::<MembersItem>(c)?.teams {
+                    members.insert(t.team_id, t.members);
+                }
+            }
+            for t in &mut doc.teams.teams {
+                t.members = members.remove(&t.team_id).unwrap_or_default();
+            }
+            return Ok(Some(doc));
         }
-        for t in &mut doc.teams.teams {
-            t.members = members.remove(&t.team_id).unwrap_or_default();
-        }
-        Ok(Some(doc))
+        Err(StoreError::Unavailable("the teams kept changing while they were read; retry".into()))
     }
 
     /// The member lists first, under a new write id; then every copy of the document naming
@@ -1224,6 +1275,8 @@ impl Store for DynamoStore {
         after: &InboxCursor,
         limit: usize,
     ) -> Result<InboxPage, StoreError> {
+        // The index holds keys only (so writes that leave a handoff's last change alone, such as
+        // the outbox's acknowledgements, do not write to it); the handoffs are read by key.
         let read = IndexRead {
             index: INDEX_CHANGES,
             pk_attr: "gsi6pk",
@@ -1234,7 +1287,11 @@ impl Store for DynamoStore {
             values: HashMap::new(),
             filter: None,
         };
-        self.merged_page(read, limit).await
+        let (keys, next) = self.merged_page(read, limit).await?;
+        let keys: Vec<String> = keys.iter().filter_map(|k| k.get("pk")?.as_s().ok().cloned()).collect();
+        let mut found = self.get_handoffs(&keys).await?;
+        let items = keys.iter().filter_map(|pk| found.remove(pk)).collect();
+        Ok(InboxPage { items, next })
     }
 
     async fn change_key(&self, ws: &WorkspaceId, id: &HandoffId, key: &str) -> Result<Option<String>, StoreError> {

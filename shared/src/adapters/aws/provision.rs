@@ -96,7 +96,17 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Res
                 .index_name(name)
                 .key_schema(key(&format!("gsi{n}pk"), KeyType::Hash)?)
                 .key_schema(key(&format!("gsi{n}sk"), KeyType::Range)?)
-                .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                // The changes feed reads keys, then the handoffs: its index is written only when a
+                // handoff's last change moves.
+                .projection(
+                    Projection::builder()
+                        .projection_type(if name == INDEX_CHANGES {
+                            ProjectionType::KeysOnly
+                        } else {
+                            ProjectionType::All
+                        })
+                        .build(),
+                )
                 .build()?,
         );
     }

@@ -139,17 +139,17 @@ CREATE TABLE IF NOT EXISTS change_keys (
 /// Schema 4: handoffs carry the team whose queue they are in (older ones: none), indexed for the
 /// Inbox's `team` filter, and the time of their last change, indexed for the changes feed.
 fn add_team_column(tx: &Connection) -> Result<(), StoreError> {
-    let has: bool = tx
-        .query_row("SELECT COUNT(*) FROM pragma_table_info('handoffs') WHERE name = 'team_id'", [], |r| {
-            r.get::<_, i64>(0)
-        })
-        .map_err(unavailable)?
-        > 0;
-    if !has {
-        tx.execute_batch(
-            "ALTER TABLE handoffs ADD COLUMN team_id TEXT; ALTER TABLE handoffs ADD COLUMN updated_at TEXT;",
-        )
-        .map_err(unavailable)?;
+    let has = |column: &str| -> Result<bool, StoreError> {
+        let n: i64 = tx
+            .query_row("SELECT COUNT(*) FROM pragma_table_info('handoffs') WHERE name = ?1", [column], |r| r.get(0))
+            .map_err(unavailable)?;
+        Ok(n > 0)
+    };
+    if !has("team_id")? {
+        tx.execute_batch("ALTER TABLE handoffs ADD COLUMN team_id TEXT;").map_err(unavailable)?;
+    }
+    if !has("updated_at")? {
+        tx.execute_batch("ALTER TABLE handoffs ADD COLUMN updated_at TEXT;").map_err(unavailable)?;
         // Each handoff's last change, from its document (written as the store writes times).
         let rows: Vec<(String, String, String)> = {
             let mut stmt = tx.prepare("SELECT workspace_id, handoff_id, doc FROM handoffs").map_err(unavailable)?;
@@ -443,6 +443,15 @@ mod tests {
         // What the new tables hold works on the old handoff.
         assert!(store.get_transcript(&ws, &h.handoff_id, None, 10).await.unwrap().unwrap().lines.is_empty());
         assert_eq!(store.active_handoff_of(&ws, &h.conversation_id).await.unwrap(), Some(h.handoff_id.clone()));
+        // Schema 4: the old handoff is in the changes feed (by its last change) and in no team.
+        let epoch = crate::ports::InboxCursor {
+            created_at: chrono::DateTime::UNIX_EPOCH,
+            handoff_id: HandoffId::parse("0").unwrap(),
+        };
+        let changed = store.changed_handoffs(&ws, &epoch, 10).await.unwrap();
+        assert_eq!(changed.items.iter().map(|x| &x.handoff_id).collect::<Vec<_>>(), [&h.handoff_id]);
+        assert_eq!(changed.items[0].team_id, None);
+        assert!(store.get_teams(&ws).await.unwrap().is_none());
         let version: i64 = Connection::open(&path).unwrap().query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
         assert_eq!(version, SCHEMA_VERSION);
     }

@@ -74,7 +74,7 @@ impl App {
         if !teams.teams.has(&team_id) {
             return Err(AppError::Invalid(vec![FieldError::new(
                 "team_id",
-                format!("names no team of this workspace ({team_id:?})"),
+                format!("names no team of this workspace (\"{team_id}\")"),
             )]));
         }
         self.apply(ws, id, Command::Transfer { by: by.clone(), team_id }).await

@@ -179,7 +179,7 @@ pub fn parse_teams_update(doc: &Value, workspace: &WorkspaceId) -> Result<TeamsU
             );
         } else if let Some(id) = &id {
             if !seen.insert(id.clone()) {
-                errs.push(format!("{at}.team_id"), format!("{id:?} is used by an earlier team"));
+                errs.push(format!("{at}.team_id"), format!("\"{id}\" is used by an earlier team"));
             }
         }
         let name = match t.get("name") {
@@ -234,7 +234,7 @@ pub fn parse_teams_update(doc: &Value, workspace: &WorkspaceId) -> Result<TeamsU
             Some(v) => team_id_at(v, &format!("{at}.team_id"), &mut errs),
         };
         if let Some(id) = team_id.as_ref().filter(|id| !known(id)) {
-            errs.push(format!("{at}.team_id"), format!("names no team of this document ({id:?})"));
+            errs.push(format!("{at}.team_id"), format!("names no team of this document (\"{id}\")"));
         }
         let when = match r.get("when") {
             None | Some(Value::Null) => Some(RuleWhen::default()),
@@ -270,7 +270,7 @@ pub fn parse_teams_update(doc: &Value, workspace: &WorkspaceId) -> Result<TeamsU
         Some(v) => {
             let id = team_id_at(v, "default_team_id", &mut errs);
             if let Some(id) = id.as_ref().filter(|id| !known(id)) {
-                errs.push("default_team_id", format!("names no team of this document ({id:?})"));
+                errs.push("default_team_id", format!("names no team of this document (\"{id}\")"));
             }
             id
         }

@@ -134,8 +134,9 @@ fn team_pk(ws: &WorkspaceId, t: &TeamId, state: State) -> String {
     }
 }
 /// The teams document (without member lists), kept in as many copies as the settings.
+/// In the partition of the settings copy of the same number: one Query reads both.
 fn teams_key(ws: &WorkspaceId, copy: u32) -> (String, String) {
-    (format!("TEAMS#{ws}#{copy}"), "TEAMS".into())
+    (settings_key(ws, copy).0, "TEAMS".into())
 }
 /// The member lists of each saved teams document, under the id of the write that saved it.
 fn members_pk(ws: &WorkspaceId) -> String {
@@ -500,53 +501,34 @@ impl DynamoStore {
         }
     }
 
-    /// Handoffs by their partition keys (consistent reads, up to 100 per request), by key.
+    /// Handoffs by their partition keys, read side by side (consistent reads), by key.
     async fn get_handoffs(&self, pks: &[String]) -> Result<HashMap<String, Handoff>, StoreError> {
-        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        let reads = join_all(pks.iter().map(|pk| self.get(pk.clone(), HANDOFF_SK.into()))).await;
         let mut found = HashMap::new();
-        for chunk in pks.chunks(100) {
-            let mut keys = KeysAndAttributes::builder().consistent_read(true);
-            for pk in chunk {
-                keys = keys.keys(HashMap::from([("pk".to_string(), s(pk.clone())), ("sk".to_string(), s(HANDOFF_SK))]));
-            }
-            let mut request = keys.build().map_err(unavailable)?;
-            for _ in 0..5 {
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, request.clone())
-                    .send()
-                    .await
-                    .map_err(sdk_error)?;
-                for item in out.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
-                    let h = from_attrs::<HandoffItem>(item)?;
-                    found.insert(h.pk, h.handoff);
-                }
-                match out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)) {
-                    Some(rest) if !rest.keys.is_empty() => request = rest,
-                    _ => break,
-                }
+        for (pk, item) in pks.iter().zip(reads) {
+            if let Some(item) = item? {
+                found.insert(pk.clone(), from_attrs::<HandoffItem>(item)?.handoff);
             }
         }
         Ok(found)
     }
 
-    /// Deletes items (best effort: what is left is never read).
+    /// Deletes items (best effort: what is left is never read), up to 100 per transaction.
     async fn delete_all(&self, keys: Vec<(String, String)>) {
-        for chunk in keys.chunks(25) {
-            let reqs: Vec<aws_sdk_dynamodb::types::WriteRequest> = chunk
+        for chunk in keys.chunks(100) {
+            let deletes: Result<Vec<TransactWriteItem>, _> = chunk
                 .iter()
-                .filter_map(|(pk, sk)| {
-                    let d = aws_sdk_dynamodb::types::DeleteRequest::builder()
-                        .key("pk", s(pk.clone()))
-                        .key("sk", s(sk.clone()))
-                        .build()
-                        .ok()?;
-                    Some(aws_sdk_dynamodb::types::WriteRequest::builder().delete_request(d).build())
+                .map(|(pk, sk)| {
+                    let d = Delete::builder().table_name(&self.table).key("pk", s(pk.clone())).key("sk", s(sk.clone()));
+                    d.build().map(|d| TransactWriteItem::builder().delete(d).build())
                 })
                 .collect();
-            if let Err(e) = self.client.batch_write_item().request_items(&self.table, reqs).send().await {
-                tracing::warn!(error = %sdk_error(e), "could not delete outdated items; they are never read");
+            let result = match deletes {
+                Ok(items) => self.transact(items).await.map_err(sdk_error),
+                Err(e) => Err(unavailable(e)),
+            };
+            if let Err(e) = result {
+                tracing::warn!(error = %e, "could not delete outdated items; they are never read");
             }
         }
     }
@@ -935,39 +917,17 @@ impl Store for DynamoStore {
         &self,
         ws: &WorkspaceId,
     ) -> Result<(Option<SettingsDoc>, Option<TeamsDoc>), StoreError> {
-        use aws_sdk_dynamodb::types::KeysAndAttributes;
-        let (spk, ssk) = settings_key(ws, 0);
-        let (tpk, tsk) = teams_key(ws, 0);
-        let key = |pk: &str, sk: &str| HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))]);
-        let mut request = KeysAndAttributes::builder()
-            .keys(key(&spk, &ssk))
-            .keys(key(&tpk, &tsk))
-            .consistent_read(true)
-            .build()
-            .map_err(unavailable)?;
+        // The settings and the teams (without member lists) share a partition: one Query.
+        let (pk, _) = settings_key(ws, 0);
         let (mut settings, mut teams) = (None, None);
-        // One request; more only if DynamoDB leaves keys unprocessed.
-        for _ in 0..5 {
-            let out = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, request.clone())
-                .send()
-                .await
-                .map_err(sdk_error)?;
-            for item in out.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
-                match item.get("pk").and_then(|v| v.as_s().ok()) {
-                    Some(pk) if *pk == spk => settings = Some(from_attrs::<SettingsItem>(item)?.doc),
-                    Some(pk) if *pk == tpk => teams = Some(from_attrs::<TeamsItem>(item)?.doc),
-                    _ => {}
-                }
-            }
-            match out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)) {
-                Some(rest) if !rest.keys.is_empty() => request = rest,
-                _ => return Ok((settings, teams)),
+        for item in self.query_all(pk, "SETTINGS".into(), "TEAMS".into()).await? {
+            match item.get("sk").and_then(|v| v.as_s().ok()).map(String::as_str) {
+                Some("SETTINGS") => settings = Some(from_attrs::<SettingsItem>(item)?.doc),
+                Some("TEAMS") => teams = Some(from_attrs::<TeamsItem>(item)?.doc),
+                _ => {}
             }
         }
-        Err(StoreError::Unavailable("the settings could not be read (keys left unprocessed)".into()))
+        Ok((settings, teams))
     }
 
     async fn read_metrics(

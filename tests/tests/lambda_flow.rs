@@ -286,7 +286,7 @@ async fn every_fixture_is_a_valid_event_of_its_kind() {
         }
         n += 1;
     }
-    assert_eq!(n, 22);
+    assert_eq!(n, 27);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -116,8 +116,8 @@ mod tests {
         assert_eq!(aws["Namespace"], NAMESPACE);
         let names: Vec<&str> = aws["Metrics"].as_array().unwrap().iter().map(|m| m["Name"].as_str().unwrap()).collect();
         assert_eq!(names, ["TimeToAccept", "EscalationsQueued", "QueuedOrRinging"]);
-        assert_eq!(line["TimeToAccept"], 42);
-        assert_eq!(line["EscalationsQueued"], 1);
+        assert_eq!(line["TimeToAccept"], 42.0);
+        assert_eq!(line["EscalationsQueued"], 1.0);
         assert_eq!((line["Channel"].as_str(), line["Reason"].as_str()), (Some("chat"), Some("billing_issue")));
         // Every dimension named is a property of the line, as EMF requires.
         for dims in aws["Dimensions"].as_array().unwrap() {

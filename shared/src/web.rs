@@ -16,6 +16,15 @@ pub fn file(name: &str) -> Option<(&'static str, &'static str)> {
     FILES.iter().find(|(n, _, _)| *n == name).map(|(_, mime, text)| (*mime, *text))
 }
 
+/// What the page asks for by name: one of [`FILES`], or `config.js` (made from the environment's
+/// sign-in configuration).
+pub fn asset(name: &str) -> Option<(&'static str, std::borrow::Cow<'static, str>)> {
+    if name == "config.js" {
+        return Some(("text/javascript; charset=utf-8", config_js(&SignInConfig::from_env()).into()));
+    }
+    file(name).map(|(mime, text)| (mime, text.into()))
+}
+
 /// How the page signs in: OpenID Connect (authorization code with PKCE) with the identity
 /// provider that issues the API's tokens, or (none) the local stack's sign-in form.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -22,13 +22,9 @@ pub const WEB_ROUTES: [&str; 4] = ["GET /", "GET /app.js", "GET /app.css", "GET 
 pub fn web_file(route_key: &str) -> Option<ApiResponse> {
     let name = match route_key.strip_prefix("GET /")? {
         "" => "index.html",
-        "config.js" => {
-            let js = handoff::web::config_js(&handoff::web::SignInConfig::from_env());
-            return Some(ApiResponse::text("text/javascript; charset=utf-8", js).header("cache-control", "no-cache"));
-        }
         other => other,
     };
-    let (mime, text) = handoff::web::file(name)?;
+    let (mime, text) = handoff::web::asset(name)?;
     Some(ApiResponse::text(mime, text).header("cache-control", "no-cache"))
 }
 

@@ -26,14 +26,13 @@ pub enum WebFiles {
 
 impl WebFiles {
     async fn get(&self, name: &str) -> Option<(&'static str, Vec<u8>)> {
-        if name == "config.js" {
-            let js = handoff::web::config_js(&handoff::web::SignInConfig::from_env());
-            return Some(("text/javascript; charset=utf-8", js.into_bytes()));
-        }
-        let (mime, embedded) = handoff::web::file(name)?;
+        let (mime, compiled_in) = handoff::web::asset(name)?;
         match self {
-            WebFiles::Embedded => Some((mime, embedded.as_bytes().to_vec())),
-            WebFiles::Dir(dir) => std::fs::read(dir.join(name)).ok().map(|b| (mime, b)),
+            // The files only; config.js is made from the configuration either way.
+            WebFiles::Dir(dir) if handoff::web::file(name).is_some() => {
+                std::fs::read(dir.join(name)).ok().map(|b| (mime, b))
+            }
+            _ => Some((mime, compiled_in.into_owned().into_bytes())),
         }
     }
 }

@@ -73,19 +73,14 @@ impl Versioned for TeamsDoc {
     }
 }
 
-fn remember_newest<T: Versioned>(
-    seen: &Mutex<HashMap<WorkspaceId, T>>,
-    ws: &WorkspaceId,
-    version: u64,
-    doc: impl FnOnce() -> T,
-) {
+fn remember_newest<T: Versioned>(seen: &Mutex<HashMap<WorkspaceId, T>>, ws: &WorkspaceId, doc: T) {
     let mut seen = seen.lock().unwrap_or_else(|p| p.into_inner());
     if seen.len() >= SETTINGS_SEEN_MAX && !seen.contains_key(ws) {
         seen.clear();
     }
     // Never go back to an older version than one already seen.
-    if seen.get(ws).is_none_or(|known| known.version() <= version) {
-        seen.insert(ws.clone(), doc());
+    if seen.get(ws).is_none_or(|known| known.version() <= doc.version()) {
+        seen.insert(ws.clone(), doc);
     }
 }
 
@@ -191,15 +186,13 @@ impl App {
     }
 
     fn remember_settings(&self, doc: &SettingsDoc) {
-        remember_newest(&self.settings_seen, &doc.workspace_id, doc.version, || doc.clone());
+        remember_newest(&self.settings_seen, &doc.workspace_id, doc.clone());
     }
 
     /// Keeps the teams without their member lists: routing is what they are remembered for.
     fn remember_teams(&self, doc: &TeamsDoc) {
-        remember_newest(&self.teams_seen, &doc.workspace_id, doc.version, || TeamsDoc {
-            teams: doc.teams.without_members(),
-            ..doc.clone()
-        });
+        let routing = TeamsDoc { teams: doc.teams.without_members(), ..doc.clone() };
+        remember_newest(&self.teams_seen, &doc.workspace_id, routing);
     }
 
     /// The settings and teams to decide an escalation on: the ones this process last saw, or

@@ -1,6 +1,6 @@
 use super::{App, AppError};
 use crate::domain::teams::parse_teams_update;
-use crate::domain::{Command, FieldError, Handoff, HandoffId, TeamId, TeamsDoc, UserId, WorkspaceId};
+use crate::domain::{Command, Handoff, HandoffId, TeamId, TeamsDoc, UserId, WorkspaceId};
 use crate::ports::StoreError;
 use serde_json::Value;
 
@@ -71,12 +71,7 @@ impl App {
     ) -> Result<Handoff, AppError> {
         // The saved teams, without their member lists: one read.
         let (_, teams) = self.config_for_decision(ws, true).await?;
-        if !teams.teams.has(&team_id) {
-            return Err(AppError::Invalid(vec![FieldError::new(
-                "team_id",
-                format!("names no team of this workspace (\"{team_id}\")"),
-            )]));
-        }
+        teams.teams.transfer_target(&team_id).map_err(|f| AppError::Invalid(vec![f]))?;
         self.apply(ws, id, Command::Transfer { by: by.clone(), team_id }).await
     }
 }

@@ -5,7 +5,7 @@ use super::handoff::{
     Priority, Reason, State, TimelineEntry, TimelineEvent, TimerKind,
 };
 use super::hours::AfterHoursChat;
-use super::ids::{Actor, ConversationId, EventId, HandoffId, WorkspaceId};
+use super::ids::{Actor, ConversationId, EventId, HandoffId, TeamId, WorkspaceId};
 use super::metrics::MetricsDelta;
 use super::settings::{Routing, Settings, VoiceTimeoutAction};
 use super::teams::Teams;
@@ -235,33 +235,27 @@ pub struct EscalationDecision {
     pub metrics: MetricsDelta,
 }
 
-/// Decides an escalation from the workspace's settings and teams at this moment and the
-/// conversation's active handoff (if any). Pure: ids and time come in as arguments.
-pub fn decide_escalation(
-    settings: &Settings,
-    teams: &Teams,
+/// What an escalation adds to the figures of its day (spec §13).
+fn escalation_figures(
     req: &EscalationRequest,
-    actor: Actor,
-    active: Option<&Handoff>,
-    new_id: HandoffId,
+    outcome: EscalationOutcome,
+    team: Option<TeamId>,
     now: DateTime<Utc>,
-) -> EscalationDecision {
-    let mut d = decide_outcome(settings, teams, req, actor, active, new_id, now);
+) -> MetricsDelta {
     use super::metrics as m;
-    let team = d.created.as_ref().and_then(|h| h.team_id.clone());
     let mut delta = MetricsDelta::new(now, req.reason, req.channel, team);
-    delta.add(m::escalation_counter(d.record.outcome));
-    match d.record.outcome {
+    delta.add(m::escalation_counter(outcome));
+    match outcome {
         EscalationOutcome::Queued | EscalationOutcome::Ringing => delta.add(m::QUEUED_OR_RINGING),
         EscalationOutcome::RoutedToAi => delta.add(m::final_state_counter(State::RoutedToAi)),
         _ => {}
     }
-    d.metrics = delta;
-    d
+    delta
 }
 
-/// The outcome, handoff and effects of an escalation (its figures are added by the caller).
-fn decide_outcome(
+/// Decides an escalation from the workspace's settings and teams at this moment and the
+/// conversation's active handoff (if any). Pure: ids and time come in as arguments.
+pub fn decide_escalation(
     settings: &Settings,
     teams: &Teams,
     req: &EscalationRequest,
@@ -286,7 +280,7 @@ fn decide_outcome(
             timeline: vec![],
             effects: vec![],
             transcript: vec![],
-            metrics: MetricsDelta::new(now, req.reason, req.channel, None),
+            metrics: escalation_figures(req, EscalationOutcome::AlreadyActive, None, now),
         };
     }
     // An event with no handoff (Human Handoff off, or after hours): `<workspace>:<event>:<what>`.
@@ -311,7 +305,7 @@ fn decide_outcome(
         timeline: vec![],
         effects,
         transcript: vec![],
-        metrics: MetricsDelta::new(now, req.reason, req.channel, None),
+        metrics: escalation_figures(req, outcome, None, now),
     };
     if !settings.enabled {
         return no_handoff(
@@ -369,7 +363,7 @@ fn decide_outcome(
         state,
         assignee: None,
         team_id: team.clone(),
-        routed_team_id: team,
+        routed_team_id: team.clone(),
         accepted_at: None,
         stall_notified: false,
         stall_repeats: 0,
@@ -438,6 +432,6 @@ fn decide_outcome(
         timeline,
         effects,
         transcript,
-        metrics: MetricsDelta::new(now, req.reason, req.channel, None),
+        metrics: escalation_figures(req, outcome, team, now),
     }
 }

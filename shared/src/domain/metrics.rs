@@ -48,6 +48,18 @@ impl Timing {
     }
 }
 
+/// The duration and bucket a counter counts, if it is a bucket (`accept.<n>`, `resolve.<n>`)
+/// rather than a plain counter.
+pub fn bucket_counter(name: &str) -> Option<(Timing, u32)> {
+    [Timing::ToAccept, Timing::ToResolve].into_iter().find_map(|t| {
+        let b = name.strip_prefix(t.prefix())?;
+        if b.is_empty() || !b.bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        Some((t, b.parse().ok()?))
+    })
+}
+
 /// Durations are counted in buckets: exact to the second below [`EXACT_BELOW`] seconds, then each
 /// bucket 1% wider than the one before. A percentile or maximum is the lower bound of its bucket:
 /// exact below ten minutes, at most 1% low above.
@@ -189,7 +201,7 @@ fn figures(counts: &BTreeMap<String, u64>, d: Timing) -> DurationFigures {
     let hist: BTreeMap<u32, u64> = counts
         .iter()
         .filter(|(_, v)| **v > 0)
-        .filter_map(|(k, v)| k.strip_prefix(d.prefix()).and_then(|b| b.parse::<u32>().ok()).map(|b| (b, *v)))
+        .filter_map(|(k, v)| bucket_counter(k).filter(|(t, _)| *t == d).map(|(_, b)| (b, *v)))
         .collect();
     let count = hist.values().sum();
     DurationFigures {

@@ -70,6 +70,15 @@ impl Teams {
         self.teams.iter().any(|t| &t.team_id == id)
     }
 
+    /// A handoff can be transferred only to a team of the workspace.
+    pub fn transfer_target(&self, id: &TeamId) -> Result<(), FieldError> {
+        if self.has(id) {
+            Ok(())
+        } else {
+            Err(FieldError::new("team_id", format!("names no team of this workspace (\"{id}\")")))
+        }
+    }
+
     /// The same teams and rules without the member lists (what routing needs).
     pub fn without_members(&self) -> Teams {
         Teams {

@@ -7,6 +7,7 @@
 //! outbox) are items of their own beside it, so the handoff item stays small whatever its history.
 
 use crate::adapters::sortable_time as ts;
+use crate::domain::metrics::bucket_counter;
 use crate::domain::{
     ConversationId, DecisionOwner, DecisionRecord, Dimension, EscalationRecord, EventId, Handoff, HandoffId,
     LinePosition, MetricsDelta, MetricsRow, SettingsDoc, State, TeamId, TeamsDoc, TranscriptLine, UserId, WorkspaceId,
@@ -36,6 +37,15 @@ pub const INDEX_BY_ASSIGNEE: &str = "by_assignee";
 pub const INDEX_PENDING_EFFECTS: &str = "pending_effects";
 pub const INDEX_BY_TEAM: &str = "by_team";
 pub const INDEX_CHANGES: &str = "changes";
+/// Every secondary index with the number of its key attributes (`gsi<n>pk`, `gsi<n>sk`).
+pub const INDEXES: [(&str, u32); 6] = [
+    (INDEX_BY_STATE, 1),
+    (INDEX_ACTIVE, 2),
+    (INDEX_BY_ASSIGNEE, 3),
+    (INDEX_PENDING_EFFECTS, 4),
+    (INDEX_BY_TEAM, 5),
+    (INDEX_CHANGES, 6),
+];
 /// The TTL attribute (epoch seconds).
 pub const TTL_ATTRIBUTE: &str = "expires_at_epoch";
 /// Pending decisions are spread over this many index partitions.
@@ -144,10 +154,6 @@ fn members_pk(ws: &WorkspaceId) -> String {
 }
 fn metrics_pk(ws: &WorkspaceId, dim: Dimension, shard: u32) -> String {
     format!("METRICS#{ws}#{dim}#{shard}")
-}
-/// Is this counter a duration bucket (`accept.<n>`, `resolve.<n>`)? Those are items of their own.
-fn is_bucket(name: &str) -> bool {
-    name.split_once('.').is_some_and(|(_, b)| !b.is_empty() && b.bytes().all(|c| c.is_ascii_digit()))
 }
 fn shard_of(key: &str) -> u32 {
     (super::stable_hash(key) % PENDING_SHARDS as u64) as u32
@@ -424,6 +430,27 @@ impl DynamoStore {
             .collect()
     }
 
+    /// Puts of every copy of a versioned document (settings, teams), each conditional on the
+    /// stored version still being `expected_version` (0: none stored), for one transaction.
+    fn copies(
+        &self,
+        expected_version: u64,
+        item: impl Fn(u32) -> Result<Item, StoreError>,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        (0..SETTINGS_COPIES)
+            .map(|copy| {
+                let cond = if expected_version == 0 {
+                    Cond::new(NEW)
+                } else {
+                    Cond::new("#version = :expected")
+                        .name("#version", "version")
+                        .value(":expected", n(expected_version))
+                };
+                self.put(item(copy)?, Some(cond))
+            })
+            .collect()
+    }
+
     /// "The document at this key is still at `version`" (0: there is none).
     fn version_check(&self, (pk, sk): (String, String), version: u64) -> Result<TransactWriteItem, StoreError> {
         let mut c = ConditionCheck::builder().table_name(&self.table).key("pk", s(pk)).key("sk", s(sk));
@@ -461,7 +488,8 @@ impl DynamoStore {
     ) -> Result<Vec<TransactWriteItem>, StoreError> {
         let shard = (super::stable_hash(shard_key) % METRICS_SHARDS as u64) as u32;
         let counts = m.counts.iter().map(|(k, v)| (k.as_str(), *v));
-        let (buckets, plain): (Vec<_>, Vec<_>) = counts.partition(|(name, _)| is_bucket(name));
+        // Duration buckets are items of their own (a day's histogram has many).
+        let (buckets, plain): (Vec<_>, Vec<_>) = counts.partition(|(name, _)| bucket_counter(name).is_some());
         let mut out = Vec::new();
         for dim in Dimension::all() {
             let base = format!("{}#{}", m.day, m.key(dim));
@@ -804,21 +832,10 @@ impl Store for DynamoStore {
     }
 
     async fn put_settings(&self, doc: &SettingsDoc, expected_version: u64) -> Result<(), StoreError> {
-        // Every copy, each conditional on the version, in one transaction.
-        let items = (0..SETTINGS_COPIES)
-            .map(|copy| {
-                let (pk, sk) = settings_key(&doc.workspace_id, copy);
-                let item = to_attrs(&SettingsItem { pk, sk, doc: doc.clone() })?;
-                let cond = if expected_version == 0 {
-                    Cond::new(NEW)
-                } else {
-                    Cond::new("#version = :expected")
-                        .name("#version", "version")
-                        .value(":expected", n(expected_version))
-                };
-                self.put(item, Some(cond))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let items = self.copies(expected_version, |copy| {
+            let (pk, sk) = settings_key(&doc.workspace_id, copy);
+            to_attrs(&SettingsItem { pk, sk, doc: doc.clone() })
+        })?;
         self.transact_versioned(items).await
     }
 
@@ -881,20 +898,10 @@ impl Store for DynamoStore {
                 .map_err(sdk_error)?;
         }
         let routing = TeamsDoc { teams: doc.teams.without_members(), ..doc.clone() };
-        let items = (0..SETTINGS_COPIES)
-            .map(|copy| {
-                let (pk, sk) = teams_key(ws, copy);
-                let item = to_attrs(&TeamsItem { pk, sk, write_id: write_id.clone(), doc: routing.clone() })?;
-                let cond = if expected_version == 0 {
-                    Cond::new(NEW)
-                } else {
-                    Cond::new("#version = :expected")
-                        .name("#version", "version")
-                        .value(":expected", n(expected_version))
-                };
-                self.put(item, Some(cond))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let items = self.copies(expected_version, |copy| {
+            let (pk, sk) = teams_key(ws, copy);
+            to_attrs(&TeamsItem { pk, sk, write_id: write_id.clone(), doc: routing.clone() })
+        })?;
         match self.transact_versioned(items).await {
             Ok(()) => {
                 // Earlier saves' lists (write ids are time-ordered; a later save's are kept).

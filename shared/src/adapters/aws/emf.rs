@@ -5,7 +5,7 @@
 //! Metrics have no workspace dimension (one metric per workspace would multiply their cost); the
 //! workspace is a property of the line, for Logs Insights. The template's dashboard draws them.
 
-use crate::domain::metrics::{lower_bound, MetricsDelta};
+use crate::domain::metrics::{bucket_counter, lower_bound, MetricsDelta, Timing};
 use crate::domain::WorkspaceId;
 use crate::ports::MetricsSink;
 use serde_json::{json, Map, Value};
@@ -72,11 +72,10 @@ pub fn emf_line(function: &str, ws: &WorkspaceId, delta: &MetricsDelta, now_ms: 
         if *n <= 0 {
             continue; // a ticket resolved later is counted by its new final state alone
         }
-        let bucket = |b: &str| b.parse::<u32>().ok().map(|b| lower_bound(b) as f64);
-        metrics.push(match name.split_once('.') {
-            Some(("accept", b)) if is_digits(b) => ("TimeToAccept".to_string(), "Seconds", bucket(b)?),
-            Some(("resolve", b)) if is_digits(b) => ("TimeToResolve".to_string(), "Seconds", bucket(b)?),
-            _ => (metric_name(name), "Count", *n as f64),
+        metrics.push(match bucket_counter(name) {
+            Some((Timing::ToAccept, b)) => ("TimeToAccept".to_string(), "Seconds", lower_bound(b) as f64),
+            Some((Timing::ToResolve, b)) => ("TimeToResolve".to_string(), "Seconds", lower_bound(b) as f64),
+            None => (metric_name(name), "Count", *n as f64),
         });
     }
     if metrics.is_empty() {
@@ -93,14 +92,10 @@ pub fn emf_line(function: &str, ws: &WorkspaceId, delta: &MetricsDelta, now_ms: 
     Some(record(&metrics, &[&[], &["Channel"], &["Reason"]], properties, now_ms))
 }
 
-fn is_digits(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::metrics::{Timing, QUEUED_OR_RINGING};
+    use crate::domain::metrics::QUEUED_OR_RINGING;
     use crate::domain::{Channel, Reason};
 
     #[test]

@@ -4,9 +4,7 @@
 
 use super::config::QueueRef;
 use super::config::{self, AwsSettings, TimerSettings};
-use super::dynamodb::{
-    INDEX_ACTIVE, INDEX_BY_ASSIGNEE, INDEX_BY_STATE, INDEX_BY_TEAM, INDEX_CHANGES, INDEX_PENDING_EFFECTS, TTL_ATTRIBUTE,
-};
+use super::dynamodb::{INDEXES, INDEX_CHANGES, TTL_ATTRIBUTE};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
     ScalarAttributeType, TimeToLiveSpecification,
@@ -80,17 +78,10 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Res
         .key_schema(key("pk", KeyType::Hash)?)
         .key_schema(key("sk", KeyType::Range)?);
     req = req.attribute_definitions(attr("pk")?).attribute_definitions(attr("sk")?);
-    for n in 1..=6 {
+    for (_, n) in INDEXES {
         req = req.attribute_definitions(attr(&format!("gsi{n}pk"))?).attribute_definitions(attr(&format!("gsi{n}sk"))?);
     }
-    for (name, n) in [
-        (INDEX_BY_STATE, 1),
-        (INDEX_ACTIVE, 2),
-        (INDEX_BY_ASSIGNEE, 3),
-        (INDEX_PENDING_EFFECTS, 4),
-        (INDEX_BY_TEAM, 5),
-        (INDEX_CHANGES, 6),
-    ] {
+    for (name, n) in INDEXES {
         req = req.global_secondary_indexes(
             GlobalSecondaryIndex::builder()
                 .index_name(name)

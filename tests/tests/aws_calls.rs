@@ -222,7 +222,7 @@ async fn conversation_calls_stay_within_their_goals() {
 /// the feed read the same whatever the number of handoffs.
 #[tokio::test(flavor = "multi_thread")]
 async fn teams_figures_and_the_changes_feed_cost_what_they_should() {
-    use handoff::adapters::aws::dynamodb::{INBOX_SHARDS, METRICS_SHARDS};
+    use handoff::adapters::aws::dynamodb::{CHANGES_SHARDS, INBOX_SHARDS, METRICS_SHARDS, TEAM_SHARDS};
     let env = Env::new().await;
     configure(&env, json!({})).await;
     let log = CallLog::default();
@@ -289,6 +289,28 @@ async fn teams_figures_and_the_changes_feed_cost_what_they_should() {
     assert_eq!((status, moved["team_id"].as_str()), (200, Some("general")), "{moved}");
     // The team checked against the saved teams (one read), the handoff read and moved.
     report("transfer, handoff not seen by this container", &log.take(), 3, 3);
+    // One team's queue: its shards of the `by_team` index, side by side.
+    let mut get = apigw("apigw-get-inbox.json", None, "agent", "alice");
+    get["rawQueryString"] = json!("status=active&team=general");
+    get["queryStringParameters"] = json!({"status": "active", "team": "general"});
+    let (status, page) = http_on(&agents, Api::Inbox, get).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page["items"].as_array().unwrap().iter().any(|h| h["handoff_id"] == moved["handoff_id"]), "{page}");
+    report("GET inbox, one team's queue", &log.take(), TEAM_SHARDS as usize, 1);
+    // An agent in more teams than those reads fit: the workspace's Inbox shards, with a filter.
+    let teams = ["general", "billing", "vip"].map(|t| handoff::domain::TeamId::parse(t).unwrap()).to_vec();
+    let q = handoff::ports::InboxQuery {
+        teams: Some(teams),
+        status: handoff::ports::StatusFilter::Active,
+        assignee: None,
+        channel: None,
+        reason: None,
+        limit: 25,
+        after: None,
+    };
+    let page = agents.store.list_inbox(&ws(), &q).await.unwrap();
+    assert!(page.items.iter().any(|h| h.handoff_id.as_str() == moved["handoff_id"]), "{:?}", page.items);
+    report("GET inbox, three teams' queues", &log.take(), INBOX_SHARDS as usize, 1);
     let (status, feed) =
         http_on(&agents, Api::Inbox, apigw("apigw-get-inbox-changes.json", None, "agent", "alice")).await;
     assert_eq!(status, 200, "{feed}");
@@ -296,10 +318,10 @@ async fn teams_figures_and_the_changes_feed_cost_what_they_should() {
     // side.
     let found = feed["items"].as_array().unwrap().len();
     assert!(found > 0, "{feed}");
-    report("GET inbox changes, a poll that finds changes", &log.take(), INBOX_SHARDS as usize + found, 2);
+    report("GET inbox changes, a poll that finds changes", &log.take(), CHANGES_SHARDS as usize + found, 2);
     let mut quiet = apigw("apigw-get-inbox-changes.json", None, "agent", "alice");
     quiet["rawQueryString"] = json!(format!("cursor={}.0.0", chrono::Utc::now().timestamp() + 60));
     let (status, feed) = http_on(&agents, Api::Inbox, quiet).await;
     assert_eq!((status, feed["items"].as_array().map(Vec::len)), (200, Some(0)), "{feed}");
-    report("GET inbox changes, a quiet poll", &log.take(), INBOX_SHARDS as usize, 1);
+    report("GET inbox changes, a quiet poll", &log.take(), CHANGES_SHARDS as usize, 1);
 }

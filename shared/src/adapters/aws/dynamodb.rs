@@ -54,8 +54,19 @@ pub const PENDING_SHARDS: u32 = 128;
 /// busy workspace does not exceed what one index partition takes (docs/SCALE.md).
 pub const INBOX_SHARDS: u32 = 32;
 /// The settings are kept as this many identical copies, written together by one transaction;
-/// each escalation checks the copy of its conversation, so the checks spread out too.
-pub const SETTINGS_COPIES: u32 = 32;
+/// each escalation checks the copy of its conversation, so the checks spread out too. The teams
+/// copies share the copies' partitions, so each partition takes two checks per escalation
+/// (docs/SCALE.md).
+pub const SETTINGS_COPIES: u32 = 64;
+/// A team's queue (the `by_team` index) is spread over this many partitions per team and state:
+/// a team can take every escalation of a busy workspace, as the `active` index does.
+pub const TEAM_SHARDS: u32 = 32;
+/// A team Inbox reads at most this many `by_team` partitions (two teams); an agent's teams beyond
+/// that are read from the workspace's own Inbox index with a team filter instead.
+pub const MAX_TEAM_KEYS: usize = 2 * TEAM_SHARDS as usize;
+/// The changes feed's index is spread over this many partitions: every change of every handoff
+/// of a workspace writes to it (docs/SCALE.md).
+pub const CHANGES_SHARDS: u32 = 64;
 /// An Inbox page reads at most this many index pages; a filter that matches little returns a
 /// partial page with a cursor rather than reading on.
 pub const MAX_READS_PER_PAGE: usize = 4;
@@ -123,6 +134,12 @@ fn active_pk(ws: &WorkspaceId, shard: u32) -> String {
 fn inbox_shard(id: &HandoffId) -> u32 {
     (super::stable_hash(id.as_str()) % INBOX_SHARDS as u64) as u32
 }
+fn team_shard(id: &HandoffId) -> u32 {
+    (super::stable_hash(id.as_str()) % TEAM_SHARDS as u64) as u32
+}
+fn changes_shard(id: &HandoffId) -> u32 {
+    (super::stable_hash(id.as_str()) % CHANGES_SHARDS as u64) as u32
+}
 fn settings_copy(c: &ConversationId) -> u32 {
     (super::stable_hash(c.as_str()) % SETTINGS_COPIES as u64) as u32
 }
@@ -135,13 +152,18 @@ fn assignee_pk(ws: &WorkspaceId, u: &UserId, state: State) -> String {
         format!("WS#{ws}#ASSIGNEE#{u}#STATE#{state}")
     }
 }
-/// A team's queue: its active handoffs under one key, the others under one key per state.
-fn team_pk(ws: &WorkspaceId, t: &TeamId, state: State) -> String {
+/// A team's queue: its active handoffs under one key per shard, the others under one key per
+/// state and shard.
+fn team_pk(ws: &WorkspaceId, t: &TeamId, state: State, shard: u32) -> String {
     if state.is_active() {
-        format!("WS#{ws}#TEAM#{t}#ACTIVE")
+        format!("WS#{ws}#TEAM#{t}#ACTIVE#{shard}")
     } else {
-        format!("WS#{ws}#TEAM#{t}#STATE#{state}")
+        format!("WS#{ws}#TEAM#{t}#STATE#{state}#{shard}")
     }
+}
+/// Every shard key of these teams' queues in one state.
+fn team_keys<'a>(ws: &WorkspaceId, teams: impl Iterator<Item = &'a TeamId>, state: State) -> Vec<String> {
+    teams.flat_map(|t| (0..TEAM_SHARDS).map(move |k| team_pk(ws, t, state, k))).collect()
 }
 /// The teams document (without member lists), kept in as many copies as the settings.
 /// In the partition of the settings copy of the same number: one Query reads both.
@@ -205,9 +227,9 @@ impl HandoffItem {
             gsi2sk: active.then(|| order.clone()),
             gsi3pk: h.assignee.as_ref().map(|a| assignee_pk(&h.workspace_id, a, h.state)),
             gsi3sk: h.assignee.as_ref().map(|_| order.clone()),
-            gsi5pk: h.team_id.as_ref().map(|t| team_pk(&h.workspace_id, t, h.state)),
+            gsi5pk: h.team_id.as_ref().map(|t| team_pk(&h.workspace_id, t, h.state, team_shard(&h.handoff_id))),
             gsi5sk: h.team_id.as_ref().map(|_| order),
-            gsi6pk: changes_pk(&h.workspace_id, shard),
+            gsi6pk: changes_pk(&h.workspace_id, changes_shard(&h.handoff_id)),
             gsi6sk: order_key(&h.updated_at, &h.handoff_id),
             handoff: h.clone(),
         }
@@ -619,9 +641,11 @@ impl DynamoStore {
         if q.teams.as_ref().is_some_and(|t| t.is_empty()) {
             return Ok(InboxPage { items: vec![], next: None });
         }
-        let by_team = q.teams.as_ref().filter(|_| q.assignee.is_none());
-        if let (Some(teams), Some(_)) = (&q.teams, &q.assignee) {
-            // Mine and in these teams: the assignee's key, filtered by team.
+        // A team filter reads the teams' own queues when they are few; otherwise (or with an
+        // assignee) the other index, keeping the teams' handoffs with a filter.
+        let by_team =
+            q.teams.as_ref().filter(|t| q.assignee.is_none() && t.len() * TEAM_SHARDS as usize <= MAX_TEAM_KEYS);
+        if let (Some(teams), None) = (&q.teams, by_team) {
             names.insert("#team".into(), "team_id".into());
             let mut alts = Vec::new();
             for (i, t) in teams.iter().enumerate() {
@@ -636,7 +660,7 @@ impl DynamoStore {
                     let teams = by_team.into_iter().flatten();
                     match q.status {
                         StatusFilter::Active => {
-                            (INDEX_BY_TEAM, "gsi5pk", "gsi5sk", teams.map(|t| team_pk(ws, t, State::Waiting)).collect())
+                            (INDEX_BY_TEAM, "gsi5pk", "gsi5sk", team_keys(ws, teams, State::Waiting))
                         }
                         StatusFilter::One(st) => {
                             if st.is_active() {
@@ -644,7 +668,7 @@ impl DynamoStore {
                                 values.insert(":st".into(), s(st.as_str()));
                                 filters.push("#state = :st".into());
                             }
-                            (INDEX_BY_TEAM, "gsi5pk", "gsi5sk", teams.map(|t| team_pk(ws, t, st)).collect())
+                            (INDEX_BY_TEAM, "gsi5pk", "gsi5sk", team_keys(ws, teams, st))
                         }
                     }
                 }
@@ -1248,7 +1272,7 @@ impl Store for DynamoStore {
             index: INDEX_CHANGES,
             pk_attr: "gsi6pk",
             sk_attr: "gsi6sk",
-            keys: (0..INBOX_SHARDS).map(|k| changes_pk(ws, k)).collect(),
+            keys: (0..CHANGES_SHARDS).map(|k| changes_pk(ws, k)).collect(),
             after: Some(order_key(&after.created_at, &after.handoff_id)),
             names: HashMap::new(),
             values: HashMap::new(),
@@ -1439,6 +1463,11 @@ mod tests {
         let inbox: std::collections::HashSet<u32> =
             (0..5000).map(|i| inbox_shard(&HandoffId::parse(format!("hnd_{i}")).unwrap())).collect();
         assert_eq!(inbox.len(), INBOX_SHARDS as usize);
+        let ids: Vec<HandoffId> = (0..5000).map(|i| HandoffId::parse(format!("hnd_{i}")).unwrap()).collect();
+        let teams: std::collections::HashSet<u32> = ids.iter().map(team_shard).collect();
+        assert_eq!(teams.len(), TEAM_SHARDS as usize);
+        let changes: std::collections::HashSet<u32> = ids.iter().map(changes_shard).collect();
+        assert_eq!(changes.len(), CHANGES_SHARDS as usize);
     }
 
     #[test]

@@ -13,15 +13,25 @@ use base64::Engine;
 /// cross-signs them. Found by their subject names in the certificates' DER.
 const AWS_ROOT_NAMES: [&[u8]; 2] = [b"Amazon Root CA", b"Starfield Services Root Certificate Authority"];
 
-fn is_aws_root(der: &[u8]) -> bool {
-    AWS_ROOT_NAMES.iter().any(|name| memchr::memmem::find(der, name).is_some())
+/// Finds the AWS roots' names in a certificate; each searcher is built once for the whole list.
+struct AwsRootFinder([memchr::memmem::Finder<'static>; 2]);
+
+impl AwsRootFinder {
+    fn new() -> Self {
+        Self(AWS_ROOT_NAMES.map(memchr::memmem::Finder::new))
+    }
+
+    fn is_aws_root(&self, der: &[u8]) -> bool {
+        self.0.iter().any(|f| f.find(der).is_some())
+    }
 }
 
 /// The trusted roots as one PEM bundle (the SDK's trust store takes PEM).
 fn aws_roots_pem() -> Vec<u8> {
     let b64 = base64::engine::general_purpose::STANDARD;
     let mut pem = String::with_capacity(8 * 2_200);
-    for cert in webpki_root_certs::TLS_SERVER_ROOT_CERTS.iter().filter(|c| is_aws_root(c.as_ref())) {
+    let finder = AwsRootFinder::new();
+    for cert in webpki_root_certs::TLS_SERVER_ROOT_CERTS.iter().filter(|c| finder.is_aws_root(c.as_ref())) {
         pem.push_str("-----BEGIN CERTIFICATE-----\n");
         let encoded = b64.encode(cert.as_ref());
         for line in encoded.as_bytes().chunks(64) {
@@ -47,8 +57,9 @@ mod tests {
         let pem = String::from_utf8(super::aws_roots_pem()).unwrap();
         // Amazon Root CA 1, 2, 3, 4 and Starfield Services Root Certificate Authority - G2.
         assert_eq!(pem.matches("BEGIN CERTIFICATE").count(), 5);
+        let finder = super::AwsRootFinder::new();
         let ders: Vec<_> =
-            webpki_root_certs::TLS_SERVER_ROOT_CERTS.iter().filter(|c| super::is_aws_root(c.as_ref())).collect();
+            webpki_root_certs::TLS_SERVER_ROOT_CERTS.iter().filter(|c| finder.is_aws_root(c.as_ref())).collect();
         for n in ["Amazon Root CA 1", "Amazon Root CA 2", "Amazon Root CA 3", "Amazon Root CA 4"] {
             assert!(ders.iter().any(|c| c.as_ref().windows(n.len()).any(|w| w == n.as_bytes())), "{n}");
         }

@@ -13,9 +13,39 @@ use std::time::Duration;
 use tracing::{error, warn};
 
 /// Structured logs that follow the function's log configuration (`AWS_LAMBDA_LOG_FORMAT=JSON`
-/// gives JSON; `AWS_LAMBDA_LOG_LEVEL` sets the level).
+/// gives JSON; `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`, sets the level).
+///
+/// The filter is `tracing-subscriber`'s `Targets` (a level, or `target=level` pairs) rather than
+/// the runtime's default `EnvFilter`, whose regular-expression engine every function would
+/// otherwise link (about 10% of a zip; docs/BENCHMARKS.md).
 pub fn init_tracing() {
-    lambda_runtime::tracing::init_default_subscriber();
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let filter = log_filter(var("AWS_LAMBDA_LOG_LEVEL").or_else(|| var("RUST_LOG")).as_deref());
+    let json = var("AWS_LAMBDA_LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json"));
+    let fmt = tracing_subscriber::fmt::layer().with_target(false).without_time();
+    let fmt = if json { fmt.json().boxed() } else { fmt.boxed() };
+    // A second initialisation (tests) keeps the first subscriber.
+    let _ = tracing_subscriber::registry().with(filter).with(fmt).try_init();
+}
+
+/// The log filter from the function's configuration: Lambda's levels (`TRACE` … `ERROR`, and
+/// `FATAL`, which is `ERROR` here) or `RUST_LOG`-style `target=level` pairs. Anything else, or
+/// nothing, is `INFO`, so a typo never silences the logs.
+pub fn log_filter(spec: Option<&str>) -> tracing_subscriber::filter::Targets {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    let spec = spec.map(str::trim).unwrap_or("");
+    if spec.eq_ignore_ascii_case("fatal") {
+        return Targets::new().with_default(LevelFilter::ERROR);
+    }
+    match spec.parse::<Targets>() {
+        Ok(t) if !spec.is_empty() && t.default_level().is_some() => t,
+        // `target=level` pairs alone: the other targets log at INFO, as with the runtime's filter.
+        Ok(t) if !spec.is_empty() => t.with_default(LevelFilter::INFO),
+        _ => Targets::new().with_default(LevelFilter::INFO),
+    }
 }
 
 /// The start-up every function shares: logging, the configuration (or a stop at start naming
@@ -197,6 +227,23 @@ mod tests {
             v["requestContext"]["authorizer"] = json!({"jwt": {"claims": c, "scopes": null}});
         }
         serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn the_log_level_follows_lambdas_setting_and_a_typo_keeps_info() {
+        use tracing::Level;
+        use tracing_subscriber::filter::LevelFilter;
+        let level = |spec: Option<&str>, target: &str, level: Level| log_filter(spec).would_enable(target, &level);
+        assert!(level(None, "handoff", Level::INFO) && !level(None, "handoff", Level::DEBUG));
+        assert!(level(Some("DEBUG"), "handoff", Level::DEBUG) && !level(Some("DEBUG"), "handoff", Level::TRACE));
+        assert!(level(Some("FATAL"), "handoff", Level::ERROR) && !level(Some("FATAL"), "handoff", Level::WARN));
+        assert!(!level(Some("warn"), "handoff", Level::INFO));
+        assert_eq!(log_filter(Some("loud=please")).default_level(), Some(LevelFilter::INFO));
+        assert_eq!(log_filter(Some("  ")).default_level(), Some(LevelFilter::INFO));
+        // RUST_LOG-style pairs: that target as asked, the rest at INFO.
+        assert!(level(Some("handoff=trace"), "handoff::app", Level::TRACE));
+        assert!(level(Some("handoff=trace"), "aws_smithy", Level::INFO));
+        assert!(!level(Some("handoff=trace"), "aws_smithy", Level::DEBUG));
     }
 
     #[test]

@@ -83,8 +83,12 @@ $CALLS
 
 "Warm" means the container has served this workspace before: it remembers the settings it last
 read, and each escalation's transaction checks their version (see docs/ARCHITECTURE.md). An accept
-in a container that has not read the handoff before reads it first (4 in sequence); after the agent
-opened it (GET, served by the same function) the read is saved.
+in a container that has not read the handoff before reads it first (4 in sequence: the read, the
+conditional write, the send, its acknowledgement); after the agent opened it (GET, or the Inbox
+page, served by the same function) the read is saved. The read cannot be replaced by a condition:
+what an accept writes (the customer's event, the figures, the timeline) depends on the handoff.
+Taking the send and its acknowledgement off the request path (an outbox drained from the table's
+stream) would make it 2; see docs/ARCHITECTURE.md.
 
 The conversation (spec §10): a customer message is one conditional write in the container that
 escalated (it knows the conversation's handoff); a container that never saw the conversation reads
@@ -119,7 +123,13 @@ moment it is ready for an event, with its AWS clients built), measured by \`infr
 (a stand-in Runtime API on loopback; 100 starts of each binary, interleaved; medians). Every binary
 is an x86-64 release build of its own package (\`cargo build --release -p <function>\`), so it links
 only what its crate asks for; the reference is \`infra/hello-lambda\`, a hello-world
-\`lambda_runtime\` function with the same logging, built with the same profile in the same run.
+\`lambda_runtime\` function with the runtime's own logging set-up (JSON, as Lambda configures it),
+built with the same profile in the same run. A function's start goes mostly to building its AWS
+clients: each SDK client reads its service's endpoint rules (a JSON document of partitions and
+their region patterns) when it is built, so settings-api (DynamoDB) starts fastest, and
+escalation-trigger (DynamoDB, SQS, EventBridge Scheduler) slowest. The functions log through
+\`tracing-subscriber\`'s \`Targets\` filter rather than the runtime's default \`EnvFilter\`, which
+would link a regular-expression engine into each of them (about 150 KB of each zip).
 Sizes: \`cargo lambda build --release --arm64 --output-format zip -p <function>\`. Release profile:
 \`opt-level = "z"\`, \`lto = "fat"\`, \`codegen-units = 1\`, \`strip = "symbols"\`, \`panic = "unwind"\`
 (so a panic is that invocation's error, not the end of the runtime).

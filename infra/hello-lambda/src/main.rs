@@ -1,4 +1,4 @@
-//! A hello-world Lambda function: the runtime, logging as ours set it up, and an echo handler.
+//! A hello-world Lambda function: the runtime, its default logging set-up, and an echo handler.
 //! infra/bench.sh compares the functions' start-up time with this one's.
 
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};

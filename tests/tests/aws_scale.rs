@@ -254,3 +254,87 @@ async fn a_replay_sends_what_the_first_attempt_left_pending() {
     env.app.escalate(&req, Actor::Ai).await.unwrap();
     assert!(env.outbound().await.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn acknowledgements_leave_the_handoff_item_and_its_index_entries_alone() {
+    let env = Env::new().await;
+    let w = "ws_ack";
+    enable(&env.app, w).await;
+    let r = env.app.escalate(&request(w, "conv-ack", "evt-ack"), Actor::Ai).await.unwrap();
+    let id = r.handoff.unwrap().handoff_id;
+    let raw = || async {
+        let key = |k: &str, v: String| (k.to_string(), aws_sdk_dynamodb::types::AttributeValue::S(v));
+        env.dynamo
+            .get_item()
+            .table_name(&env.res.table)
+            .set_key(Some([key("pk", format!("HANDOFF#{w}#{id}")), key("sk", "#HANDOFF".into())].into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap()
+            .item
+            .unwrap()
+    };
+    // The confirmation went out and was acknowledged: the handoff says so, but its item (which
+    // every Inbox index copies) was written once, by the escalation.
+    let h = env.app.store.get_handoff(&ws(w), &id).await.unwrap().unwrap();
+    assert_eq!((h.seq, h.sent_seq, h.version), (1, 1, 1), "{h:?}");
+    let before = raw().await;
+    assert_eq!(before["sent_seq"].as_n().unwrap(), "0", "the item keeps what its commit saw");
+    // An accept commits (the item changes with its version), and its acknowledgement does not.
+    env.app.apply(&ws(w), &id, Command::Accept { by: user("alice") }).await.unwrap();
+    let accepted = env.app.store.get_handoff(&ws(w), &id).await.unwrap().unwrap();
+    assert_eq!((accepted.version, accepted.seq, accepted.sent_seq), (2, 2, 2), "agent_joined out and acknowledged");
+    let after = raw().await;
+    assert_eq!(after["version"].as_n().unwrap(), "2");
+    assert_eq!(after["sent_seq"].as_n().unwrap(), "1", "written by the commit, not by the acknowledgement");
+    // A command decided on the Inbox's copy (behind on sent_seq) still commits, once read again.
+    // (a fresh container: the one above remembers the handoff as its own acknowledgement left it)
+    let log = CallLog::default();
+    let other = env.container(&log);
+    other.inbox(&ws(w), &query(StatusFilter::Active, None, 10)).await.unwrap();
+    log.take();
+    other.apply(&ws(w), &id, Command::Resolve { by: user("alice") }).await.unwrap();
+    // The copy's sent_seq was behind: the commit's check of the sent item failed, the handoff
+    // was read, and the decision committed on it.
+    let calls = log.take();
+    let ops = calls.operations();
+    assert_eq!(
+        ops,
+        ["TransactWriteItems", "Query", "TransactWriteItems", "SendMessage", "TransactWriteItems"],
+        "{ops:?}"
+    );
+    let resolved = env.app.store.get_handoff(&ws(w), &id).await.unwrap().unwrap();
+    assert_eq!((resolved.state, resolved.version, resolved.seq, resolved.sent_seq), (State::Resolved, 3, 3, 3));
+    assert_eq!(env.outbound().await.len(), 3, "confirmation, agent joined, resolved: each once");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_sharded_inbox_pages_through_every_handoff_in_queue_order() {
+    let log = CallLog::default();
+    let env = Env::counted(&log).await;
+    let w = "ws_pages";
+    let mut expected = Vec::new();
+    for i in 0..130 {
+        expected.push(seeded(env.app.store.as_ref(), w, i, "bob", false).await.handoff_id);
+    }
+    log.take();
+    // Pages of 25 over the 64 shards: each shard reads its share of a page, not a whole page,
+    // and the pages still come back full, in queue order, each handoff once.
+    let mut seen = Vec::new();
+    let mut q = query(StatusFilter::Active, None, 25);
+    let mut sizes = Vec::new();
+    loop {
+        let page = env.app.inbox(&ws(w), &q).await.unwrap();
+        let calls = log.take();
+        assert_eq!(calls.count(), ::handoff::adapters::aws::dynamodb::INBOX_SHARDS as usize, "{calls}");
+        sizes.push(page.items.len());
+        seen.extend(page.items.into_iter().map(|h| h.handoff_id));
+        match page.next {
+            Some(next) => q.after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(sizes, [25, 25, 25, 25, 25, 5]);
+    assert_eq!(seen, expected);
+}

@@ -52,7 +52,7 @@ pub const TTL_ATTRIBUTE: &str = "expires_at_epoch";
 pub const PENDING_SHARDS: u32 = 128;
 /// A workspace's Inbox indexes (active, by state) are spread over this many partitions, so one
 /// busy workspace does not exceed what one index partition takes (docs/SCALE.md).
-pub const INBOX_SHARDS: u32 = 32;
+pub const INBOX_SHARDS: u32 = 64;
 /// The settings are kept as this many identical copies, written together by one transaction;
 /// each escalation checks the copy of its conversation, so the checks spread out too. The teams
 /// copies share the copies' partitions, so each partition takes two checks per escalation
@@ -60,10 +60,10 @@ pub const INBOX_SHARDS: u32 = 32;
 pub const SETTINGS_COPIES: u32 = 64;
 /// A team's queue (the `by_team` index) is spread over this many partitions per team and state:
 /// a team can take every escalation of a busy workspace, as the `active` index does.
-pub const TEAM_SHARDS: u32 = 32;
-/// A team Inbox reads at most this many `by_team` partitions (two teams); an agent's teams beyond
-/// that are read from the workspace's own Inbox index with a team filter instead.
-pub const MAX_TEAM_KEYS: usize = 2 * TEAM_SHARDS as usize;
+pub const TEAM_SHARDS: u32 = 64;
+/// A team Inbox reads at most this many `by_team` partitions (one team's); several teams are
+/// read from the workspace's own Inbox index with a team filter instead.
+pub const MAX_TEAM_KEYS: usize = TEAM_SHARDS as usize;
 /// The changes feed's index is spread over this many partitions: every change of every handoff
 /// of a workspace writes to it (docs/SCALE.md).
 pub const CHANGES_SHARDS: u32 = 64;
@@ -79,6 +79,10 @@ const MEMBERS_CHUNK_BYTES: usize = 300_000;
 type Item = HashMap<String, AttributeValue>;
 
 const HANDOFF_SK: &str = "#HANDOFF";
+/// The item beside the handoff that says how far its outbound events are handed over. It sorts
+/// right after the handoff item (and before the decisions), so a read of the handoff and its
+/// first decisions, or of the handoff and its newest transcript lines, takes it along.
+const SENT_SK: &str = "#SENT";
 
 fn handoff_pk(ws: &WorkspaceId, id: &HandoffId) -> String {
     format!("HANDOFF#{ws}#{id}")
@@ -177,6 +181,13 @@ fn members_pk(ws: &WorkspaceId) -> String {
 fn metrics_pk(ws: &WorkspaceId, dim: Dimension, shard: u32) -> String {
     format!("METRICS#{ws}#{dim}#{shard}")
 }
+/// How many items each of `keys` shards reads for a merged page of `want`: the shards hold
+/// handoffs by a hash of their ids, so a page takes about `want / keys` from each. Each reads twice
+/// that and 6 more, which leaves a page short (a partial page with a cursor) about once in 10,000
+/// pages; reading `want` from every shard would read up to 64 times the page.
+fn per_shard_read(want: usize, keys: usize) -> usize {
+    want.min(want.div_ceil(keys.max(1)) * 2 + 6)
+}
 fn shard_of(key: &str) -> u32 {
     (super::stable_hash(key) % PENDING_SHARDS as u64) as u32
 }
@@ -259,6 +270,30 @@ struct MembersItem {
 struct TeamMembers {
     team_id: TeamId,
     members: Vec<UserId>,
+}
+
+/// How far a handoff's outbound events are handed over (`sent_seq`). The outbox's
+/// acknowledgements write this item, not the handoff item: an acknowledgement then rewrites no
+/// index entry of the handoff (every Inbox index projects the whole handoff). The handoff item
+/// keeps the value its last commit saw; the handoff's `sent_seq` is the larger of the two.
+#[derive(Serialize, Deserialize)]
+struct SentItem {
+    pk: String,
+    sk: String,
+    sent_seq: u64,
+}
+
+fn sk_of(item: &Item) -> Option<&str> {
+    item.get("sk").and_then(|v| v.as_s().ok()).map(String::as_str)
+}
+
+/// The handoff of a handoff item, with the `sent_seq` of its sent item when there is one.
+fn handoff_of(item: Item, sent: Option<Item>) -> Result<Handoff, StoreError> {
+    let mut h = from_attrs::<HandoffItem>(item)?.handoff;
+    if let Some(sent) = sent {
+        h.sent_seq = h.sent_seq.max(from_attrs::<SentItem>(sent)?.sent_seq);
+    }
+    Ok(h)
 }
 
 /// "This conversation has an active handoff": taken with the handoff, freed when it closes.
@@ -553,14 +588,28 @@ impl DynamoStore {
 
     /// Handoffs by their partition keys, read side by side (consistent reads), by key.
     async fn get_handoffs(&self, pks: &[String]) -> Result<HashMap<String, Handoff>, StoreError> {
-        let reads = join_all(pks.iter().map(|pk| self.get(pk.clone(), HANDOFF_SK.into()))).await;
+        let reads = join_all(pks.iter().map(|pk| self.read_handoff(pk.clone()))).await;
         let mut found = HashMap::new();
-        for (pk, item) in pks.iter().zip(reads) {
-            if let Some(item) = item? {
-                found.insert(pk.clone(), from_attrs::<HandoffItem>(item)?.handoff);
+        for (pk, h) in pks.iter().zip(reads) {
+            if let Some(h) = h? {
+                found.insert(pk.clone(), h);
             }
         }
         Ok(found)
+    }
+
+    /// A handoff and its sent item: one consistent `Query` of the two keys.
+    async fn read_handoff(&self, pk: String) -> Result<Option<Handoff>, StoreError> {
+        let (items, _) = self.query_between(pk, HANDOFF_SK, SENT_SK, None).await?;
+        let (mut handoff, mut sent) = (None, None);
+        for item in items {
+            match sk_of(&item) {
+                Some(HANDOFF_SK) => handoff = Some(item),
+                Some(SENT_SK) => sent = Some(item),
+                _ => {}
+            }
+        }
+        handoff.map(|h| handoff_of(h, sent)).transpose()
     }
 
     /// Deletes items (best effort: what is left is never read), up to 100 per transaction.
@@ -616,16 +665,28 @@ impl DynamoStore {
     /// Items of `pk` from `from_sk` (inclusive) to its last decision, in order: the handoff item
     /// (`#HANDOFF`) and the decisions after it, never its transcript lines or change keys.
     async fn query_decisions(&self, pk: String, from_sk: &str, limit: usize) -> Result<(Vec<Item>, bool), StoreError> {
+        self.query_between(pk, from_sk, LAST_DECISION_SK, Some(limit)).await
+    }
+
+    /// The items of `pk` with sort keys from `from` to `to` (consistent), up to `limit`; and
+    /// whether more may follow.
+    async fn query_between(
+        &self,
+        pk: String,
+        from: &str,
+        to: &str,
+        limit: Option<usize>,
+    ) -> Result<(Vec<Item>, bool), StoreError> {
         let out = self
             .client
             .query()
             .table_name(&self.table)
             .consistent_read(true)
-            .limit(limit as i32)
+            .set_limit(limit.map(|l| l as i32))
             .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
             .expression_attribute_values(":pk", s(pk))
-            .expression_attribute_values(":from", s(from_sk))
-            .expression_attribute_values(":to", s(LAST_DECISION_SK))
+            .expression_attribute_values(":from", s(from))
+            .expression_attribute_values(":to", s(to))
             .send()
             .await
             .map_err(sdk_error)?;
@@ -729,10 +790,11 @@ impl DynamoStore {
         }
         let names = (!names.is_empty()).then_some(names);
         let want = limit + 1;
+        let per_shard = per_shard_read(want, keys.len());
         let shards = join_all(keys.into_iter().map(|pk| {
             let mut values = values.clone();
             values.insert(":pk".into(), s(pk));
-            self.query_shard(index, &key_condition, values, names.clone(), filter.clone(), sk_attr, want)
+            self.query_shard(index, &key_condition, values, names.clone(), filter.clone(), sk_attr, per_shard)
         }))
         .await;
         // Only what every shard has read up to may be shown: past the least of those positions a
@@ -1124,10 +1186,7 @@ impl Store for DynamoStore {
     }
 
     async fn get_handoff(&self, ws: &WorkspaceId, id: &HandoffId) -> Result<Option<Handoff>, StoreError> {
-        match self.get(handoff_pk(ws, id), HANDOFF_SK.into()).await? {
-            Some(item) => Ok(Some(from_attrs::<HandoffItem>(item)?.handoff)),
-            None => Ok(None),
-        }
+        self.read_handoff(handoff_pk(ws, id)).await
     }
 
     async fn get_handoff_view(
@@ -1141,13 +1200,15 @@ impl Store for DynamoStore {
         // The first page is one Query: the handoff item sorts before its decisions. A later page
         // reads the handoff and that page side by side.
         let (handoff, items, more) = if after_version == 0 {
-            let (mut items, more) = self.query_decisions(pk, HANDOFF_SK, limit + 1).await?;
-            if items.first().and_then(|i| i.get("sk")).and_then(|v| v.as_s().ok()).map(String::as_str)
-                != Some(HANDOFF_SK)
-            {
-                return Ok(None);
-            }
-            let h = from_attrs::<HandoffItem>(items.remove(0))?.handoff;
+            // The handoff, its sent item (if any) and one decision more than the page.
+            let (items, cut) = self.query_decisions(pk, HANDOFF_SK, limit + 2).await?;
+            let mut items = items.into_iter().peekable();
+            let Some(handoff) = items.next_if(|i| sk_of(i) == Some(HANDOFF_SK)) else { return Ok(None) };
+            let sent = items.next_if(|i| sk_of(i) == Some(SENT_SK));
+            let h = handoff_of(handoff, sent)?;
+            let mut items: Vec<Item> = items.collect();
+            let more = items.len() > limit || cut;
+            items.truncate(limit);
             (h, items, more)
         } else {
             let from = decision_sk(after_version + 1);
@@ -1178,19 +1239,28 @@ impl Store for DynamoStore {
     async fn commit_transition(&self, t: Transition<'_>) -> Result<(), CommitError> {
         let (handoff, expected_version, decision) = (t.handoff, t.expected_version, t.decision);
         // Still the version decided on, with as many events handed over as that copy says: the
-        // dispatch that follows relies on `sent_seq` to keep the handoff's events in order. On
-        // failure the stored handoff comes back, so the caller decides again without a read.
-        let cond = if handoff.sent_seq == 0 {
-            Cond::new("#version = :expected AND (attribute_not_exists(sent_seq) OR sent_seq = :sent)")
-        } else {
-            Cond::new("#version = :expected AND sent_seq = :sent")
-        };
-        let cond = cond
+        // dispatch that follows relies on `sent_seq` to keep the handoff's events in order. The
+        // handoff item's own `sent_seq` moves only with its version; the sent item's only grows,
+        // so "no further than the copy" means "as far as the copy". On failure the stored items
+        // come back, so the caller decides again without a read.
+        let cond = Cond::new("#version = :expected")
             .name("#version", "version")
             .value(":expected", n(expected_version))
-            .value(":sent", n(handoff.sent_seq))
             .returning_old();
-        let mut items = vec![self.put(to_attrs(&HandoffItem::new(handoff))?, Some(cond))?];
+        let pk = handoff_pk(&handoff.workspace_id, &handoff.handoff_id);
+        let sent_check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .key("pk", s(pk.clone()))
+            .key("sk", s(SENT_SK))
+            .condition_expression("attribute_not_exists(sent_seq) OR sent_seq <= :sent")
+            .expression_attribute_values(":sent", n(handoff.sent_seq))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(unavailable)?;
+        let mut items = vec![
+            self.put(to_attrs(&HandoffItem::new(handoff))?, Some(cond))?,
+            TransactWriteItem::builder().condition_check(sent_check).build(),
+        ];
         // A change key first after the handoff, so its failure is told apart from the others'.
         let key_at = match t.key {
             Some(key) => {
@@ -1235,10 +1305,17 @@ impl Store for DynamoStore {
         }
         match cancelled(&e) {
             Some(reasons) if is_condition_failed(reasons.first()) => {
+                let sent = reasons.get(1).filter(|r| is_condition_failed(Some(*r))).and_then(|r| r.item.clone());
                 let current = match reasons[0].item.clone() {
-                    Some(old) if old.contains_key("pk") => Some(Box::new(from_attrs::<HandoffItem>(old)?.handoff)),
+                    Some(old) if old.contains_key("pk") => Some(Box::new(handoff_of(old, sent)?)),
                     _ => None,
                 };
+                Err(CommitError::Stale { current })
+            }
+            // The version held but more events went out since the copy was read (another
+            // process's acknowledgement): the handoff is read again, as it now is.
+            Some(reasons) if is_condition_failed(reasons.get(1)) => {
+                let current = self.read_handoff(pk).await?.map(Box::new);
                 Err(CommitError::Stale { current })
             }
             Some(reasons)
@@ -1310,10 +1387,10 @@ impl Store for DynamoStore {
         after: Option<LinePosition>,
         limit: usize,
     ) -> Result<Option<TranscriptPage>, StoreError> {
-        // Backwards from `#HANDOFF` (or from the cursor's line): the handoff, then its lines
-        // oldest first (see `line_sk`). One Query whatever the transcript's length.
+        // Backwards from `#SENT` (or from the cursor's line): the sent item if any, the handoff,
+        // then its lines oldest first (see `line_sk`). One Query whatever the transcript's length.
         let (cond, from, fetch) = match after {
-            None => ("pk = :pk AND sk <= :from", HANDOFF_SK.to_string(), limit + 2),
+            None => ("pk = :pk AND sk <= :from", SENT_SK.to_string(), limit + 3),
             Some(p) => ("pk = :pk AND sk < :from", line_sk(p), limit + 1),
         };
         let out = self
@@ -1332,12 +1409,14 @@ impl Store for DynamoStore {
         // A page cut short by DynamoDB's 1 MB limit has more after it too.
         let cut = out.last_evaluated_key.is_some();
         let mut items = out.items.unwrap_or_default().into_iter().peekable();
-        let is_handoff = |i: &Item| i.get("sk").and_then(|v| v.as_s().ok()).map(String::as_str) == Some(HANDOFF_SK);
         let handoff = match after {
-            None => match items.next_if(is_handoff) {
-                Some(item) => Some(from_attrs::<HandoffItem>(item)?.handoff),
-                None => return Ok(None),
-            },
+            None => {
+                let sent = items.next_if(|i| sk_of(i) == Some(SENT_SK));
+                match items.next_if(|i| sk_of(i) == Some(HANDOFF_SK)) {
+                    Some(item) => Some(handoff_of(item, sent)?),
+                    None => return Ok(None),
+                }
+            }
             Some(_) => None,
         };
         let mut lines = Vec::new();
@@ -1425,9 +1504,9 @@ impl Store for DynamoStore {
         let mark = mark_decision!(Update::builder()).build().map_err(unavailable)?;
         let seq = Update::builder()
             .table_name(&self.table)
-            .set_key(Some(key(handoff_pk(&decision.workspace_id, handoff_id), HANDOFF_SK.into())))
+            .set_key(Some(key(handoff_pk(&decision.workspace_id, handoff_id), SENT_SK.into())))
             .update_expression("SET sent_seq = :seq")
-            .condition_expression("attribute_exists(pk) AND (attribute_not_exists(sent_seq) OR sent_seq < :seq)")
+            .condition_expression("attribute_not_exists(sent_seq) OR sent_seq < :seq")
             .expression_attribute_values(":seq", n(last))
             .build()
             .map_err(unavailable)?;
@@ -1435,8 +1514,8 @@ impl Store for DynamoStore {
             vec![TransactWriteItem::builder().update(mark).build(), TransactWriteItem::builder().update(seq).build()];
         let Err(e) = self.transact(items).await else { return Ok(()) };
         match cancelled(&e) {
-            // The decision is gone, or the handoff (gone, or already past this seq): mark what
-            // is left to mark.
+            // The decision is gone, or the handoff is already past this seq: mark what is left
+            // to mark.
             Some(reasons) if reasons.iter().any(|r| r.code() == Some("ConditionalCheckFailed")) => {
                 decision_only().await
             }
@@ -1468,6 +1547,32 @@ mod tests {
         assert_eq!(teams.len(), TEAM_SHARDS as usize);
         let changes: std::collections::HashSet<u32> = ids.iter().map(changes_shard).collect();
         assert_eq!(changes.len(), CHANGES_SHARDS as usize);
+    }
+
+    #[test]
+    fn a_merged_page_reads_a_share_of_it_from_each_shard() {
+        assert_eq!(per_shard_read(26, 64), 8);
+        assert_eq!(per_shard_read(101, 64), 10);
+        assert_eq!(per_shard_read(26, 1), 26, "one key: the whole page");
+        assert_eq!(per_shard_read(3, 64), 3, "never more than the page");
+        // Handoffs spread by the shards' own hash: a page of 25 (and of 100) from 64 shards is
+        // full whenever the reads reach far enough, i.e. no shard holds more than its share of
+        // the page's handoffs plus what it read beyond.
+        for want in [26usize, 101] {
+            let per = per_shard_read(want, INBOX_SHARDS as usize);
+            let mut short = 0;
+            for page in 0..2_000 {
+                let mut count = vec![0usize; INBOX_SHARDS as usize];
+                for i in 0..want {
+                    let id = HandoffId::parse(format!("hnd_{page}_{i}")).unwrap();
+                    count[inbox_shard(&id) as usize] += 1;
+                }
+                if count.iter().any(|c| *c >= per) {
+                    short += 1;
+                }
+            }
+            assert!(short <= 2, "{short} of 2,000 pages of {want} would come back short");
+        }
     }
 
     #[test]

@@ -300,6 +300,14 @@ pub async fn sent_seq_follows_the_outbox_and_guards_commits(s: &dyn Store) {
     let (events, timers): (Vec<&Effect>, Vec<&Effect>) =
         first.effects.iter().partition(|e| matches!(e, Effect::Outbound(_)));
     let get = || async { s.get_handoff(&ws("ws_q"), &h.handoff_id).await.unwrap().unwrap() };
+    // A copy ahead of what went out (a timer's snapshot is taken as if the confirmation were
+    // out): its decision would let the next event leave before the confirmation.
+    let ahead = Handoff { sent_seq: 1, ..h.clone() };
+    let on_ahead = changed(&ahead, Command::Accept { by: user("a") }, t0() + Duration::seconds(1));
+    match commit(s, &on_ahead, 1).await {
+        Err(CommitError::Stale { current: Some(c) }) => assert_eq!((c.sent_seq, c.version), (0, 1)),
+        other => panic!("expected a stale commit: {other:?}"),
+    }
     // Only the timer handed over: no event is out yet.
     s.mark_sent(&first, &[timers[0].id().to_string()], t0()).await.unwrap();
     assert_eq!(get().await.sent_seq, 0);

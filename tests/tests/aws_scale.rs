@@ -338,3 +338,40 @@ async fn the_sharded_inbox_pages_through_every_handoff_in_queue_order() {
     assert_eq!(sizes, [25, 25, 25, 25, 25, 5]);
     assert_eq!(seen, expected);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn raising_the_settings_copies_needs_no_migration() {
+    use ::handoff::adapters::aws::dynamodb::SETTINGS_COPIES;
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let env = Env::new().await;
+    let w = "ws_copies";
+    enable(&env.app, w).await;
+    // As a workspace saved when there were half as many copies: the upper half is missing.
+    let key = |copy: u32| {
+        [
+            ("pk".to_string(), AttributeValue::S(format!("SETTINGS#{w}#{copy}"))),
+            ("sk".to_string(), AttributeValue::S("SETTINGS".into())),
+        ]
+    };
+    for copy in SETTINGS_COPIES / 2..SETTINGS_COPIES {
+        env.dynamo.delete_item().table_name(&env.res.table).set_key(Some(key(copy).into())).send().await.unwrap();
+    }
+    // Escalations whose conversations check a missing copy still go through.
+    for i in 0..40 {
+        let r = env.app.escalate(&request(w, &format!("conv-c{i}"), &format!("evt-c{i}")), Actor::Ai).await.unwrap();
+        assert_eq!(r.outcome, EscalationOutcome::Queued, "conversation {i}");
+    }
+    // The next save creates the missing copies, at the new version, and later checks are exact.
+    let current = env.app.get_settings(&ws(w)).await.unwrap();
+    let mut doc = serde_json::to_value(&current).unwrap();
+    doc["enabled"] = serde_json::json!(false);
+    let saved = env.app.put_settings(&ws(w), &doc, Some(current.version), &user("admin")).await.unwrap();
+    for copy in [0, SETTINGS_COPIES / 2, SETTINGS_COPIES - 1] {
+        let item =
+            env.dynamo.get_item().table_name(&env.res.table).set_key(Some(key(copy).into())).send().await.unwrap();
+        let version = item.item.unwrap()["version"].as_n().unwrap().parse::<u64>().unwrap();
+        assert_eq!(version, saved.version, "copy {copy}");
+    }
+    let r = env.app.escalate(&request(w, "conv-after", "evt-after"), Actor::Ai).await.unwrap();
+    assert_eq!(r.outcome, EscalationOutcome::Disabled, "the saved change applies at once");
+}

@@ -489,6 +489,8 @@ impl DynamoStore {
 
     /// Puts of every copy of a versioned document (settings, teams), each conditional on the
     /// stored version still being `expected_version` (0: none stored), for one transaction.
+    /// Copy 0 must hold that version; another copy may also be missing: it is one that a raised
+    /// `SETTINGS_COPIES` added since the last save, which this save creates.
     fn copies(
         &self,
         expected_version: u64,
@@ -496,21 +498,29 @@ impl DynamoStore {
     ) -> Result<Vec<TransactWriteItem>, StoreError> {
         (0..SETTINGS_COPIES)
             .map(|copy| {
+                let cond = match (expected_version, copy) {
+                    (0, _) => Cond::new(NEW),
+                    (_, 0) => Cond::new("#version = :expected"),
+                    _ => Cond::new("#version = :expected OR attribute_not_exists(pk)"),
+                };
                 let cond = if expected_version == 0 {
-                    Cond::new(NEW)
+                    cond
                 } else {
-                    Cond::new("#version = :expected")
-                        .name("#version", "version")
-                        .value(":expected", n(expected_version))
+                    cond.name("#version", "version").value(":expected", n(expected_version))
                 };
                 self.put(item(copy)?, Some(cond))
             })
             .collect()
     }
 
-    /// "The document at this key is still at `version`" (0: there is none).
+    /// "The document at this key is still at `version`" (0: there is none). When it fails, the
+    /// stored copy comes back (none: the copy is missing, see [`DynamoStore::fill_copy`]).
     fn version_check(&self, (pk, sk): (String, String), version: u64) -> Result<TransactWriteItem, StoreError> {
-        let mut c = ConditionCheck::builder().table_name(&self.table).key("pk", s(pk)).key("sk", s(sk));
+        let mut c = ConditionCheck::builder()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
         c = if version == 0 {
             c.condition_expression(NEW)
         } else {
@@ -519,6 +529,23 @@ impl DynamoStore {
                 .expression_attribute_values(":v", n(version))
         };
         Ok(TransactWriteItem::builder().condition_check(c.build().map_err(unavailable)?).build())
+    }
+
+    /// Writes the copy at `key` from copy 0 (`first`) if it is missing and copy 0 exists: a copy
+    /// that a raised `SETTINGS_COPIES` added since the workspace's last save. The escalation that
+    /// found it missing decides again and is then checked against it; a save would create it too.
+    async fn fill_copy(&self, key: (String, String), first: (String, String)) -> Result<(), StoreError> {
+        let Some(mut item) = self.get(first.0, first.1).await? else { return Ok(()) };
+        item.insert("pk".into(), s(key.0));
+        match self.client.put_item().table_name(&self.table).set_item(Some(item)).condition_expression(NEW).send().await
+        {
+            Ok(_) => {
+                tracing::info!("a settings or teams copy added since the last save was written from copy 0");
+                Ok(())
+            }
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) => Err(sdk_error(e)),
+        }
     }
 
     /// An update adding `pairs` (attribute name, amount) to the item `pk`/`sk`.
@@ -1174,7 +1201,21 @@ impl Store for DynamoStore {
                 }
             };
         }
-        if [settings_at, teams_at].into_iter().flatten().any(|i| is_condition_failed(reasons.get(i))) {
+        let copy = settings_copy(&record.conversation_id);
+        let checks = [
+            (settings_at, w.settings_version, settings_key(ws, copy), settings_key(ws, 0)),
+            (teams_at, w.teams_version, teams_key(ws, copy), teams_key(ws, 0)),
+        ];
+        let mut changed = false;
+        for (at, version, key, first) in checks {
+            let Some(i) = at.filter(|i| is_condition_failed(reasons.get(*i))) else { continue };
+            changed = true;
+            // Decided on a saved document, and this copy is missing: fill it in.
+            if reasons[i].item.is_none() && version.is_some_and(|v| v > 0) {
+                self.fill_copy(key, first).await?;
+            }
+        }
+        if changed {
             return Err(EscalationWriteError::SettingsChanged);
         }
         if reasons.iter().any(|r| r.code() == Some("TransactionConflict")) {
@@ -1238,22 +1279,27 @@ impl Store for DynamoStore {
 
     async fn commit_transition(&self, t: Transition<'_>) -> Result<(), CommitError> {
         let (handoff, expected_version, decision) = (t.handoff, t.expected_version, t.decision);
-        // Still the version decided on, with as many events handed over as that copy says: the
-        // dispatch that follows relies on `sent_seq` to keep the handoff's events in order. The
-        // handoff item's own `sent_seq` moves only with its version; the sent item's only grows,
-        // so "no further than the copy" means "as far as the copy". On failure the stored items
-        // come back, so the caller decides again without a read.
+        // Still the version decided on, with exactly as many events handed over as that copy
+        // says: the dispatch that follows relies on `sent_seq` to keep the handoff's events in
+        // order. The sent item holds the handoff's `sent_seq` (none: 0); the handoff item's copy
+        // is what its last commit proved, never more. A copy behind (an Inbox page's) or ahead (a
+        // timer's snapshot, taken as if its decision's events were out) fails. On failure the
+        // stored items come back, so the caller decides again, mostly without a read.
         let cond = Cond::new("#version = :expected")
             .name("#version", "version")
             .value(":expected", n(expected_version))
             .returning_old();
         let pk = handoff_pk(&handoff.workspace_id, &handoff.handoff_id);
-        let sent_check = ConditionCheck::builder()
-            .table_name(&self.table)
-            .key("pk", s(pk.clone()))
-            .key("sk", s(SENT_SK))
-            .condition_expression("attribute_not_exists(sent_seq) OR sent_seq <= :sent")
-            .expression_attribute_values(":sent", n(handoff.sent_seq))
+        let sent_check =
+            ConditionCheck::builder().table_name(&self.table).key("pk", s(pk.clone())).key("sk", s(SENT_SK));
+        let sent_check = if handoff.sent_seq == 0 {
+            sent_check.condition_expression("attribute_not_exists(sent_seq)")
+        } else {
+            sent_check
+                .condition_expression("sent_seq = :sent")
+                .expression_attribute_values(":sent", n(handoff.sent_seq))
+        };
+        let sent_check = sent_check
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
             .map_err(unavailable)?;
@@ -1305,15 +1351,30 @@ impl Store for DynamoStore {
         }
         match cancelled(&e) {
             Some(reasons) if is_condition_failed(reasons.first()) => {
-                let sent = reasons.get(1).filter(|r| is_condition_failed(Some(*r))).and_then(|r| r.item.clone());
                 let current = match reasons[0].item.clone() {
-                    Some(old) if old.contains_key("pk") => Some(Box::new(handoff_of(old, sent)?)),
+                    Some(old) if old.contains_key("pk") => {
+                        let mut h = from_attrs::<HandoffItem>(old)?.handoff;
+                        match reasons.get(1) {
+                            // The sent item held what the copy said.
+                            Some(r) if !is_condition_failed(Some(r)) => h.sent_seq = handoff.sent_seq,
+                            // Not what the copy said: as the failed check found it (without
+                            // it, the handoff item's value, which is never more).
+                            Some(r) => {
+                                if let Some(sent) = r.item.clone() {
+                                    h.sent_seq = h.sent_seq.max(from_attrs::<SentItem>(sent)?.sent_seq);
+                                }
+                            }
+                            None => {}
+                        }
+                        Some(Box::new(h))
+                    }
                     _ => None,
                 };
                 Err(CommitError::Stale { current })
             }
-            // The version held but more events went out since the copy was read (another
-            // process's acknowledgement): the handoff is read again, as it now is.
+            // The version held but the copy's `sent_seq` was not the handoff's (another process's
+            // acknowledgement since it was read, or a timer's snapshot ahead of what went out):
+            // the handoff is read again, as it now is.
             Some(reasons) if is_condition_failed(reasons.get(1)) => {
                 let current = self.read_handoff(pk).await?.map(Box::new);
                 Err(CommitError::Stale { current })

@@ -61,9 +61,6 @@ pub const SETTINGS_COPIES: u32 = 64;
 /// A team's queue (the `by_team` index) is spread over this many partitions per team and state:
 /// a team can take every escalation of a busy workspace, as the `active` index does.
 pub const TEAM_SHARDS: u32 = 64;
-/// A team Inbox reads at most this many `by_team` partitions (one team's); several teams are
-/// read from the workspace's own Inbox index with a team filter instead.
-pub const MAX_TEAM_KEYS: usize = TEAM_SHARDS as usize;
 /// The changes feed's index is spread over this many partitions: every change of every handoff
 /// of a workspace writes to it (docs/SCALE.md).
 pub const CHANGES_SHARDS: u32 = 64;
@@ -135,14 +132,10 @@ fn changes_pk(ws: &WorkspaceId, shard: u32) -> String {
 fn active_pk(ws: &WorkspaceId, shard: u32) -> String {
     format!("WS#{ws}#ACTIVE#{shard}")
 }
-fn inbox_shard(id: &HandoffId) -> u32 {
-    (super::stable_hash(id.as_str()) % INBOX_SHARDS as u64) as u32
-}
-fn team_shard(id: &HandoffId) -> u32 {
-    (super::stable_hash(id.as_str()) % TEAM_SHARDS as u64) as u32
-}
-fn changes_shard(id: &HandoffId) -> u32 {
-    (super::stable_hash(id.as_str()) % CHANGES_SHARDS as u64) as u32
+/// The shard of a handoff among `shards` (an index's count: `INBOX_SHARDS`, `TEAM_SHARDS`,
+/// `CHANGES_SHARDS`).
+fn handoff_shard(id: &HandoffId, shards: u32) -> u32 {
+    (super::stable_hash(id.as_str()) % shards as u64) as u32
 }
 fn settings_copy(c: &ConversationId) -> u32 {
     (super::stable_hash(c.as_str()) % SETTINGS_COPIES as u64) as u32
@@ -228,7 +221,7 @@ impl HandoffItem {
     fn new(h: &Handoff) -> Self {
         let order = order_key(&h.created_at, &h.handoff_id);
         let active = h.state.is_active();
-        let shard = inbox_shard(&h.handoff_id);
+        let shard = handoff_shard(&h.handoff_id, INBOX_SHARDS);
         Self {
             pk: handoff_pk(&h.workspace_id, &h.handoff_id),
             sk: HANDOFF_SK.into(),
@@ -238,9 +231,12 @@ impl HandoffItem {
             gsi2sk: active.then(|| order.clone()),
             gsi3pk: h.assignee.as_ref().map(|a| assignee_pk(&h.workspace_id, a, h.state)),
             gsi3sk: h.assignee.as_ref().map(|_| order.clone()),
-            gsi5pk: h.team_id.as_ref().map(|t| team_pk(&h.workspace_id, t, h.state, team_shard(&h.handoff_id))),
+            gsi5pk: h
+                .team_id
+                .as_ref()
+                .map(|t| team_pk(&h.workspace_id, t, h.state, handoff_shard(&h.handoff_id, TEAM_SHARDS))),
             gsi5sk: h.team_id.as_ref().map(|_| order),
-            gsi6pk: changes_pk(&h.workspace_id, changes_shard(&h.handoff_id)),
+            gsi6pk: changes_pk(&h.workspace_id, handoff_shard(&h.handoff_id, CHANGES_SHARDS)),
             gsi6sk: order_key(&h.updated_at, &h.handoff_id),
             handoff: h.clone(),
         }
@@ -500,13 +496,13 @@ impl DynamoStore {
             .map(|copy| {
                 let cond = match (expected_version, copy) {
                     (0, _) => Cond::new(NEW),
-                    (_, 0) => Cond::new("#version = :expected"),
-                    _ => Cond::new("#version = :expected OR attribute_not_exists(pk)"),
-                };
-                let cond = if expected_version == 0 {
-                    cond
-                } else {
-                    cond.name("#version", "version").value(":expected", n(expected_version))
+                    (v, c) => Cond::new(if c == 0 {
+                        "#version = :expected"
+                    } else {
+                        "#version = :expected OR attribute_not_exists(pk)"
+                    })
+                    .name("#version", "version")
+                    .value(":expected", n(v)),
                 };
                 self.put(item(copy)?, Some(cond))
             })
@@ -536,11 +532,12 @@ impl DynamoStore {
     /// found it missing decides again and is then checked against it; a save would create it too.
     async fn fill_copy(&self, key: (String, String), first: (String, String)) -> Result<(), StoreError> {
         let Some(mut item) = self.get(first.0, first.1).await? else { return Ok(()) };
-        item.insert("pk".into(), s(key.0));
+        let pk = key.0;
+        item.insert("pk".into(), s(pk.clone()));
         match self.client.put_item().table_name(&self.table).set_item(Some(item)).condition_expression(NEW).send().await
         {
             Ok(_) => {
-                tracing::info!("a settings or teams copy added since the last save was written from copy 0");
+                tracing::info!(key = %pk, "a settings or teams copy added since the last save was written from copy 0");
                 Ok(())
             }
             Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
@@ -729,10 +726,10 @@ impl DynamoStore {
         if q.teams.as_ref().is_some_and(|t| t.is_empty()) {
             return Ok(InboxPage { items: vec![], next: None });
         }
-        // A team filter reads the teams' own queues when they are few; otherwise (or with an
-        // assignee) the other index, keeping the teams' handoffs with a filter.
-        let by_team =
-            q.teams.as_ref().filter(|t| q.assignee.is_none() && t.len() * TEAM_SHARDS as usize <= MAX_TEAM_KEYS);
+        // One team is read from its own queue; several teams (or one with an assignee) from the
+        // other index, keeping the teams' handoffs with a filter rather than reading every
+        // team's shards.
+        let by_team = q.teams.as_ref().filter(|t| q.assignee.is_none() && t.len() == 1);
         if let (Some(teams), None) = (&q.teams, by_team) {
             names.insert("#team".into(), "team_id".into());
             let mut alts = Vec::new();
@@ -1351,20 +1348,14 @@ impl Store for DynamoStore {
         }
         match cancelled(&e) {
             Some(reasons) if is_condition_failed(reasons.first()) => {
+                // The sent item as the failed check found it; if it held, it holds the copy's value.
+                let sent_check = reasons.get(1);
+                let sent_held = sent_check.is_some_and(|r| !is_condition_failed(Some(r)));
                 let current = match reasons[0].item.clone() {
                     Some(old) if old.contains_key("pk") => {
-                        let mut h = from_attrs::<HandoffItem>(old)?.handoff;
-                        match reasons.get(1) {
-                            // The sent item held what the copy said.
-                            Some(r) if !is_condition_failed(Some(r)) => h.sent_seq = handoff.sent_seq,
-                            // Not what the copy said: as the failed check found it (without
-                            // it, the handoff item's value, which is never more).
-                            Some(r) => {
-                                if let Some(sent) = r.item.clone() {
-                                    h.sent_seq = h.sent_seq.max(from_attrs::<SentItem>(sent)?.sent_seq);
-                                }
-                            }
-                            None => {}
+                        let mut h = handoff_of(old, sent_check.and_then(|r| r.item.clone()))?;
+                        if sent_held {
+                            h.sent_seq = handoff.sent_seq;
                         }
                         Some(Box::new(h))
                     }
@@ -1601,12 +1592,12 @@ mod tests {
             (0..5000).map(|i| shard_of(&format!("HANDOFF#ws#hnd_{i}"))).collect();
         assert_eq!(used.len(), PENDING_SHARDS as usize);
         let inbox: std::collections::HashSet<u32> =
-            (0..5000).map(|i| inbox_shard(&HandoffId::parse(format!("hnd_{i}")).unwrap())).collect();
+            (0..5000).map(|i| handoff_shard(&HandoffId::parse(format!("hnd_{i}")).unwrap(), INBOX_SHARDS)).collect();
         assert_eq!(inbox.len(), INBOX_SHARDS as usize);
         let ids: Vec<HandoffId> = (0..5000).map(|i| HandoffId::parse(format!("hnd_{i}")).unwrap()).collect();
-        let teams: std::collections::HashSet<u32> = ids.iter().map(team_shard).collect();
+        let teams: std::collections::HashSet<u32> = ids.iter().map(|id| handoff_shard(id, TEAM_SHARDS)).collect();
         assert_eq!(teams.len(), TEAM_SHARDS as usize);
-        let changes: std::collections::HashSet<u32> = ids.iter().map(changes_shard).collect();
+        let changes: std::collections::HashSet<u32> = ids.iter().map(|id| handoff_shard(id, CHANGES_SHARDS)).collect();
         assert_eq!(changes.len(), CHANGES_SHARDS as usize);
     }
 
@@ -1626,7 +1617,7 @@ mod tests {
                 let mut count = vec![0usize; INBOX_SHARDS as usize];
                 for i in 0..want {
                     let id = HandoffId::parse(format!("hnd_{page}_{i}")).unwrap();
-                    count[inbox_shard(&id) as usize] += 1;
+                    count[handoff_shard(&id, INBOX_SHARDS) as usize] += 1;
                 }
                 if count.iter().any(|c| *c >= per) {
                     short += 1;

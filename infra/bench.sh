@@ -17,8 +17,8 @@ echo "==> AWS calls per operation (moto server)" >&2
 export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
 eval "$(bash infra/moto.sh)"
 trap 'bash infra/moto.sh stop' EXIT
-CALLS="| operation (warm container) | AWS calls | in sequence | calls, in the order they finished |
-|---|---|---|---|
+CALLS="| operation (warm container) | AWS calls | in sequence, before the response | after the response | before the response, in the order they finished | after the response |
+|---|---|---|---|---|---|
 $(cargo test -q -p handoff-tests --test aws_calls -- --nocapture --test-threads 1 2>/dev/null | grep -o 'CALLS |.*' | sed 's/^CALLS //')"
 echo "$CALLS"
 
@@ -76,26 +76,28 @@ same way.
 each function, with the fixture events) against moto server, each function in a container of its own
 (its own \`App\`, as in AWS). Every AWS request is counted by an SDK interceptor on every client
 (\`tests/src/calls.rs\`); "in sequence" is the longest chain of requests each of which started after
-the previous one had finished: the round trips an operation waits for. The test asserts the goals,
-so a regression fails CI.
+the previous one had finished, up to the response: the round trips the caller waits for. A Lambda
+container writes its acknowledgement of what it sent after the response has gone and before it
+asks for its next event (\`App::after_response\`; docs/ARCHITECTURE.md, "Fewer round trips"): those
+calls are counted apart, and are billed but not waited for. The test asserts the goals (calls in
+all, and in sequence before the response), so a regression fails CI.
 
 $CALLS
 
 "Warm" means the container has served this workspace before: it remembers the settings it last
 read, and each escalation's transaction checks their version (see docs/ARCHITECTURE.md). An accept
-in a container that has not read the handoff before reads it first (4 in sequence: the read, the
-conditional write, the send, its acknowledgement); after the agent opened it (GET, or the Inbox
-page, served by the same function) the read is saved. The read cannot be replaced by a condition:
-what an accept writes (the customer's event, the figures, the timeline) depends on the handoff.
-Taking the send and its acknowledgement off the request path (an outbox drained from the table's
-stream) would make it 2; see docs/ARCHITECTURE.md.
+in a container that has not read the handoff before reads it first (3 in sequence before the
+answer: the read, the conditional write, the send; then its acknowledgement); after the agent opened
+it (GET, or the Inbox page, served by the same function) the read is saved. The read cannot be
+replaced by a condition: what an accept writes (the customer's event, the figures, the timeline)
+depends on the handoff.
 
 The conversation (spec §10): a customer message is one conditional write in the container that
 escalated (it knows the conversation's handoff); a container that never saw the conversation reads
 its lock and the handoff first (3). A transcript page is one \`Query\` whatever the transcript's length
 (\`tests/src/contract.rs\`, \`a_long_transcript_reads_like_a_short_one\`, reads 10 and 10,000 lines
 alike on SQLite and on DynamoDB); the assignee's first read also clears the unread mark (one write).
-A reply is the write, the \`agent_message\` send and its acknowledgement; a repeated
+A reply is the write and the \`agent_message\` send, then its acknowledgement; a repeated
 \`client_message_id\` is one failed conditional write and sends nothing.
 
 ## Local stack: timers and HTTP

@@ -70,9 +70,11 @@ impl Env {
     }
 
     /// Another container of the same deployment: its own App (nothing remembered yet) on the same
-    /// table and queues, counting its calls in `log`.
+    /// table and queues, counting its calls in `log`. Like a Lambda container, it holds its
+    /// acknowledgements until [`App::after_response`] (which the Lambda edge calls once an
+    /// invocation's response has gone).
     pub fn container(&self, log: &crate::calls::CallLog) -> App {
-        build_app_with(&self.sdk, &self.res.settings(), "tests", Some(log.interceptor()))
+        build_app_with(&self.sdk, &self.res.settings(), "tests", Some(log.interceptor())).acknowledging_after_response()
     }
 
     /// Receives up to 10 message bodies from a queue (waiting up to `wait_seconds`), deleting them.
@@ -132,6 +134,22 @@ pub async fn http_on(app: &App, api: Api, event: Value) -> (i64, Value) {
         other => panic!("unexpected body {other:?}"),
     };
     (resp.status_code, body)
+}
+
+/// The active handoff of `conversation` in the fixtures' workspace, as the Inbox lists it.
+pub async fn active_handoff(env: &Env, conversation: &str) -> handoff::domain::Handoff {
+    let query = handoff::ports::InboxQuery {
+        teams: None,
+        status: handoff::ports::StatusFilter::Active,
+        assignee: None,
+        channel: None,
+        reason: None,
+        limit: 100,
+        after: None,
+    };
+    let ws = handoff::domain::WorkspaceId::parse("ws_fixture").unwrap();
+    let page = env.app.store.list_inbox(&ws, &query).await.unwrap();
+    page.items.into_iter().find(|h| h.conversation_id.as_str() == conversation).expect("handoff in the Inbox")
 }
 
 /// Saves settings through settings-api with the PUT fixture and `overrides`.

@@ -4,7 +4,9 @@
 use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use aws_lambda_events::sqs::SqsEvent;
 use handoff::domain::{HandoffId, State, WorkspaceId};
-use handoff_tests::aws::{apigw, configure, escalate_sqs, fixture, http, sqs_event, timer_batch, Api, Env};
+use handoff_tests::aws::{
+    active_handoff, apigw, configure, escalate_sqs, fixture, http, sqs_event, timer_batch, Api, Env,
+};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -27,24 +29,7 @@ async fn wait_for_timer(env: &Env, queue_url: &str, within: Duration) -> (Vec<(S
 }
 
 async fn handoff_of(env: &Env, conversation: &str) -> handoff::domain::Handoff {
-    let page = env
-        .app
-        .store
-        .list_inbox(
-            &ws(),
-            &handoff::ports::InboxQuery {
-                teams: None,
-                status: handoff::ports::StatusFilter::Active,
-                assignee: None,
-                channel: None,
-                reason: None,
-                limit: 100,
-                after: None,
-            },
-        )
-        .await
-        .unwrap();
-    page.items.into_iter().find(|h| h.conversation_id.as_str() == conversation).expect("handoff in the Inbox")
+    active_handoff(env, conversation).await
 }
 
 fn texts(events: &[Value], kind: &str) -> Vec<String> {

@@ -1,12 +1,13 @@
 //! The escalation-trigger Lambda function: escalations from the SQS queue and from HTTP, and the
 //! scheduled outbox sweep.
 
-use handoff::adapters::aws::lambda::start;
+use handoff::adapters::aws::lambda::{serve, start};
 use lambda_runtime::Error;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    start("escalation-trigger", escalation_trigger::lambda::NEEDS, |app, event: serde_json::Value| async move {
+    let app = start("escalation-trigger", escalation_trigger::lambda::NEEDS).await;
+    serve(app, |app, event: serde_json::Value| async move {
         escalation_trigger::lambda::handler(app, event).await.map_err(Error::from)
     })
     .await

@@ -1,16 +1,13 @@
 //! The settings-api Lambda function: the settings routes of the HTTP API.
 
-use handoff::adapters::aws::lambda::start;
+use handoff::adapters::aws::lambda::{serve, start};
 use lambda_runtime::Error;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    start(
-        "settings-api",
-        settings_api::lambda::NEEDS,
-        |app, event: aws_lambda_events::apigw::ApiGatewayV2httpRequest| async move {
-            Ok::<_, Error>(settings_api::lambda::handler(app, event).await)
-        },
-    )
+    let app = start("settings-api", settings_api::lambda::NEEDS).await;
+    serve(app, |app, event: aws_lambda_events::apigw::ApiGatewayV2httpRequest| async move {
+        Ok::<_, Error>(settings_api::lambda::handler(app, event).await)
+    })
     .await
 }

@@ -1,5 +1,5 @@
 use super::App;
-use crate::domain::{DecisionOwner, DecisionRecord, OutboundEvent, TimerMessage, WorkspaceId};
+use crate::domain::{DecisionOwner, DecisionRecord, HandoffId, OutboundEvent, TimerMessage, WorkspaceId};
 use chrono::{DateTime, Duration, Utc};
 use futures::future::join_all;
 use std::collections::HashMap;
@@ -17,6 +17,27 @@ pub struct SweepReport {
     pub dispatched: usize,
     /// Effects that were pending for longer than [`STUCK_AFTER_SECONDS`] before this sweep.
     pub stuck: usize,
+}
+
+/// Acknowledgements held until the response has gone (see [`App::acknowledging_after_response`]).
+#[derive(Default)]
+pub(super) struct AfterResponse {
+    /// Whether this process holds its acknowledgements at all.
+    pub(super) enabled: bool,
+    /// What was handed over and is not recorded yet, in the order it was handed over.
+    acks: Vec<Ack>,
+    /// Per handoff, the last `seq` up to which this process handed every event over, recorded or
+    /// not: the order of the handoff's next events is kept against it.
+    handed: HashMap<(WorkspaceId, HandoffId), u64>,
+}
+
+/// One decision's effects handed over, to be recorded.
+struct Ack {
+    decision: DecisionRecord,
+    sent: Vec<String>,
+    at: DateTime<Utc>,
+    /// The handoff's `sent_seq` once this is recorded.
+    sent_seq: Option<(HandoffId, u64)>,
 }
 
 /// What one dispatch handed over.
@@ -43,7 +64,7 @@ impl App {
     /// by another request this very moment) wait a little for it rather than for the sweep.
     async fn dispatch_with(&self, decision: &DecisionRecord, sent_seq: u64, wait: bool) -> Dispatched {
         let pending = decision.pending();
-        let mut sent_seq = sent_seq;
+        let mut sent_seq = sent_seq.max(self.handed_here(decision));
         if pending.is_empty() {
             return Dispatched { handed: 0, sent_seq };
         }
@@ -90,17 +111,84 @@ impl App {
             return result;
         }
         result.handed = sent.len();
-        if let Err(e) = self.store.mark_sent(decision, &sent, self.clock.now()).await {
-            warn!(error = %e, effects = sent.len(), "effects sent but not marked; they may be sent again with the same ids");
-            return result;
-        }
-        if outbound_out && may_leave {
-            if let (DecisionOwner::Handoff { handoff_id }, Some(last)) = (&decision.owner, decision.last_seq()) {
-                result.sent_seq = result.sent_seq.max(last);
-                self.note_sent_seq(&decision.workspace_id, handoff_id, result.sent_seq);
+        let advanced = match (&decision.owner, decision.last_seq()) {
+            (DecisionOwner::Handoff { handoff_id }, Some(last)) if outbound_out && may_leave => {
+                Some((handoff_id.clone(), result.sent_seq.max(last)))
             }
+            _ => None,
+        };
+        if let Some((_, seq)) = &advanced {
+            result.sent_seq = *seq;
+        }
+        let ack = Ack { decision: decision.clone(), sent, at: self.clock.now(), sent_seq: advanced };
+        if let Some(ack) = self.hold_ack(ack) {
+            self.record_ack(&ack).await;
         }
         result
+    }
+
+    /// Records what an acknowledgement says was handed over, and notes the handoff's new
+    /// `sent_seq` in the copy this process keeps.
+    async fn record_ack(&self, ack: &Ack) -> bool {
+        if let Err(e) = self.store.mark_sent(&ack.decision, &ack.sent, ack.at).await {
+            warn!(error = %e, effects = ack.sent.len(), "effects sent but not marked; they may be sent again with the same ids");
+            return false;
+        }
+        if let Some((handoff_id, seq)) = &ack.sent_seq {
+            self.note_sent_seq(&ack.decision.workspace_id, handoff_id, *seq);
+        }
+        true
+    }
+
+    /// Keeps `ack` for [`App::after_response`] when this process acknowledges after its
+    /// response; otherwise gives it back to be recorded now.
+    fn hold_ack(&self, ack: Ack) -> Option<Ack> {
+        let mut held = self.after_response.lock().unwrap_or_else(|p| p.into_inner());
+        if !held.enabled {
+            return Some(ack);
+        }
+        if let Some((handoff_id, seq)) = &ack.sent_seq {
+            let key = (ack.decision.workspace_id.clone(), handoff_id.clone());
+            let known = held.handed.entry(key).or_default();
+            *known = (*known).max(*seq);
+        }
+        held.acks.push(ack);
+        None
+    }
+
+    /// The `seq` up to which this process handed every event of `decision`'s handoff over
+    /// without recording it yet (0 when it has nothing held for it).
+    fn handed_here(&self, decision: &DecisionRecord) -> u64 {
+        let DecisionOwner::Handoff { handoff_id } = &decision.owner else { return 0 };
+        let held = self.after_response.lock().unwrap_or_else(|p| p.into_inner());
+        held.handed.get(&(decision.workspace_id.clone(), handoff_id.clone())).copied().unwrap_or(0)
+    }
+
+    /// Records the acknowledgements held since the last call: each handoff's in the order they
+    /// were handed over, different handoffs side by side. The Lambda edge calls it once the
+    /// invocation's response has been sent and before it asks for the next event, so the caller
+    /// never waits for this write. One that fails leaves its effects pending for the outbox
+    /// sweep, which sends them again with the same ids. The number recorded.
+    pub async fn after_response(&self) -> usize {
+        let acks = {
+            let mut held = self.after_response.lock().unwrap_or_else(|p| p.into_inner());
+            held.handed.clear();
+            std::mem::take(&mut held.acks)
+        };
+        let mut by_owner: HashMap<(&WorkspaceId, &DecisionOwner), Vec<&Ack>> = HashMap::new();
+        for a in &acks {
+            by_owner.entry((&a.decision.workspace_id, &a.decision.owner)).or_default().push(a);
+        }
+        join_all(by_owner.into_values().map(|group| async move {
+            let mut recorded = 0;
+            for a in group {
+                recorded += usize::from(self.record_ack(a).await);
+            }
+            recorded
+        }))
+        .await
+        .into_iter()
+        .sum()
     }
 
     /// Waits (about a second and a half at most, reading the handoff three times) for the
@@ -109,6 +197,10 @@ impl App {
         let DecisionOwner::Handoff { handoff_id } = &decision.owner else { return None };
         for pause_ms in [100, 300, 900] {
             tokio::time::sleep(std::time::Duration::from_millis(pause_ms)).await;
+            let here = self.handed_here(decision);
+            if decision.outbound_may_leave(here) {
+                return Some(here);
+            }
             match self.store.get_handoff(&decision.workspace_id, handoff_id).await {
                 Ok(Some(h)) if decision.outbound_may_leave(h.sent_seq) => {
                     self.remember_handoff(&h);

@@ -50,6 +50,8 @@ pub struct App {
     /// The active handoff this process last saw per conversation. Only a hint: the handoff's own
     /// state decides, and a conversation whose hinted handoff is over is looked up again.
     conversations_seen: Arc<Mutex<HashMap<(WorkspaceId, ConversationId), HandoffId>>>,
+    /// The acknowledgements this process holds until its response has gone, if it does.
+    after_response: Arc<Mutex<dispatch::AfterResponse>>,
 }
 
 /// At most this many handoffs are remembered per process.
@@ -129,7 +131,17 @@ impl App {
             teams_seen: Arc::default(),
             handoffs_seen: Arc::default(),
             conversations_seen: Arc::default(),
+            after_response: Arc::default(),
         }
+    }
+
+    /// The same use cases, recording what was handed to the queues only when
+    /// [`App::after_response`] is called, rather than before a use case returns. A Lambda
+    /// function calls it after sending its response, so no caller waits for that write; the
+    /// order of a handoff's events is kept meanwhile by what this process knows it handed over.
+    pub fn acknowledging_after_response(self) -> Self {
+        self.after_response.lock().unwrap_or_else(|p| p.into_inner()).enabled = true;
+        self
     }
 
     /// The same use cases publishing through `publisher` (a wrapper that records or fails sends).

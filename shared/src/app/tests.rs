@@ -235,3 +235,49 @@ async fn a_held_back_event_leaves_as_soon_as_the_earlier_one_is_out() {
     );
     assert!(app.store.pending_decisions(clock.now() + Duration::seconds(60), 10).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn held_acknowledgements_keep_the_order_and_are_recorded_after_the_response() {
+    let (app, publisher, clock, _) = setup();
+    let app = app.acknowledging_after_response();
+    enable(&app).await;
+    let ws = WorkspaceId::parse("ws").unwrap();
+    let agent = UserId::parse("agent").unwrap();
+    // One invocation: the escalation, then its accept, before any acknowledgement is written.
+    let h = app.escalate(&request_in("e1", "conv-h"), Actor::Ai).await.unwrap().handoff.unwrap();
+    app.apply(&ws, &h.handoff_id, Command::Accept { by: agent.clone() }).await.unwrap();
+    // agent_joined did not wait for the confirmation's record: this process handed it over.
+    assert_eq!(seqs_of(&publisher, "conv-h"), vec![(1, OutboundType::CustomerMessage), (2, OutboundType::AgentJoined)]);
+    let stored = app.store.get_handoff(&ws, &h.handoff_id).await.unwrap().unwrap();
+    assert_eq!(stored.sent_seq, 0, "nothing recorded before the response");
+    let later = clock.now() + Duration::seconds(60);
+    assert_eq!(app.store.pending_decisions(later, 10).await.unwrap().len(), 2, "a crash here leaves both to the sweep");
+
+    // After the response: both recorded, and the next command commits on the copy this process keeps.
+    assert_eq!(app.after_response().await, 2);
+    assert_eq!(app.after_response().await, 0, "nothing held twice");
+    let stored = app.store.get_handoff(&ws, &h.handoff_id).await.unwrap().unwrap();
+    assert_eq!((stored.seq, stored.sent_seq), (2, 2));
+    assert!(app.store.pending_decisions(later, 10).await.unwrap().is_empty());
+    app.apply(&ws, &h.handoff_id, Command::Resolve { by: agent }).await.unwrap();
+    assert_eq!(seqs_of(&publisher, "conv-h").last(), Some(&(3, OutboundType::HandoffResolved)));
+    app.after_response().await;
+    assert_eq!(app.store.get_handoff(&ws, &h.handoff_id).await.unwrap().unwrap().sent_seq, 3);
+}
+
+#[tokio::test]
+async fn a_container_that_stops_before_its_acknowledgement_leaves_the_effects_to_the_sweep() {
+    let (app, publisher, clock, _) = setup();
+    let app = app.acknowledging_after_response();
+    enable(&app).await;
+    let h = app.escalate(&request_in("e1", "conv-f"), Actor::Ai).await.unwrap().handoff.unwrap();
+    // The container dies after its response: the held acknowledgement is never written.
+    let fresh = App::new(app.store.clone(), publisher.clone(), app.timers.clone(), clock.clone(), app.ids.clone());
+    drop(app);
+    let report = fresh.redispatch_pending(clock.now() + Duration::seconds(60), 10).await.unwrap();
+    assert_eq!(report.dispatched, 2, "the confirmation and the timer, again, with the same ids");
+    let ids: Vec<String> = publisher.sent.lock().unwrap().iter().map(|e| e.event_id.clone()).collect();
+    assert_eq!(ids.len(), 2);
+    assert_eq!(ids[0], ids[1], "the same event, so its consumer drops the copy");
+    assert_eq!(fresh.store.get_handoff(&h.workspace_id, &h.handoff_id).await.unwrap().unwrap().sent_seq, 1);
+}

@@ -49,12 +49,19 @@ pub fn log_filter(spec: Option<&str>) -> tracing_subscriber::filter::Targets {
 }
 
 /// The start-up every function shares: logging, the configuration (or a stop at start naming
-/// what is missing), the dependencies built once per container, then one event at a time.
-pub async fn start<A, R, E, F, Fut>(
-    function: &'static str,
-    needs: super::config::Needs,
-    handler: F,
-) -> Result<(), lambda_runtime::Error>
+/// what is missing), and the dependencies built once per container, for [`serve`].
+pub async fn start(function: &'static str, needs: super::config::Needs) -> &'static crate::app::App {
+    init_tracing();
+    let app = super::config::app_from_env(needs, function).await.acknowledging_after_response();
+    Box::leak(Box::new(app))
+}
+
+/// Runs `handler` for each event of the Lambda Runtime API, one at a time. Once an event's
+/// response has been sent, and before the next event is asked for, the acknowledgements the
+/// event's use cases held are recorded ([`crate::app::App::after_response`]): the caller gets
+/// its answer after the conditional write and the sends, without waiting for that last write,
+/// and the container does not freeze with it unwritten.
+pub async fn serve<A, R, E, F, Fut>(app: &'static crate::app::App, handler: F) -> Result<(), lambda_runtime::Error>
 where
     A: for<'de> serde::Deserialize<'de>,
     R: serde::Serialize,
@@ -62,12 +69,19 @@ where
     F: Fn(&'static crate::app::App, A) -> Fut,
     Fut: Future<Output = Result<R, E>>,
 {
-    init_tracing();
-    let app: &'static crate::app::App = Box::leak(Box::new(super::config::app_from_env(needs, function).await));
-    lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<A>| {
-        handler(app, event.payload)
-    }))
-    .await
+    use lambda_runtime::tower::{layer::layer_fn, ServiceExt};
+    let events = lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<A>| handler(app, event.payload));
+    lambda_runtime::Runtime::new(events)
+        .layer(lambda_runtime::layers::TracingLayer::new())
+        // The outermost layer: what it does after the inner service comes after the response.
+        .layer(layer_fn(move |sent_response| {
+            ServiceExt::then(sent_response, move |sent: Result<(), lambda_runtime::Error>| async move {
+                app.after_response().await;
+                sent
+            })
+        }))
+        .run()
+        .await
 }
 
 /// Reads an API Gateway HTTP API (payload 2.0) event. The claims come from the JWT authorizer.

@@ -32,9 +32,12 @@ echo "$LOAD"
 echo "==> start-up time (x86-64 release builds, each function built on its own)" >&2
 mkdir -p target/bench-bin
 for f in hello-lambda "${FUNCS[@]}"; do
-    # One package per build, so each binary links only the features its crate asks for.
-    cargo build -q --release -p "$f" >&2
-    cp "target/release/$f" "target/bench-bin/$f"
+    # One package per build, so each binary links only the features its crate asks for; built
+    # position-dependent, as .cargo/config.toml builds the arm64 functions (an explicit --target
+    # keeps the flag off build scripts and proc-macros).
+    CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-C relocation-model=static" \
+        cargo build -q --release --target x86_64-unknown-linux-gnu -p "$f" >&2
+    cp "target/x86_64-unknown-linux-gnu/release/$f" "target/bench-bin/$f"
 done
 ENV_FOR_INIT=(HANDOFF_TABLE=t OUTBOUND_QUEUE_URL=http://q/out STALL_TIMER_QUEUE_URL=http://q/stall
     STALL_TIMER_QUEUE_ARN=arn:aws:sqs:us-east-1:1:stall RING_TIMER_QUEUE_URL=http://q/ring
@@ -123,13 +126,18 @@ $LOAD
 Start-up is the time from starting the process to its first poll of the Lambda Runtime API (the
 moment it is ready for an event, with its AWS clients built), measured by \`infra/init_time.py\`
 (a stand-in Runtime API on loopback; 100 starts of each binary, interleaved; medians). Every binary
-is an x86-64 release build of its own package (\`cargo build --release -p <function>\`), so it links
-only what its crate asks for; the reference is \`infra/hello-lambda\`, a hello-world
-\`lambda_runtime\` function with the runtime's own logging set-up (JSON, as Lambda configures it),
-built with the same profile in the same run. A function's start goes mostly to building its AWS
-clients: each SDK client reads its service's endpoint rules (a JSON document of partitions and
-their region patterns) when it is built, so settings-api (DynamoDB) starts fastest, and
-escalation-trigger (DynamoDB, SQS, EventBridge Scheduler) slowest. The functions log through
+is an x86-64 release build of its own package (\`cargo build --release --target x86_64-unknown-linux-gnu
+-p <function>\`), so it links only what its crate asks for, and position-dependent
+(\`-C relocation-model=static\`), as .cargo/config.toml builds the arm64 functions: the loader has
+no relocations to apply at start (a PIE function has about 17,000, and dirties the pages they
+touch). The reference is \`infra/hello-lambda\`, a hello-world \`lambda_runtime\` function with the
+runtime's own logging set-up (JSON, as Lambda configures it), built the same way in the same run.
+Past what every Rust function pays, a function's start goes mostly to building its AWS clients:
+each SDK client reads its service's endpoint rules (a JSON document of partitions and their region
+patterns, with their regular expressions) when it is built, so settings-api (DynamoDB) starts
+fastest, and escalation-trigger and stall-notifier (DynamoDB, SQS, EventBridge Scheduler) slowest.
+The HTTPS client trusts the five Amazon Trust Services roots, compiled in as PEM, rather than
+choosing them out of Mozilla's 150 at each start. The functions log through
 \`tracing-subscriber\`'s \`Targets\` filter rather than the runtime's default \`EnvFilter\`, which
 would link a regular-expression engine into each of them (about 150 KB of each zip).
 Sizes: \`cargo lambda build --release --arm64 --output-format zip -p <function>\`. Release profile:

@@ -80,9 +80,10 @@ each function, with the fixture events) against moto server, each function in a 
 (its own \`App\`, as in AWS). Every AWS request is counted by an SDK interceptor on every client
 (\`tests/src/calls.rs\`); "in sequence" is the longest chain of requests each of which started after
 the previous one had finished, up to the response: the round trips the caller waits for. A Lambda
-container writes its acknowledgement of what it sent after the response has gone and before it
-asks for its next event (\`App::after_response\`; docs/ARCHITECTURE.md, "Fewer round trips"): those
-calls are counted apart, and are billed but not waited for. The test asserts the goals (calls in
+container writes its acknowledgement of what it sent after an HTTP response has gone and before it
+asks for its next event (\`App::acknowledge_held\`; docs/ARCHITECTURE.md, "Fewer round trips"): those
+calls are counted apart, and are billed but not waited for. An SQS message writes its own as soon
+as it is done, before the batch's answer. The test asserts the goals (calls in
 all, and in sequence before the response), so a regression fails CI.
 
 $CALLS

@@ -71,10 +71,10 @@ impl Env {
 
     /// Another container of the same deployment: its own App (nothing remembered yet) on the same
     /// table and queues, counting its calls in `log`. Like a Lambda container, it holds its
-    /// acknowledgements until [`App::after_response`] (which the Lambda edge calls once an
+    /// acknowledgements until [`App::acknowledge_held`] (which the Lambda edge calls once an
     /// invocation's response has gone).
     pub fn container(&self, log: &crate::calls::CallLog) -> App {
-        build_app_with(&self.sdk, &self.res.settings(), "tests", Some(log.interceptor())).acknowledging_after_response()
+        build_app_with(&self.sdk, &self.res.settings(), "tests", Some(log.interceptor())).holding_acknowledgements()
     }
 
     /// Receives up to 10 message bodies from a queue (waiting up to `wait_seconds`), deleting them.

@@ -148,7 +148,7 @@ async fn races_on_dynamodb_have_one_winner() {
         app.escalate(&request(w, "conv-race", &format!("evt-race-{i}")), Actor::Ai).await
     }))
     .await;
-    join_all(apps.iter().map(App::after_response)).await;
+    join_all(apps.iter().map(App::acknowledge_held)).await;
     let ids: std::collections::HashSet<String> = results
         .iter()
         .map(|r| r.as_ref().expect("every escalation is answered").handoff.as_ref().unwrap().handoff_id.to_string())
@@ -296,7 +296,7 @@ async fn acknowledgements_leave_the_handoff_item_and_its_index_entries_alone() {
     other.inbox(&ws(w), &query(StatusFilter::Active, None, 10)).await.unwrap();
     log.take();
     other.apply(&ws(w), &id, Command::Resolve { by: user("alice") }).await.unwrap();
-    other.after_response().await;
+    other.acknowledge_held().await;
     // The copy's sent_seq was behind: the commit's check of the sent item failed, the handoff
     // was read, and the decision committed on it.
     let calls = log.take();

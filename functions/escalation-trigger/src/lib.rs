@@ -144,7 +144,7 @@ pub mod lambda {
     use aws_lambda_events::sqs::SqsEvent;
     use handoff::adapters::aws::config::Needs;
     use handoff::adapters::aws::lambda::{
-        api_request, api_response, is_sqs_event, is_sweep, sqs_batch, sweep_answer, SWEEP_AGE,
+        api_request, api_response, app_batch, is_sqs_event, is_sweep, sweep_answer, SWEEP_AGE,
     };
     use handoff::app::{App, AppError};
     use serde_json::Value;
@@ -174,7 +174,7 @@ pub mod lambda {
         }
         if is_sqs_event(&event) {
             let batch: SqsEvent = serde_json::from_value(event).map_err(unsupported)?;
-            let resp = sqs_batch(batch, |body| async move { super::handle_message(app, &body).await }).await;
+            let resp = app_batch(app, batch, |body| async move { super::handle_message(app, &body).await }).await;
             return serde_json::to_value(resp).map_err(unsupported);
         }
         let req: ApiGatewayV2httpRequest = serde_json::from_value(event).map_err(unsupported)?;

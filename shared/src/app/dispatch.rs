@@ -19,9 +19,9 @@ pub struct SweepReport {
     pub stuck: usize,
 }
 
-/// Acknowledgements held until the response has gone (see [`App::acknowledging_after_response`]).
+/// Acknowledgements held until the response has gone ([`App::holding_acknowledgements`]).
 #[derive(Default)]
-pub(super) struct AfterResponse {
+pub(super) struct HeldAcks {
     /// Whether this process holds its acknowledgements at all.
     pub(super) enabled: bool,
     /// What was handed over and is not recorded yet, in the order it was handed over.
@@ -140,10 +140,10 @@ impl App {
         true
     }
 
-    /// Keeps `ack` for [`App::after_response`] when this process acknowledges after its
-    /// response; otherwise gives it back to be recorded now.
+    /// Keeps `ack` for [`App::acknowledge_held`] when this process holds its acknowledgements;
+    /// otherwise gives it back to be recorded now.
     fn hold_ack(&self, ack: Ack) -> Option<Ack> {
-        let mut held = self.after_response.lock().unwrap_or_else(|p| p.into_inner());
+        let mut held = self.held_acks.lock().unwrap_or_else(|p| p.into_inner());
         if !held.enabled {
             return Some(ack);
         }
@@ -160,26 +160,23 @@ impl App {
     /// without recording it yet (0 when it has nothing held for it).
     fn handed_here(&self, decision: &DecisionRecord) -> u64 {
         let DecisionOwner::Handoff { handoff_id } = &decision.owner else { return 0 };
-        let held = self.after_response.lock().unwrap_or_else(|p| p.into_inner());
+        let held = self.held_acks.lock().unwrap_or_else(|p| p.into_inner());
         held.handed.get(&(decision.workspace_id.clone(), handoff_id.clone())).copied().unwrap_or(0)
     }
 
     /// Records the acknowledgements held since the last call: each handoff's in the order they
-    /// were handed over, different handoffs side by side. The Lambda edge calls it once the
-    /// invocation's response has been sent and before it asks for the next event, so the caller
-    /// never waits for this write. One that fails leaves its effects pending for the outbox
-    /// sweep, which sends them again with the same ids. The number recorded.
-    pub async fn after_response(&self) -> usize {
-        let acks = {
-            let mut held = self.after_response.lock().unwrap_or_else(|p| p.into_inner());
-            held.handed.clear();
-            std::mem::take(&mut held.acks)
-        };
+    /// were handed over, different handoffs side by side. The Lambda edge calls it once an HTTP
+    /// invocation's response has been sent (before it asks for the next event, so the container
+    /// never freezes with one unwritten), and as soon as each SQS message is done. One that
+    /// fails leaves its effects pending for the outbox sweep, which sends them again with the
+    /// same ids. The number recorded.
+    pub async fn acknowledge_held(&self) -> usize {
+        let acks = std::mem::take(&mut self.held_acks.lock().unwrap_or_else(|p| p.into_inner()).acks);
         let mut by_owner: HashMap<(&WorkspaceId, &DecisionOwner), Vec<&Ack>> = HashMap::new();
         for a in &acks {
             by_owner.entry((&a.decision.workspace_id, &a.decision.owner)).or_default().push(a);
         }
-        join_all(by_owner.into_values().map(|group| async move {
+        let recorded = join_all(by_owner.into_values().map(|group| async move {
             let mut recorded = 0;
             for a in group {
                 recorded += usize::from(self.record_ack(a).await);
@@ -188,7 +185,19 @@ impl App {
         }))
         .await
         .into_iter()
-        .sum()
+        .sum();
+        // What the store now says (or, for a write that failed, what the sweep will repair) no
+        // longer needs remembering here, unless an event went out since.
+        let mut held = self.held_acks.lock().unwrap_or_else(|p| p.into_inner());
+        for a in &acks {
+            if let Some((handoff_id, seq)) = &a.sent_seq {
+                let key = (a.decision.workspace_id.clone(), handoff_id.clone());
+                if held.handed.get(&key).is_some_and(|known| known <= seq) {
+                    held.handed.remove(&key);
+                }
+            }
+        }
+        recorded
     }
 
     /// Waits (about a second and a half at most, reading the handoff three times) for the
@@ -267,6 +276,8 @@ impl App {
                 handed += r.handed;
                 sent_seq = r.sent_seq;
             }
+            // Recorded as each handoff is done, not at the end of the whole sweep.
+            self.acknowledge_held().await;
             handed
         }))
         .await

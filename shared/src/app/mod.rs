@@ -51,7 +51,7 @@ pub struct App {
     /// state decides, and a conversation whose hinted handoff is over is looked up again.
     conversations_seen: Arc<Mutex<HashMap<(WorkspaceId, ConversationId), HandoffId>>>,
     /// The acknowledgements this process holds until its response has gone, if it does.
-    after_response: Arc<Mutex<dispatch::AfterResponse>>,
+    held_acks: Arc<Mutex<dispatch::HeldAcks>>,
 }
 
 /// At most this many handoffs are remembered per process.
@@ -131,16 +131,16 @@ impl App {
             teams_seen: Arc::default(),
             handoffs_seen: Arc::default(),
             conversations_seen: Arc::default(),
-            after_response: Arc::default(),
+            held_acks: Arc::default(),
         }
     }
 
     /// The same use cases, recording what was handed to the queues only when
-    /// [`App::after_response`] is called, rather than before a use case returns. A Lambda
-    /// function calls it after sending its response, so no caller waits for that write; the
+    /// [`App::acknowledge_held`] is called, rather than before a use case returns. A Lambda
+    /// function calls it after sending an HTTP response, so no caller waits for that write; the
     /// order of a handoff's events is kept meanwhile by what this process knows it handed over.
-    pub fn acknowledging_after_response(self) -> Self {
-        self.after_response.lock().unwrap_or_else(|p| p.into_inner()).enabled = true;
+    pub fn holding_acknowledgements(self) -> Self {
+        self.held_acks.lock().unwrap_or_else(|p| p.into_inner()).enabled = true;
         self
     }
 
@@ -164,6 +164,9 @@ impl App {
         }
         match seen.get(&key) {
             Some(known) if known.version > h.version => {}
+            // The same version from an Inbox page, whose copy may be behind on `sent_seq`: keep
+            // what this process already knows went out.
+            Some(known) if known.version == h.version && known.sent_seq > h.sent_seq => {}
             _ => {
                 seen.insert(key, h.clone());
             }

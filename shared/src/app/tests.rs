@@ -236,16 +236,22 @@ async fn a_held_back_event_leaves_as_soon_as_the_earlier_one_is_out() {
     assert!(app.store.pending_decisions(clock.now() + Duration::seconds(60), 10).await.unwrap().is_empty());
 }
 
+/// An app that holds its acknowledgements (as in Lambda), with one handoff of `conversation`
+/// escalated and accepted by `agent`, nothing recorded yet.
+async fn held_and_accepted(conversation: &str) -> (App, Arc<FlakyPublisher>, Arc<FixedClock>, Handoff) {
+    let (app, publisher, clock, _) = setup();
+    let app = app.holding_acknowledgements();
+    enable(&app).await;
+    let h = app.escalate(&request_in("e1", conversation), Actor::Ai).await.unwrap().handoff.unwrap();
+    app.apply(&h.workspace_id, &h.handoff_id, Command::Accept { by: UserId::parse("agent").unwrap() }).await.unwrap();
+    (app, publisher, clock, h)
+}
+
 #[tokio::test]
 async fn held_acknowledgements_keep_the_order_and_are_recorded_after_the_response() {
-    let (app, publisher, clock, _) = setup();
-    let app = app.acknowledging_after_response();
-    enable(&app).await;
-    let ws = WorkspaceId::parse("ws").unwrap();
-    let agent = UserId::parse("agent").unwrap();
     // One invocation: the escalation, then its accept, before any acknowledgement is written.
-    let h = app.escalate(&request_in("e1", "conv-h"), Actor::Ai).await.unwrap().handoff.unwrap();
-    app.apply(&ws, &h.handoff_id, Command::Accept { by: agent.clone() }).await.unwrap();
+    let (app, publisher, clock, h) = held_and_accepted("conv-h").await;
+    let (ws, agent) = (h.workspace_id.clone(), UserId::parse("agent").unwrap());
     // agent_joined did not wait for the confirmation's record: this process handed it over.
     assert_eq!(seqs_of(&publisher, "conv-h"), vec![(1, OutboundType::CustomerMessage), (2, OutboundType::AgentJoined)]);
     let stored = app.store.get_handoff(&ws, &h.handoff_id).await.unwrap().unwrap();
@@ -253,22 +259,24 @@ async fn held_acknowledgements_keep_the_order_and_are_recorded_after_the_respons
     let later = clock.now() + Duration::seconds(60);
     assert_eq!(app.store.pending_decisions(later, 10).await.unwrap().len(), 2, "a crash here leaves both to the sweep");
 
-    // After the response: both recorded, and the next command commits on the copy this process keeps.
-    assert_eq!(app.after_response().await, 2);
-    assert_eq!(app.after_response().await, 0, "nothing held twice");
+    // After the response: both recorded, and the copy this process keeps says so (the next
+    // command's conditional write checks it).
+    assert_eq!(app.acknowledge_held().await, 2);
+    assert_eq!(app.acknowledge_held().await, 0, "nothing held twice");
     let stored = app.store.get_handoff(&ws, &h.handoff_id).await.unwrap().unwrap();
     assert_eq!((stored.seq, stored.sent_seq), (2, 2));
+    assert_eq!(app.seen_handoff(&ws, &h.handoff_id).map(|h| h.sent_seq), Some(2));
     assert!(app.store.pending_decisions(later, 10).await.unwrap().is_empty());
     app.apply(&ws, &h.handoff_id, Command::Resolve { by: agent }).await.unwrap();
     assert_eq!(seqs_of(&publisher, "conv-h").last(), Some(&(3, OutboundType::HandoffResolved)));
-    app.after_response().await;
+    app.acknowledge_held().await;
     assert_eq!(app.store.get_handoff(&ws, &h.handoff_id).await.unwrap().unwrap().sent_seq, 3);
 }
 
 #[tokio::test]
 async fn a_container_that_stops_before_its_acknowledgement_leaves_the_effects_to_the_sweep() {
     let (app, publisher, clock, _) = setup();
-    let app = app.acknowledging_after_response();
+    let app = app.holding_acknowledgements();
     enable(&app).await;
     let h = app.escalate(&request_in("e1", "conv-f"), Actor::Ai).await.unwrap().handoff.unwrap();
     // The container dies after its response: the held acknowledgement is never written.
@@ -280,4 +288,25 @@ async fn a_container_that_stops_before_its_acknowledgement_leaves_the_effects_to
     assert_eq!(ids.len(), 2);
     assert_eq!(ids[0], ids[1], "the same event, so its consumer drops the copy");
     assert_eq!(fresh.store.get_handoff(&h.workspace_id, &h.handoff_id).await.unwrap().unwrap().sent_seq, 1);
+}
+
+#[tokio::test]
+async fn concurrent_commands_on_one_handoff_keep_its_order_while_acknowledgements_are_held() {
+    let (app, publisher, clock, h) = held_and_accepted("conv-c").await;
+    let (ws, agent) = (h.workspace_id.clone(), UserId::parse("agent").unwrap());
+    // Two replies at once, as two messages of one SQS batch would be, before anything is recorded.
+    let reply =
+        |n: &str| AgentReply { text: format!("reply {n}"), client_message_id: Some(EventId::parse(n).unwrap()) };
+    let (a, b) = tokio::join!(
+        app.reply(&ws, &h.handoff_id, &agent, false, reply("r1")),
+        app.reply(&ws, &h.handoff_id, &agent, false, reply("r2"))
+    );
+    a.unwrap();
+    b.unwrap();
+    let seqs: Vec<u64> = seqs_of(&publisher, "conv-c").into_iter().map(|(seq, _)| seq).collect();
+    assert_eq!(seqs, vec![1, 2, 3, 4], "every event out, in order, without waiting for the sweep");
+    assert_eq!(app.acknowledge_held().await, 4);
+    let stored = app.store.get_handoff(&ws, &h.handoff_id).await.unwrap().unwrap();
+    assert_eq!((stored.seq, stored.sent_seq), (4, 4));
+    assert!(app.store.pending_decisions(clock.now() + Duration::seconds(60), 10).await.unwrap().is_empty());
 }

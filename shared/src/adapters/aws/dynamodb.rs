@@ -1564,15 +1564,24 @@ impl Store for DynamoStore {
             .map_err(unavailable)?;
         let items =
             vec![TransactWriteItem::builder().update(mark).build(), TransactWriteItem::builder().update(seq).build()];
-        let Err(e) = self.transact(items).await else { return Ok(()) };
-        match cancelled(&e) {
-            // The decision is gone, or the handoff is already past this seq: mark what is left
-            // to mark.
-            Some(reasons) if reasons.iter().any(|r| r.code() == Some("ConditionalCheckFailed")) => {
-                decision_only().await
+        // A commit of the same handoff in flight (its check of the sent item) cancels this with
+        // `TransactionConflict`; it is tried again, since a lost acknowledgement would hold the
+        // handoff's next events back until the sweep.
+        for attempt in 0..4u64 {
+            let Err(e) = self.transact(items.clone()).await else { return Ok(()) };
+            match cancelled(&e) {
+                // The decision is gone, or the handoff is already past this seq: mark what is
+                // left to mark.
+                Some(reasons) if reasons.iter().any(|r| r.code() == Some("ConditionalCheckFailed")) => {
+                    return decision_only().await
+                }
+                Some(reasons) if reasons.iter().any(|r| r.code() == Some("TransactionConflict")) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(20 * (attempt + 1))).await;
+                }
+                _ => return Err(sdk_error(e)),
             }
-            _ => Err(sdk_error(e)),
         }
+        Err(StoreError::Unavailable("the acknowledgement kept conflicting with other writes".into()))
     }
 }
 

@@ -52,13 +52,13 @@ pub fn log_filter(spec: Option<&str>) -> tracing_subscriber::filter::Targets {
 /// what is missing), and the dependencies built once per container, for [`serve`].
 pub async fn start(function: &'static str, needs: super::config::Needs) -> &'static crate::app::App {
     init_tracing();
-    let app = super::config::app_from_env(needs, function).await.acknowledging_after_response();
+    let app = super::config::app_from_env(needs, function).await.holding_acknowledgements();
     Box::leak(Box::new(app))
 }
 
 /// Runs `handler` for each event of the Lambda Runtime API, one at a time. Once an event's
 /// response has been sent, and before the next event is asked for, the acknowledgements the
-/// event's use cases held are recorded ([`crate::app::App::after_response`]): the caller gets
+/// event's use cases held are recorded ([`crate::app::App::acknowledge_held`]): the caller gets
 /// its answer after the conditional write and the sends, without waiting for that last write,
 /// and the container does not freeze with it unwritten.
 pub async fn serve<A, R, E, F, Fut>(app: &'static crate::app::App, handler: F) -> Result<(), lambda_runtime::Error>
@@ -72,14 +72,15 @@ where
     use lambda_runtime::tower::{layer::layer_fn, ServiceExt};
     let events = lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<A>| handler(app, event.payload));
     lambda_runtime::Runtime::new(events)
-        .layer(lambda_runtime::layers::TracingLayer::new())
-        // The outermost layer: what it does after the inner service comes after the response.
+        // Around the service that sends the response: what it does after that service comes
+        // after the response. (The tracing layer, outside it, keeps the invocation's span.)
         .layer(layer_fn(move |sent_response| {
             ServiceExt::then(sent_response, move |sent: Result<(), lambda_runtime::Error>| async move {
-                app.after_response().await;
+                app.acknowledge_held().await;
                 sent
             })
         }))
+        .layer(lambda_runtime::layers::TracingLayer::new())
         .run()
         .await
 }
@@ -164,9 +165,29 @@ where
     resp
 }
 
+/// [`sqs_batch`] for messages that `app`'s use cases handle. No caller waits on a message, so
+/// what each one sent is recorded as soon as it is done ([`crate::app::App::acknowledge_held`]):
+/// other containers then see its events out without waiting for the whole batch.
+pub async fn app_batch<F, Fut, T, E>(app: &crate::app::App, event: SqsEvent, handle: F) -> SqsBatchResponse
+where
+    F: Fn(String) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    E: std::fmt::Display,
+{
+    sqs_batch(event, |body| {
+        let done = handle(body);
+        async move {
+            let done = done.await;
+            app.acknowledge_held().await;
+            done
+        }
+    })
+    .await
+}
+
 /// A batch from a timer queue for the function that owns timers of `kind`.
 pub async fn timer_batch(app: &crate::app::App, kind: crate::domain::TimerKind, event: SqsEvent) -> SqsBatchResponse {
-    sqs_batch(event, |body| async move {
+    app_batch(app, event, |body| async move {
         let timer = crate::app::parse_timer_message(&body, kind)?;
         Ok::<_, crate::app::TimerMessageError>(app.on_timer(&timer).await?)
     })

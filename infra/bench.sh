@@ -117,8 +117,10 @@ $LOCAL
 
 \`cargo bench -p handoff-tests --bench local_load\`: 32 HTTP clients post new-chat escalations for
 5 s, on an empty store and again after 100,000 more escalations (written through the use case,
-in-process). On disk the database is in WAL mode with \`synchronous = FULL\`; requests are committed
-in groups (one flush per group, each request answered only after its group is durable).
+in-process); three runs, each on a fresh stack, and the median of each figure (the ratio is the
+median of the runs' ratios). On disk the database is in WAL mode with \`synchronous = FULL\`;
+requests are committed in groups (one flush per group, each request answered only after its group
+is durable).
 
 $LOAD
 

@@ -1,7 +1,8 @@
 //! Throughput of the local stack as it fills: new-chat escalations per second over HTTP, on an
-//! empty store and again with 100,000 handoffs stored, in memory and on disk. Prints a Markdown
-//! table (infra/bench.sh puts it in docs/BENCHMARKS.md).
-//! Run: `cargo bench -p handoff-tests --bench local_load` (FILL=… changes the 100,000).
+//! empty store and again with 100,000 handoffs stored, in memory and on disk; each the median of
+//! three runs on a fresh stack (the machine is shared and noisy). Prints a Markdown table
+//! (infra/bench.sh puts it in docs/BENCHMARKS.md).
+//! Run: `cargo bench -p handoff-tests --bench local_load` (FILL=… changes the 100,000, RUNS=… the 3).
 
 use futures::future::join_all;
 use handoff::domain::{Actor, Channel, ConversationId, EscalationRequest, EventId, Reason, WorkspaceId};
@@ -47,7 +48,8 @@ async fn rate(url: &str, ws: &str, run: &str) -> f64 {
     done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
 }
 
-async fn measure(label: &str, data_dir: Option<std::path::PathBuf>, fill: usize) -> String {
+/// One run on a fresh stack: escalations/s empty, then with `fill` stored, and the fill rate.
+async fn measure(data_dir: Option<std::path::PathBuf>, fill: usize) -> [f64; 3] {
     let stack = start(LocalConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         data_dir,
@@ -101,18 +103,32 @@ async fn measure(label: &str, data_dir: Option<std::path::PathBuf>, fill: usize)
     let fill_rate = fill as f64 / fill_started.elapsed().as_secs_f64();
     let full = rate(&url, ws, "full").await;
     stack.stop().await;
-    format!("| {label} | {fresh:.0} | {full:.0} | {:.0} % | {fill_rate:.0} |", 100.0 * full / fresh)
+    [fresh, full, fill_rate]
+}
+
+/// The table row for `runs` runs: the median of each figure, and of the per-run ratios.
+async fn row(label: &str, on_disk: bool, fill: usize, runs: usize) -> String {
+    let mut results = Vec::new();
+    for _ in 0..runs {
+        let dir = tempfile::tempdir().unwrap();
+        results.push(measure(on_disk.then(|| dir.path().to_path_buf()), fill).await);
+    }
+    let median = |f: &dyn Fn(&[f64; 3]) -> f64| {
+        let mut v: Vec<f64> = results.iter().map(f).collect();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (fresh, full, fill_rate) = (median(&|r| r[0]), median(&|r| r[1]), median(&|r| r[2]));
+    let ratio = median(&|r| 100.0 * r[1] / r[0]);
+    format!("| {label} | {fresh:.0} | {full:.0} | {ratio:.0} % | {fill_rate:.0} |")
 }
 
 #[tokio::main]
 async fn main() {
-    let fill: usize = std::env::var("FILL").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
+    let var = |name: &str, default: usize| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
+    let (fill, runs) = (var("FILL", 100_000), var("RUNS", 3).max(1));
     println!("| store | escalations/s, empty | escalations/s, {fill} stored | ratio | fill rate (in-process)/s |");
     println!("|---|---|---|---|---|");
-    println!("{}", measure("in memory", None, fill).await);
-    let dir = tempfile::tempdir().unwrap();
-    println!(
-        "{}",
-        measure("on disk (WAL, synchronous=FULL, group commit)", Some(dir.path().to_path_buf()), fill).await
-    );
+    println!("{}", row("in memory", false, fill, runs).await);
+    println!("{}", row("on disk (WAL, synchronous=FULL, group commit)", true, fill, runs).await);
 }

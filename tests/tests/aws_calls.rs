@@ -112,7 +112,7 @@ async fn aws_calls_per_operation_stay_within_their_goals() {
     // batch's answer; an HTTP one after the response.)
     let esc = env.container(&log);
     escalate_sqs(&esc, sqs_body("evt_cold", "conv_cold")).await;
-    report("escalation, first in a new container", &esc, &log, 5, 4).await;
+    report("escalation (SQS), first in a new container", &esc, &log, 5, 4).await;
 
     let first = sqs_body("evt_chat", "conv_chat");
     escalate_sqs(&esc, first.clone()).await;
@@ -157,7 +157,7 @@ async fn aws_calls_per_operation_stay_within_their_goals() {
     let ev: SqsEvent =
         serde_json::from_value(sqs_event("sqs-stall-timer.json", &[("t-1".into(), stall.clone())])).unwrap();
     assert!(stall_notifier::lambda::handler(&timers, ev).await.batch_item_failures.is_empty());
-    report("stall timer acting", &timers, &log, 3, 3).await;
+    report("stall timer acting (SQS)", &timers, &log, 3, 3).await;
     let ev: SqsEvent = serde_json::from_value(sqs_event("sqs-stall-timer.json", &[("t-2".into(), stall)])).unwrap();
     assert!(stall_notifier::lambda::handler(&timers, ev).await.batch_item_failures.is_empty());
     report("stall timer delivered again", &timers, &log, 1, 1).await;
@@ -266,9 +266,9 @@ async fn teams_figures_and_the_changes_feed_cost_what_they_should() {
     // than before teams existed.
     let esc = env.container(&log);
     escalate_sqs(&esc, sqs_body("evt_team_cold", "conv_team_cold")).await;
-    report("escalation with teams, first in a new container", &esc, &log, 5, 4).await;
+    report("escalation with teams (SQS), first in a new container", &esc, &log, 5, 4).await;
     escalate_sqs(&esc, sqs_body("evt_team", "conv_team")).await;
-    report("escalation with teams", &esc, &log, 4, 3).await;
+    report("escalation with teams (SQS)", &esc, &log, 4, 3).await;
 
     let (status, m) = http_on(&admin, Api::Settings, fixture("apigw-get-metrics.json")).await;
     assert_eq!(status, 200, "{m}");

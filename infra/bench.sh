@@ -4,8 +4,9 @@
 #   2. the local stack: timer lateness, HTTP latency, and throughput as the store fills;
 #   3. the Lambda functions: start-up time against a hello-world lambda_runtime function built
 #      with the same profile, and the size of each arm64 bootstrap.zip.
-# Figures are medians of one run on this machine; it is shared and noisy, so compare ratios and
-# runs made the same way rather than absolute numbers.
+# Figures are medians from one run of this script on this machine (the throughput figures: medians
+# of three runs); it is shared and noisy, so compare ratios and runs made the same way rather than
+# absolute numbers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash infra/venv.sh
@@ -17,7 +18,7 @@ echo "==> AWS calls per operation (moto server)" >&2
 export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
 eval "$(bash infra/moto.sh)"
 trap 'bash infra/moto.sh stop' EXIT
-CALLS="| operation (warm container) | AWS calls | in sequence, before the response | after the response | before the response, in the order they finished | after the response |
+CALLS="| operation (warm container) | AWS calls | in sequence, before the response | calls after the response | before the response, in the order they finished | after the response, operations |
 |---|---|---|---|---|---|
 $(cargo test -q -p handoff-tests --test aws_calls -- --nocapture --test-threads 1 2>/dev/null | grep -o 'CALLS |.*' | sed 's/^CALLS //')"
 echo "$CALLS"
@@ -70,8 +71,8 @@ cat > docs/BENCHMARKS.md <<DOC
 # Benchmarks
 
 Measured with \`bash infra/bench.sh\` on $(date -u +%Y-%m-%d), $(nproc) cores, $(rustc --version | cut -d' ' -f1-2).
-One run; the machine is shared and noisy, so read the medians and ratios, and compare runs made the
-same way.
+One run of this script (the throughput figures: medians of three); the machine is shared and noisy,
+so read the medians and ratios, and compare runs made the same way.
 
 ## AWS calls per operation
 
@@ -132,8 +133,8 @@ moment it is ready for an event, with its AWS clients built), measured by \`infr
 is an x86-64 release build of its own package (\`cargo build --release --target x86_64-unknown-linux-gnu
 -p <function>\`), so it links only what its crate asks for, and position-dependent
 (\`-C relocation-model=static\`), as .cargo/config.toml builds the arm64 functions: the loader has
-no relocations to apply at start (a PIE function has about 17,000, and dirties the pages they
-touch). The reference is \`infra/hello-lambda\`, a hello-world \`lambda_runtime\` function with the
+no relative relocations to apply at start (a PIE function has about 17,000, and dirties the pages
+they touch). The reference is \`infra/hello-lambda\`, a hello-world \`lambda_runtime\` function with the
 runtime's own logging set-up (JSON, as Lambda configures it), built the same way in the same run.
 Past what every Rust function pays, a function's start goes mostly to building its AWS clients:
 each SDK client reads its service's endpoint rules (a JSON document of partitions and their region

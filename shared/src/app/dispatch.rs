@@ -51,7 +51,8 @@ pub struct Dispatched {
 
 impl App {
     /// Hands a committed decision's pending effects to their queues, then records in one write
-    /// which were handed over. `sent_seq` says which events of the decision's handoff are already
+    /// which were handed over (or, when the `App` holds its acknowledgements, keeps that write for
+    /// [`App::acknowledge_held`]). `sent_seq` says which events of the decision's handoff are already
     /// out: the outbound events go (together, in `seq` order) only if none before them is still
     /// pending; otherwise they wait for the sweep, which sends a handoff's events in order. The
     /// timers go alongside. A failure leaves the effect pending for [`App::redispatch_pending`];
@@ -164,8 +165,9 @@ impl App {
         held.handed.get(&(decision.workspace_id.clone(), handoff_id.clone())).copied().unwrap_or(0)
     }
 
-    /// Records the acknowledgements held since the last call: each handoff's in the order they
-    /// were handed over, different handoffs side by side. The Lambda edge calls it once an HTTP
+    /// Records the acknowledgements held since the last call: within the call, each handoff's in
+    /// the order they were handed over, different handoffs side by side (calls that overlap may
+    /// write one handoff's out of order, which the sent item's condition makes harmless). The Lambda edge calls it once an HTTP
     /// invocation's response has been sent (before it asks for the next event, so the container
     /// never freezes with one unwritten), and as soon as each SQS message is done. One that
     /// fails leaves its effects pending for the outbox sweep, which sends them again with the

@@ -1,5 +1,6 @@
-//! The Lambda edge: API Gateway HTTP API (v2) events to and from the neutral [`ApiRequest`] /
-//! [`ApiResponse`], SQS batches with partial batch responses, logging, and the outbox sweep.
+//! The Lambda edge: the start-up and event loop every function shares ([`start`], [`serve`]), API
+//! Gateway HTTP API (v2) events to and from the neutral [`ApiRequest`] / [`ApiResponse`], SQS
+//! batches with partial batch responses, logging, and the outbox sweep.
 
 use crate::api::{ApiRequest, ApiResponse, RawClaims};
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
@@ -17,7 +18,7 @@ use tracing::{error, warn};
 ///
 /// The filter is `tracing-subscriber`'s `Targets` (a level, or `target=level` pairs) rather than
 /// the runtime's default `EnvFilter`, whose regular-expression engine every function would
-/// otherwise link (about 10% of a zip; docs/BENCHMARKS.md).
+/// otherwise link (about 150 KB of a zip; docs/BENCHMARKS.md).
 pub fn init_tracing() {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;

@@ -663,27 +663,43 @@ impl DynamoStore {
         self.client.transact_write_items().set_transact_items(Some(items)).send().await.map(|_| ())
     }
 
-    /// A transaction whose conditions are "still the version read": a failed condition (or a
-    /// conflicting write in flight) is a `VersionConflict`.
-    async fn transact_versioned(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
-        // A write racing one of these items (an escalation's check of the settings it was decided
-        // on) cancels with `TransactionConflict`: not a stale version, so it is tried again.
-        for attempt in 0..4u64 {
-            let e = match self.transact(items.clone()).await {
-                Ok(()) => return Ok(()),
-                Err(e) => e,
-            };
-            let Some(reasons) = cancelled(&e) else { return Err(sdk_error(e)) };
-            if reasons.iter().any(|r| r.code() == Some("ConditionalCheckFailed")) {
-                return Err(StoreError::VersionConflict);
+    /// [`DynamoStore::transact`], tried again (four times in all, waiting 20 ms more each time)
+    /// while it is cancelled only by `TransactionConflict`: another write to one of its items was
+    /// in flight, which says nothing of its conditions. Any other failure, or the fourth
+    /// conflict, is returned.
+    async fn transact_through_conflicts(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<(), SdkError<TransactWriteItemsError, aws_sdk_dynamodb::config::http::HttpResponse>> {
+        let mut attempt = 0u64;
+        loop {
+            let Err(e) = self.transact(items.clone()).await else { return Ok(()) };
+            let conflict_only = cancelled(&e).is_some_and(|reasons| {
+                reasons.iter().any(|r| r.code() == Some("TransactionConflict"))
+                    && !reasons.iter().any(|r| r.code() == Some("ConditionalCheckFailed"))
+            });
+            attempt += 1;
+            if !conflict_only || attempt == 4 {
+                return Err(e);
             }
-            if !reasons.iter().any(|r| r.code() == Some("TransactionConflict")) {
-                let codes: Vec<&str> = reasons.iter().map(|r| r.code().unwrap_or("None")).collect();
-                return Err(StoreError::Unavailable(format!("transaction cancelled: {codes:?}")));
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20 * (attempt + 1))).await;
+            tokio::time::sleep(std::time::Duration::from_millis(20 * attempt)).await;
         }
-        Err(StoreError::Unavailable("the save kept conflicting with other writes; retry".into()))
+    }
+
+    /// A transaction whose conditions are "still the version read": a failed condition is a
+    /// `VersionConflict`. A write racing one of these items (an escalation's check of the
+    /// settings it was decided on) is not a stale version, so it is tried again.
+    async fn transact_versioned(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
+        let Err(e) = self.transact_through_conflicts(items).await else { return Ok(()) };
+        let Some(reasons) = cancelled(&e) else { return Err(sdk_error(e)) };
+        if reasons.iter().any(|r| r.code() == Some("ConditionalCheckFailed")) {
+            return Err(StoreError::VersionConflict);
+        }
+        if reasons.iter().any(|r| r.code() == Some("TransactionConflict")) {
+            return Err(StoreError::Unavailable("the save kept conflicting with other writes; retry".into()));
+        }
+        let codes: Vec<&str> = reasons.iter().map(|r| r.code().unwrap_or("None")).collect();
+        Err(StoreError::Unavailable(format!("transaction cancelled: {codes:?}")))
     }
 
     /// Items of `pk` from `from_sk` (inclusive) to its last decision, in order: the handoff item
@@ -1567,21 +1583,18 @@ impl Store for DynamoStore {
         // A commit of the same handoff in flight (its check of the sent item) cancels this with
         // `TransactionConflict`; it is tried again, since a lost acknowledgement would hold the
         // handoff's next events back until the sweep.
-        for attempt in 0..4u64 {
-            let Err(e) = self.transact(items.clone()).await else { return Ok(()) };
-            match cancelled(&e) {
-                // The decision is gone, or the handoff is already past this seq: mark what is
-                // left to mark.
-                Some(reasons) if reasons.iter().any(|r| r.code() == Some("ConditionalCheckFailed")) => {
-                    return decision_only().await
-                }
-                Some(reasons) if reasons.iter().any(|r| r.code() == Some("TransactionConflict")) => {
-                    tokio::time::sleep(std::time::Duration::from_millis(20 * (attempt + 1))).await;
-                }
-                _ => return Err(sdk_error(e)),
+        let Err(e) = self.transact_through_conflicts(items).await else { return Ok(()) };
+        match cancelled(&e) {
+            // The decision is gone, or the handoff is already past this seq: mark what is left
+            // to mark.
+            Some(reasons) if reasons.iter().any(|r| r.code() == Some("ConditionalCheckFailed")) => {
+                decision_only().await
             }
+            Some(reasons) if reasons.iter().any(|r| r.code() == Some("TransactionConflict")) => {
+                Err(StoreError::Unavailable("the acknowledgement kept conflicting with other writes".into()))
+            }
+            _ => Err(sdk_error(e)),
         }
-        Err(StoreError::Unavailable("the acknowledgement kept conflicting with other writes".into()))
     }
 }
 

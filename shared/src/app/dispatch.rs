@@ -2,6 +2,7 @@ use super::App;
 use crate::domain::{DecisionOwner, DecisionRecord, HandoffId, OutboundEvent, TimerMessage, WorkspaceId};
 use chrono::{DateTime, Duration, Utc};
 use futures::future::join_all;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use tracing::{info, warn};
 
@@ -25,15 +26,16 @@ pub(super) struct HeldAcks {
     /// Whether this process holds its acknowledgements at all.
     pub(super) enabled: bool,
     /// What was handed over and is not recorded yet, in the order it was handed over.
-    acks: Vec<Ack>,
+    acks: Vec<Ack<'static>>,
     /// Per handoff, the last `seq` up to which this process handed every event over, recorded or
     /// not: the order of the handoff's next events is kept against it.
     handed: HashMap<(WorkspaceId, HandoffId), u64>,
 }
 
-/// One decision's effects handed over, to be recorded.
-struct Ack {
-    decision: DecisionRecord,
+/// One decision's effects handed over, to be recorded. (Borrowed while it is recorded at once;
+/// a held one owns its copy.)
+struct Ack<'a> {
+    decision: Cow<'a, DecisionRecord>,
     sent: Vec<String>,
     at: DateTime<Utc>,
     /// The handoff's `sent_seq` once this is recorded.
@@ -121,7 +123,7 @@ impl App {
         if let Some((_, seq)) = &advanced {
             result.sent_seq = *seq;
         }
-        let ack = Ack { decision: decision.clone(), sent, at: self.clock.now(), sent_seq: advanced };
+        let ack = Ack { decision: Cow::Borrowed(decision), sent, at: self.clock.now(), sent_seq: advanced };
         if let Some(ack) = self.hold_ack(ack) {
             self.record_ack(&ack).await;
         }
@@ -130,7 +132,7 @@ impl App {
 
     /// Records what an acknowledgement says was handed over, and notes the handoff's new
     /// `sent_seq` in the copy this process keeps.
-    async fn record_ack(&self, ack: &Ack) -> bool {
+    async fn record_ack(&self, ack: &Ack<'_>) -> bool {
         if let Err(e) = self.store.mark_sent(&ack.decision, &ack.sent, ack.at).await {
             warn!(error = %e, effects = ack.sent.len(), "effects sent but not marked; they may be sent again with the same ids");
             return false;
@@ -143,7 +145,7 @@ impl App {
 
     /// Keeps `ack` for [`App::acknowledge_held`] when this process holds its acknowledgements;
     /// otherwise gives it back to be recorded now.
-    fn hold_ack(&self, ack: Ack) -> Option<Ack> {
+    fn hold_ack<'a>(&self, ack: Ack<'a>) -> Option<Ack<'a>> {
         let mut held = self.held_acks.lock().unwrap_or_else(|p| p.into_inner());
         if !held.enabled {
             return Some(ack);
@@ -153,7 +155,7 @@ impl App {
             let known = held.handed.entry(key).or_default();
             *known = (*known).max(*seq);
         }
-        held.acks.push(ack);
+        held.acks.push(Ack { decision: Cow::Owned(ack.decision.into_owned()), ..ack });
         None
     }
 
@@ -174,7 +176,7 @@ impl App {
     /// same ids. The number recorded.
     pub async fn acknowledge_held(&self) -> usize {
         let acks = std::mem::take(&mut self.held_acks.lock().unwrap_or_else(|p| p.into_inner()).acks);
-        let mut by_owner: HashMap<(&WorkspaceId, &DecisionOwner), Vec<&Ack>> = HashMap::new();
+        let mut by_owner: HashMap<(&WorkspaceId, &DecisionOwner), Vec<&Ack<'static>>> = HashMap::new();
         for a in &acks {
             by_owner.entry((&a.decision.workspace_id, &a.decision.owner)).or_default().push(a);
         }

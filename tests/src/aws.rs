@@ -6,7 +6,7 @@ use aws_lambda_events::sqs::SqsEvent;
 use handoff::adapters::aws::config::build_app_with;
 use handoff::adapters::aws::provision::{create_all, Names, Provisioned};
 use handoff::app::App;
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -194,6 +194,18 @@ pub fn fixture(name: &str) -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/events").join(name);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The figures fixture (`apigw-get-metrics.json`) asking for the month that ends tomorrow, so
+/// the handoffs a test has just created are in the window whatever day it runs.
+pub fn metrics_event_around_today() -> Value {
+    let today = chrono::Utc::now().date_naive();
+    let (from, to) = (today - chrono::Days::new(30), today + chrono::Days::new(1));
+    let mut ev = fixture("apigw-get-metrics.json");
+    let group_by = ev["queryStringParameters"]["group_by"].clone();
+    ev["queryStringParameters"] = json!({"from": from.to_string(), "to": to.to_string(), "group_by": group_by});
+    ev["rawQueryString"] = Value::String(format!("from={from}&to={to}&group_by={}", group_by.as_str().unwrap()));
+    ev
 }
 
 /// An SQS event like `fixture_name`, carrying these message bodies instead.

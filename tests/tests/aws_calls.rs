@@ -10,7 +10,7 @@ use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use aws_lambda_events::sqs::SqsEvent;
 use handoff::app::App;
 use handoff::domain::{Effect, HandoffId, WorkspaceId};
-use handoff_tests::aws::{apigw, configure, fixture, http_on, sqs_event, Api, Env};
+use handoff_tests::aws::{apigw, configure, fixture, http_on, metrics_event_around_today, sqs_event, Api, Env};
 use handoff_tests::calls::{CallLog, Calls};
 use serde_json::{json, Value};
 
@@ -270,14 +270,14 @@ async fn teams_figures_and_the_changes_feed_cost_what_they_should() {
     escalate_sqs(&esc, sqs_body("evt_team", "conv_team")).await;
     report("escalation with teams (SQS)", &esc, &log, 4, 3).await;
 
-    let (status, m) = http_on(&admin, Api::Settings, fixture("apigw-get-metrics.json")).await;
+    let (status, m) = http_on(&admin, Api::Settings, metrics_event_around_today()).await;
     assert_eq!(status, 200, "{m}");
     let small = log.take().count();
     for i in 0..20 {
         escalate_sqs(&esc, sqs_body(&format!("evt_many_{i}"), &format!("conv_many_{i}"))).await;
     }
     invocation(&esc, &log).await;
-    let (status, m) = http_on(&admin, Api::Settings, fixture("apigw-get-metrics.json")).await;
+    let (status, m) = http_on(&admin, Api::Settings, metrics_event_around_today()).await;
     assert_eq!(status, 200, "{m}");
     let calls = report("GET metrics (a month, by team)", &admin, &log, METRICS_SHARDS as usize, 1).await;
     assert_eq!(calls.count(), small, "the figures read the same with 2 or 22 handoffs");

@@ -314,8 +314,18 @@ impl MetricsSink for NoMetrics {
     fn record(&self, _ws: &WorkspaceId, _delta: &MetricsDelta) {}
 }
 
+#[async_trait]
 pub trait Clock: Send + Sync {
     fn now(&self) -> DateTime<Utc>;
+
+    /// Returns once this clock reads `at` or later. The real clock sleeps; a driven one returns
+    /// when it is moved there. Whoever waits also watches for shutdown and new work, so a caller
+    /// may cap the wait with a real-time timeout of its own.
+    async fn sleep_until(&self, at: DateTime<Utc>) {
+        if let Ok(wait) = (at - self.now()).to_std() {
+            tokio::time::sleep(wait).await;
+        }
+    }
 }
 
 /// The real clock.
@@ -325,6 +335,49 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {
         Utc::now()
+    }
+}
+
+/// A clock that moves only when told to: tests of timers, waiting policies and (later) offers and
+/// presence drive it instead of sleeping. Everything waiting on it with
+/// [`Clock::sleep_until`] wakes when it is moved far enough.
+#[derive(Debug, Clone)]
+pub struct DrivenClock {
+    now: std::sync::Arc<tokio::sync::watch::Sender<DateTime<Utc>>>,
+}
+
+impl DrivenClock {
+    pub fn starting_at(at: DateTime<Utc>) -> Self {
+        Self { now: std::sync::Arc::new(tokio::sync::watch::Sender::new(at)) }
+    }
+
+    /// Moves the clock forward by `by` (never back).
+    pub fn advance(&self, by: chrono::Duration) {
+        self.now.send_modify(|t| *t += by.max(chrono::Duration::zero()));
+    }
+
+    /// Sets the clock to `at` if that is later than it reads.
+    pub fn advance_to(&self, at: DateTime<Utc>) {
+        self.now.send_if_modified(|t| {
+            let later = at > *t;
+            if later {
+                *t = at;
+            }
+            later
+        });
+    }
+}
+
+#[async_trait]
+impl Clock for DrivenClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.now.borrow()
+    }
+
+    async fn sleep_until(&self, at: DateTime<Utc>) {
+        let mut rx = self.now.subscribe();
+        // The sender lives as long as this clock, so this only returns once the time has come.
+        let _ = rx.wait_for(|t| *t >= at).await;
     }
 }
 

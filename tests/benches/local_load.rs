@@ -57,6 +57,7 @@ async fn measure(data_dir: Option<std::path::PathBuf>, fill: usize) -> [f64; 3] 
         tokens: Default::default(),
         demo_workspace: None,
         web: Default::default(),
+        clock: Default::default(),
     })
     .await
     .expect("local stack starts");

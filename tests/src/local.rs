@@ -1,7 +1,8 @@
 //! A local stack on a free port with its own data directory,
 //! tokens, and a small JSON HTTP client.
 
-use handoff_local::{auth, start, LocalConfig, RunningStack};
+use handoff::ports::DrivenClock;
+use handoff_local::{auth, start, LocalClock, LocalConfig, RunningStack};
 use serde_json::{json, Value};
 use std::future::Future;
 use std::path::PathBuf;
@@ -16,6 +17,8 @@ pub struct Stack {
     pub data_dir: PathBuf,
     _tmp: Option<tempfile::TempDir>,
     pub http: reqwest::Client,
+    /// The clock the stack runs on, when the test drives it.
+    pub clock: Option<DrivenClock>,
 }
 
 impl Stack {
@@ -27,8 +30,31 @@ impl Stack {
         s
     }
 
+    /// A stack on a clock the test drives ([`Stack::advance`]), starting at the present.
+    pub async fn start_driven() -> Stack {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let clock = DrivenClock::starting_at(chrono::Utc::now());
+        let mut s = Self::start_on(tmp.path().to_path_buf(), LocalClock::Driven(clock)).await;
+        s._tmp = Some(tmp);
+        s
+    }
+
     /// Starts a stack on an existing data directory (a restart).
     pub async fn start_in(data_dir: PathBuf) -> Stack {
+        Self::start_on(data_dir, LocalClock::System).await
+    }
+
+    /// Moves the stack's driven clock forward.
+    pub fn advance(&self, seconds: i64) {
+        self.clock.as_ref().expect("a stack started with start_driven").advance(chrono::Duration::seconds(seconds));
+    }
+
+    /// Starts a stack on an existing data directory, on `clock`.
+    pub async fn start_on(data_dir: PathBuf, clock: LocalClock) -> Stack {
+        let driven = match &clock {
+            LocalClock::Driven(c) => Some(c.clone()),
+            LocalClock::System => None,
+        };
         let running = start(LocalConfig {
             listen: "127.0.0.1:0".parse().unwrap(),
             data_dir: Some(data_dir.clone()),
@@ -36,6 +62,7 @@ impl Stack {
             tokens: Default::default(),
             demo_workspace: None,
             web: Default::default(),
+            clock,
         })
         .await
         .expect("local stack starts");
@@ -45,6 +72,7 @@ impl Stack {
             data_dir,
             _tmp: None,
             http: reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap(),
+            clock: driven,
         }
     }
 

@@ -2,7 +2,7 @@
 //! customer messages and the unread mark, replies, notes, reading in pages, the customer leaving,
 //! and what bad input gets.
 
-use handoff_tests::{events_of, token, unique, Stack};
+use handoff_tests::{events_of, eventually, token, unique, Stack};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -138,7 +138,7 @@ async fn agents_read_and_answer_the_conversation() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_customer_leaving_abandons_the_handoff_and_silences_its_timers() {
-    let s = Stack::start().await;
+    let s = Stack::start_driven().await;
     let ws = unique("ws");
     s.configure(&ws, json!({"stalling_time_seconds": 10})).await;
     let id = escalate_with_transcript(&s, &ws, "conv-2").await;
@@ -150,7 +150,13 @@ async fn the_customer_leaving_abandons_the_handoff_and_silences_its_timers() {
     let (st, err) = s.call("POST", &ended, Some(&ai), None).await;
     assert_eq!((st, err["error"]["code"].as_str()), (409, Some("no_active_handoff")));
     // The stall timer (10 s) comes and goes: nothing is sent for an abandoned handoff.
-    tokio::time::sleep(Duration::from_millis(11_500)).await;
+    let stack = s.running.as_ref().unwrap();
+    assert_eq!(stack.timers.pending().await.unwrap(), 1, "the stall timer is set");
+    s.advance(11);
+    let fired =
+        eventually(Duration::from_secs(5), || async { (stack.timers.pending().await.unwrap() == 0).then_some(()) })
+            .await;
+    assert!(fired.is_some(), "the stall timer never fired");
     let out = s.outbound(&ws).await;
     assert_eq!(events_of(&out, &id, "customer_message").len(), 1, "the confirmation only: {out:?}");
     // Out of the default Inbox; in the `abandoned` filter.

@@ -1,7 +1,9 @@
 //! Stall and ring timers fire in the local stack, act once, and do nothing after the handoff
-//! moved on; pending timers survive a restart. These tests wait for real timers (10 s stall,
-//! 5 s ring: the shortest the settings allow), so they run concurrently.
+//! moved on; pending timers survive a restart. The stack runs on a clock the tests drive
+//! (`Stack::start_driven`), so no test waits for a timer's real time but the one about the real
+//! clock itself (a 5 s ring).
 
+use handoff_local::LocalClock;
 use handoff_tests::{events_of, eventually, timeline_of, token, unique, Stack};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -16,16 +18,32 @@ async fn stall_events(s: &Stack, ws: &str, id: &str) -> Vec<Value> {
         .collect()
 }
 
+/// Real time for the stack's timer loop to act on a clock just moved (it wakes at once; this
+/// only lets it finish), before a test checks that nothing happened.
+async fn settle() {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+}
+
+/// Until the stack has no timer left (each is removed once handled), in real time.
+async fn timers_handled(s: &Stack) -> bool {
+    let stack = s.running.as_ref().unwrap();
+    eventually(Duration::from_secs(5), || async { (stack.timers.pending().await.unwrap() == 0).then_some(()) })
+        .await
+        .is_some()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_stall_message_is_sent_once_when_nobody_accepts() {
-    let s = Stack::start().await;
+    let s = Stack::start_driven().await;
     let ws = unique("ws");
     s.configure(&ws, json!({"stalling_time_seconds": 10, "stall_message": STALL})).await;
     let (_, r) = s.escalate(&ws, "conv-1", "evt-1", "chat").await;
     let id = r["handoff"]["handoff_id"].as_str().unwrap().to_string();
-    tokio::time::sleep(Duration::from_secs(8)).await;
+    s.advance(9);
+    settle().await;
     assert!(stall_events(&s, &ws, &id).await.is_empty(), "not before the stalling time");
-    let sent = eventually(Duration::from_secs(6), || async {
+    s.advance(1);
+    let sent = eventually(Duration::from_secs(5), || async {
         Some(stall_events(&s, &ws, &id).await).filter(|v| !v.is_empty())
     })
     .await;
@@ -42,7 +60,8 @@ async fn the_stall_message_is_sent_once_when_nobody_accepts() {
     let at = chrono::DateTime::parse_from_rfc3339(stalls[0]["at"].as_str().unwrap()).unwrap();
     assert!(at >= due, "never early");
     // Nothing more happens: sent once.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    s.advance(60);
+    settle().await;
     assert_eq!(stall_events(&s, &ws, &id).await.len(), 1);
     // It is still in the Inbox and can be accepted.
     let (st, _) = s
@@ -53,7 +72,7 @@ async fn the_stall_message_is_sent_once_when_nobody_accepts() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn no_stall_message_after_an_accept() {
-    let s = Stack::start().await;
+    let s = Stack::start_driven().await;
     let ws = unique("ws");
     s.configure(&ws, json!({"stalling_time_seconds": 10, "stall_message": STALL})).await;
     let (_, r) = s.escalate(&ws, "conv-1", "evt-1", "chat").await;
@@ -62,25 +81,24 @@ async fn no_stall_message_after_an_accept() {
         .call("POST", &format!("/v1/workspaces/{ws}/handoffs/{id}/accept"), Some(&token(&ws, "agent", "quick")), None)
         .await;
     assert_eq!(st, 200);
-    // Wait until the timer has certainly fired and been handled (it is removed once handled).
-    let stack = s.running.as_ref().unwrap();
-    let fired =
-        eventually(Duration::from_secs(16), || async { (stack.timers.pending().await.unwrap() == 0).then_some(()) })
-            .await;
-    assert!(fired.is_some(), "the timer never fired");
+    // Past the due time: the timer fires, is handled and removed.
+    s.advance(11);
+    assert!(timers_handled(&s).await, "the timer never fired");
     assert!(stall_events(&s, &ws, &id).await.is_empty());
     let h = s.handoff(&ws, &id).await;
     assert_eq!(h["stall_notified"], false);
     assert_eq!(h["state"], "assigned");
 }
 
-async fn ring_case(action: &str, expected_state: &str, expected_event: &str) {
-    let s = Stack::start().await;
+async fn ring_case(s: Stack, action: &str, expected_state: &str, expected_event: &str) {
     let ws = unique("ws");
     s.configure(&ws, json!({"voice_ring_timeout_seconds": 5, "voice_timeout_action": action})).await;
     let (_, r) = s.escalate(&ws, "call-1", "evt-1", "voice").await;
     assert_eq!(r["outcome"], "ringing");
     let id = r["handoff"]["handoff_id"].as_str().unwrap().to_string();
+    if s.clock.is_some() {
+        s.advance(5);
+    }
     let done = eventually(Duration::from_secs(10), || async {
         let h = s.handoff(&ws, &id).await;
         (h["state"] == expected_state).then_some(h)
@@ -98,17 +116,23 @@ async fn ring_case(action: &str, expected_state: &str, expected_event: &str) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_ring_timeout_returns_the_call_to_the_ai() {
-    ring_case("return_to_ai", "returned_to_ai", "return_to_ai").await;
+    ring_case(Stack::start_driven().await, "return_to_ai", "returned_to_ai", "return_to_ai").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_ring_timeout_ends_the_call_when_set_to() {
-    ring_case("end_call", "ended", "end_call").await;
+    ring_case(Stack::start_driven().await, "end_call", "ended", "end_call").await;
+}
+
+/// The one test of a timer on the real clock: a 5 s ring (the shortest the settings allow).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_ring_timeout_fires_on_the_real_clock() {
+    ring_case(Stack::start().await, "end_call", "ended", "end_call").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_ring_timeout_does_nothing_after_the_agent_answered() {
-    let s = Stack::start().await;
+    let s = Stack::start_driven().await;
     let ws = unique("ws");
     s.configure(&ws, json!({"voice_ring_timeout_seconds": 5, "voice_timeout_action": "end_call"})).await;
     let (_, r) = s.escalate(&ws, "call-1", "evt-1", "voice").await;
@@ -117,12 +141,8 @@ async fn a_ring_timeout_does_nothing_after_the_agent_answered() {
         .call("POST", &format!("/v1/workspaces/{ws}/handoffs/{id}/accept"), Some(&token(&ws, "agent", "ans")), None)
         .await;
     assert_eq!(st, 200);
-    let stack = s.running.as_ref().unwrap();
-    assert!(eventually(Duration::from_secs(10), || async {
-        (stack.timers.pending().await.unwrap() == 0).then_some(())
-    })
-    .await
-    .is_some());
+    s.advance(6);
+    assert!(timers_handled(&s).await, "the ring timer never fired");
     let h = s.handoff(&ws, &id).await;
     assert_eq!(h["state"], "assigned");
     let out = s.outbound(&ws).await;
@@ -132,7 +152,8 @@ async fn a_ring_timeout_does_nothing_after_the_agent_answered() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_restart_keeps_every_handoff_and_still_fires_a_pending_timer() {
-    let s = Stack::start().await;
+    let s = Stack::start_driven().await;
+    let clock = s.clock.clone().unwrap();
     let ws = unique("ws");
     s.configure(&ws, json!({"stalling_time_seconds": 10, "stall_message": STALL})).await;
     let (_, a) = s.escalate(&ws, "conv-a", "evt-a", "chat").await;
@@ -143,8 +164,8 @@ async fn a_restart_keeps_every_handoff_and_still_fires_a_pending_timer() {
     let (dir, tmp) = s.stop().await;
 
     // Down past the due time: the timer fires right after the restart.
-    tokio::time::sleep(Duration::from_secs(11)).await;
-    let s = Stack::start_in(dir).await;
+    clock.advance(chrono::Duration::seconds(11));
+    let s = Stack::start_on(dir, LocalClock::Driven(clock)).await;
     let ha = s.handoff(&ws, &a).await;
     let hb = s.handoff(&ws, &b).await;
     assert_eq!(hb["state"], "assigned");
@@ -163,11 +184,11 @@ async fn a_restart_keeps_every_handoff_and_still_fires_a_pending_timer() {
     drop(tmp);
 }
 
-/// The waiting policy with real timers (the shortest the settings allow): a notice at 10 s, a
-/// repeat 30 s later, and 30 s after that the fallback, a ticket.
+/// The waiting policy: a notice at 10 s, a repeat 30 s later, and 30 s after that the fallback,
+/// a ticket.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_waiting_policy_repeats_the_notice_then_offers_a_ticket() {
-    let s = Stack::start().await;
+    let s = Stack::start_driven().await;
     let ws = unique("ws");
     s.configure(
         &ws,
@@ -178,13 +199,24 @@ async fn the_waiting_policy_repeats_the_notice_then_offers_a_ticket() {
     .await;
     let (_, r) = s.escalate(&ws, "conv-1", "evt-1", "chat").await;
     let id = r["handoff"]["handoff_id"].as_str().unwrap().to_string();
-    let two = eventually(Duration::from_secs(45), || async {
+    s.advance(10);
+    let one = eventually(Duration::from_secs(5), || async {
+        Some(stall_events(&s, &ws, &id).await).filter(|v| v.len() == 1)
+    })
+    .await;
+    assert!(one.is_some(), "the notice at 10 s");
+    s.advance(29);
+    settle().await;
+    assert_eq!(stall_events(&s, &ws, &id).await.len(), 1, "no repeat before 30 s");
+    s.advance(1);
+    let two = eventually(Duration::from_secs(5), || async {
         Some(stall_events(&s, &ws, &id).await).filter(|v| v.len() == 2)
     })
     .await;
     assert!(two.is_some(), "the notice and its repeat");
     assert_eq!(s.handoff(&ws, &id).await["state"], "waiting");
-    let ticket = eventually(Duration::from_secs(35), || async {
+    s.advance(30);
+    let ticket = eventually(Duration::from_secs(5), || async {
         let out = s.outbound(&ws).await;
         (!events_of(&out, &id, "ticket_requested").is_empty()).then_some(out)
     })
@@ -207,7 +239,7 @@ async fn the_waiting_policy_repeats_the_notice_then_offers_a_ticket() {
 /// Accepting between two notices stops the rest: no repeat, no fallback.
 #[tokio::test(flavor = "multi_thread")]
 async fn accepting_between_notices_stops_the_rest() {
-    let s = Stack::start().await;
+    let s = Stack::start_driven().await;
     let ws = unique("ws");
     s.configure(
         &ws,
@@ -217,7 +249,8 @@ async fn accepting_between_notices_stops_the_rest() {
     .await;
     let (_, r) = s.escalate(&ws, "conv-1", "evt-1", "chat").await;
     let id = r["handoff"]["handoff_id"].as_str().unwrap().to_string();
-    let first = eventually(Duration::from_secs(15), || async {
+    s.advance(10);
+    let first = eventually(Duration::from_secs(5), || async {
         Some(stall_events(&s, &ws, &id).await).filter(|v| !v.is_empty())
     })
     .await;
@@ -227,11 +260,8 @@ async fn accepting_between_notices_stops_the_rest() {
         .await;
     assert_eq!(st, 200);
     // The repeat was due 30 s after the notice: it comes and does nothing.
-    let stack = s.running.as_ref().unwrap();
-    let fired =
-        eventually(Duration::from_secs(35), || async { (stack.timers.pending().await.unwrap() == 0).then_some(()) })
-            .await;
-    assert!(fired.is_some(), "the repeat timer never fired");
+    s.advance(30);
+    assert!(timers_handled(&s).await, "the repeat timer never fired");
     assert_eq!(stall_events(&s, &ws, &id).await.len(), 1);
     let out = s.outbound(&ws).await;
     assert!(events_of(&out, &id, "return_to_ai").is_empty());

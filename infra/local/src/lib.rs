@@ -11,7 +11,7 @@ pub mod web;
 use handoff::adapters::embedded::{EmbeddedDb, EmbeddedStore, EmbeddedTimers, LogPublisher};
 use handoff::app::App;
 use handoff::domain::TimerKind;
-use handoff::ports::{StoreError, SystemClock, UuidIds};
+use handoff::ports::{Clock, DrivenClock, StoreError, SystemClock, UuidIds};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -37,6 +37,27 @@ pub struct LocalConfig {
     pub demo_workspace: Option<String>,
     /// Where the web app's files come from (compiled in unless a directory is given).
     pub web: web::WebFiles,
+    /// The clock every timer, waiting policy and sweep reads (the real one unless a test drives
+    /// its own).
+    pub clock: LocalClock,
+}
+
+/// The clock of a local stack.
+#[derive(Debug, Clone, Default)]
+pub enum LocalClock {
+    #[default]
+    System,
+    /// A clock that moves only when the test moves it.
+    Driven(DrivenClock),
+}
+
+impl LocalClock {
+    fn port(&self) -> Arc<dyn Clock> {
+        match self {
+            LocalClock::System => Arc::new(SystemClock),
+            LocalClock::Driven(c) => Arc::new(c.clone()),
+        }
+    }
 }
 
 /// The workspace the local stack turns Human Handoff on for at first start.
@@ -52,7 +73,7 @@ async fn seed_demo(app: &App, ws: &str) -> Result<(), StartError> {
     let defaults = SettingsDoc::defaults(ws.clone());
     let mut settings = defaults.settings.clone();
     settings.enabled = true;
-    let doc = defaults.saved(settings, UserId::parse("handoff-local").expect("valid id"), chrono::Utc::now());
+    let doc = defaults.saved(settings, UserId::parse("handoff-local").expect("valid id"), app.clock.now());
     match app.store.put_settings(&doc, 0).await {
         Ok(()) | Err(StoreError::VersionConflict) => {
             info!(workspace_id = %ws, "demo workspace: Human Handoff turned on");
@@ -124,14 +145,10 @@ pub async fn start(config: LocalConfig) -> Result<RunningStack, StartError> {
     };
     let store = EmbeddedStore::new(db.clone());
     let publisher = LogPublisher::new(db.clone());
-    let timers = EmbeddedTimers::new(db.clone());
-    let app = App::new(
-        Arc::new(store),
-        Arc::new(publisher.clone()),
-        Arc::new(timers.clone()),
-        Arc::new(SystemClock),
-        Arc::new(UuidIds),
-    );
+    let clock = config.clock.port();
+    let timers = EmbeddedTimers::new(db.clone(), clock.clone());
+    let app =
+        App::new(Arc::new(store), Arc::new(publisher.clone()), Arc::new(timers.clone()), clock, Arc::new(UuidIds));
     if let Some(ws) = &config.demo_workspace {
         seed_demo(&app, ws).await?;
     }
@@ -142,7 +159,7 @@ pub async fn start(config: LocalConfig) -> Result<RunningStack, StartError> {
     let mut tasks = Vec::new();
 
     // Effects recorded before a crash and never confirmed are sent first.
-    match app.redispatch_pending(chrono::Utc::now(), 1000).await {
+    match app.redispatch_pending(app.clock.now(), 1000).await {
         Ok(r) if r.dispatched > 0 => info!(dispatched = r.dispatched, "sent effects left pending by the previous run"),
         Ok(_) => {}
         Err(e) => error!(error = %e, "could not read pending effects"),
@@ -158,8 +175,11 @@ pub async fn start(config: LocalConfig) -> Result<RunningStack, StartError> {
         let (app, mut rx) = (app.clone(), rx.clone());
         tasks.push(tokio::spawn(async move {
             loop {
+                // Every REDISPATCH_EVERY of real time, or sooner when a driven clock moves that far.
+                let next = app.clock.now() + chrono::Duration::from_std(REDISPATCH_EVERY).unwrap_or_default();
                 tokio::select! {
                     _ = tokio::time::sleep(REDISPATCH_EVERY) => {}
+                    _ = app.clock.sleep_until(next) => {}
                     r = rx.changed() => if r.is_err() || *rx.borrow() { return },
                 }
                 if let Err(e) = app.redispatch_older_than(REDISPATCH_EVERY, 100).await {

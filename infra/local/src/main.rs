@@ -210,6 +210,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
             Some(d) => handoff_local::web::WebFiles::Dir(d.clone()),
             None => handoff_local::web::WebFiles::Embedded,
         },
+        clock: Default::default(),
     })
     .await
     {

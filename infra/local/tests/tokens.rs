@@ -23,6 +23,7 @@ async fn stack(tokens: TokenPolicy) -> RunningStack {
         tokens,
         demo_workspace: Some("ws_demo".into()),
         web: Default::default(),
+        clock: Default::default(),
     })
     .await
     .expect("the stack starts")
@@ -173,6 +174,7 @@ async fn a_jwks_is_read_from_a_url() {
         tokens: TokenPolicy { issuer: None, audiences: vec![], jwks: Some(JwksSource::File(keys().join("none.json"))) },
         demo_workspace: None,
         web: Default::default(),
+        clock: Default::default(),
     })
     .await;
     let err = bad.err().expect("no start without its JWKS").to_string();

@@ -38,7 +38,7 @@ fn setup() -> (App, Arc<FlakyPublisher>, Arc<FixedClock>, EmbeddedTimers) {
     let db = EmbeddedDb::in_memory().unwrap();
     let publisher = Arc::new(FlakyPublisher::default());
     let clock = Arc::new(FixedClock(Mutex::new(Utc.with_ymd_and_hms(2026, 11, 24, 10, 0, 0).unwrap())));
-    let timers = EmbeddedTimers::new(db.clone());
+    let timers = EmbeddedTimers::new(db.clone(), clock.clone());
     let app = App::new(
         Arc::new(EmbeddedStore::new(db)),
         publisher.clone(),

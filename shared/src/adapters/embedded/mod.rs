@@ -435,7 +435,11 @@ mod tests {
             (stored.state, stored.version, stored.seq, stored.sent_seq, stored.unread),
             (State::Waiting, 1, 0, 0, false)
         );
-        let pending = EmbeddedTimers::new(db.clone()).next().await.unwrap().expect("the pending timer");
+        let pending = EmbeddedTimers::new(db.clone(), std::sync::Arc::new(crate::ports::SystemClock))
+            .next()
+            .await
+            .unwrap()
+            .expect("the pending timer");
         assert_eq!((pending.timer_id.as_str(), pending.due_at), (timer.timer_id.as_str(), timer.due_at));
         let outbox = store.pending_decisions(at + chrono::Duration::days(1), 10).await.unwrap();
         assert_eq!(outbox.len(), 1, "its unsent effects are still pending");

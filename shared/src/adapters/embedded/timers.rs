@@ -1,6 +1,6 @@
 use super::{corrupt, ts, unavailable, EmbeddedDb};
 use crate::domain::TimerMessage;
-use crate::ports::{StoreError, TimerError, Timers};
+use crate::ports::{Clock, StoreError, TimerError, Timers};
 use async_trait::async_trait;
 use chrono::Utc;
 use rusqlite::{params, OptionalExtension};
@@ -16,15 +16,17 @@ pub const RETRY_AFTER: Duration = Duration::from_secs(5);
 /// Timers kept in the embedded database and fired in-process by [`EmbeddedTimers::run`].
 /// Pending timers survive restarts; those that fell due while the process was down fire as soon
 /// as it runs again.
+/// Due times are read on `clock`, so a test that drives the clock fires timers without waiting.
 #[derive(Clone)]
 pub struct EmbeddedTimers {
     db: EmbeddedDb,
+    clock: Arc<dyn Clock>,
     wake: Arc<Notify>,
 }
 
 impl EmbeddedTimers {
-    pub fn new(db: EmbeddedDb) -> Self {
-        Self { db, wake: Arc::new(Notify::new()) }
+    pub fn new(db: EmbeddedDb, clock: Arc<dyn Clock>) -> Self {
+        Self { db, clock, wake: Arc::new(Notify::new()) }
     }
 
     /// The earliest pending timer.
@@ -80,45 +82,63 @@ impl EmbeddedTimers {
             if *shutdown.borrow() {
                 return;
             }
+            // Wait for the next due time on the clock (at most a minute of real time, then look
+            // again), or for a retry after an error.
             let wait = match self.next().await {
                 Ok(Some(t)) => {
-                    let until = (t.due_at - Utc::now()).to_std().unwrap_or(Duration::ZERO);
-                    if until.is_zero() {
+                    if t.due_at <= self.clock.now() {
                         match fire(t.clone()).await {
                             Ok(()) => {
                                 if let Err(e) = self.remove(&t.timer_id).await {
                                     warn!(timer_id = %t.timer_id, error = %e, "fired timer not removed");
-                                    Duration::from_secs(1)
+                                    Wait::Real(Duration::from_secs(1))
                                 } else {
                                     continue;
                                 }
                             }
                             Err(e) => {
                                 warn!(timer_id = %t.timer_id, error = %e, "timer callback failed; retrying later");
-                                let retry = Utc::now() + chrono::Duration::from_std(RETRY_AFTER).unwrap_or_default();
+                                let retry =
+                                    self.clock.now() + chrono::Duration::from_std(RETRY_AFTER).unwrap_or_default();
                                 match self.postpone(&t.timer_id, retry).await {
                                     Ok(()) => continue,
-                                    Err(_) => Duration::from_secs(1),
+                                    Err(_) => Wait::Real(Duration::from_secs(1)),
                                 }
                             }
                         }
                     } else {
-                        until.min(Duration::from_secs(60))
+                        Wait::Until(t.due_at)
                     }
                 }
-                Ok(None) => Duration::from_secs(60),
+                Ok(None) => Wait::Real(Duration::from_secs(60)),
                 Err(e) => {
                     warn!(error = %e, "could not read timers; retrying in 1 s");
-                    Duration::from_secs(1)
+                    Wait::Real(Duration::from_secs(1))
+                }
+            };
+            let due = async {
+                match wait {
+                    Wait::Until(at) => {
+                        let _ = tokio::time::timeout(Duration::from_secs(60), self.clock.sleep_until(at)).await;
+                    }
+                    Wait::Real(d) => tokio::time::sleep(d).await,
                 }
             };
             tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
+                _ = due => {}
                 _ = self.wake.notified() => {}
                 r = shutdown.changed() => if r.is_err() { return; },
             }
         }
     }
+}
+
+/// What the timer loop waits for next.
+enum Wait {
+    /// The clock reaching a timer's due time.
+    Until(chrono::DateTime<Utc>),
+    /// Real time, before looking again.
+    Real(Duration),
 }
 
 #[async_trait]

@@ -124,6 +124,28 @@ async fn aws_calls_per_operation_stay_within_their_goals() {
     escalate_sqs(&esc, sqs_body("evt_chat_2", "conv_chat")).await;
     report("escalation, conversation already active", &esc, &log, 3, 3).await;
 
+    // Accept from the Inbox page (the common path): the page's copy of the handoff is what the
+    // accept decides on and commits against; no read.
+    escalate_sqs(&esc, sqs_body("evt_listed", "conv_listed")).await;
+    invocation(&esc, &log).await;
+    let lister = env.container(&log);
+    let (status, page) = http_on(&lister, Api::Inbox, apigw("apigw-get-inbox.json", None, "agent", "dana")).await;
+    assert_eq!(status, 200, "{page}");
+    let listed = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["conversation_id"] == "conv_listed")
+        .unwrap_or_else(|| panic!("the new handoff is on the page: {page}"))["handoff_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    invocation(&lister, &log).await;
+    let (status, accepted) = inbox(&lister, "apigw-post-accept.json", &listed, "dana").await;
+    assert_eq!((status, accepted["state"].as_str()), (200, Some("assigned")), "{accepted}");
+    let calls = report("accept from the Inbox page", &lister, &log, 3, 2).await;
+    assert!(!calls.operations().iter().any(|op| op.contains("Query") || op.contains("GetItem")), "{calls}");
+
     // inbox-api, in a container of its own.
     let agents = env.container(&log);
     let chat_id = esc

@@ -87,7 +87,7 @@ impl App {
     pub async fn inbox(&self, ws: &WorkspaceId, query: &InboxQuery) -> Result<InboxPage, AppError> {
         let page = self.store.list_inbox(ws, query).await?;
         for h in &page.items {
-            self.remember_handoff(h);
+            self.remember_listed(h);
         }
         Ok(page)
     }

@@ -164,8 +164,7 @@ impl App {
         }
         match seen.get(&key) {
             Some(known) if known.version > h.version => {}
-            // The same version from an Inbox page, whose copy may be behind on `sent_seq`: keep
-            // what this process already knows went out.
+            // The same version with less known to have gone out: keep what this process knows.
             Some(known) if known.version == h.version && known.sent_seq > h.sent_seq => {}
             _ => {
                 seen.insert(key, h.clone());
@@ -179,6 +178,22 @@ impl App {
             }
             convs.insert((h.workspace_id.clone(), h.conversation_id.clone()), h.handoff_id.clone());
         }
+    }
+
+    /// Remembers a handoff from an Inbox page, unless this process knows it at the same version
+    /// or later. A page's copy may be behind on `sent_seq` (an index entry is written by a commit,
+    /// not by the acknowledgements that follow it), so it is remembered as caught up, as it is
+    /// moments after each decision: an accept from the page then commits on its first write. When
+    /// an event is in fact still pending, the commit's check of `sent_seq` fails and the handoff is
+    /// read: a read more, never a wrong decision or an event out of order.
+    pub(crate) fn remember_listed(&self, h: &Handoff) {
+        let known = self.seen_handoff(&h.workspace_id, &h.handoff_id);
+        if known.is_some_and(|k| k.version >= h.version) {
+            return;
+        }
+        let mut copy = h.clone();
+        copy.sent_seq = copy.seq;
+        self.remember_handoff(&copy);
     }
 
     /// Notes that the handoff's events up to `sent_seq` are out, in the copy this process keeps

@@ -48,8 +48,12 @@ pub const INDEXES: [(&str, u32); 6] = [
 ];
 /// The TTL attribute (epoch seconds).
 pub const TTL_ATTRIBUTE: &str = "expires_at_epoch";
-/// Pending decisions are spread over this many index partitions.
+/// A workspace's pending decisions are spread over this many index partitions of its own, so a
+/// busy workspace's outbox never shares a key with another's. The sweep scans the index (it holds
+/// only what is not yet sent), so the count costs readers nothing.
 pub const PENDING_SHARDS: u32 = 128;
+/// The sweep reads the pending-effects index in this many parallel segments.
+pub const PENDING_SCAN_SEGMENTS: i32 = 4;
 /// A workspace's Inbox indexes (active, by state) are spread over this many partitions, so one
 /// busy workspace does not exceed what one index partition takes (docs/SCALE.md).
 pub const INBOX_SHARDS: u32 = 64;
@@ -183,6 +187,10 @@ fn per_shard_read(want: usize, keys: usize) -> usize {
 }
 fn shard_of(key: &str) -> u32 {
     (super::stable_hash(key) % PENDING_SHARDS as u64) as u32
+}
+/// The pending-effects index key of a decision owned by `owner_pk`: the workspace's own shards.
+fn pending_pk(ws: &WorkspaceId, owner_pk: &str) -> String {
+    format!("PENDING#{ws}#{}", shard_of(owner_pk))
 }
 
 #[derive(Serialize, Deserialize)]
@@ -328,7 +336,7 @@ impl DecisionItem {
         let sk = decision_sk(d.version);
         let pending = !d.is_settled();
         Self {
-            gsi4pk: pending.then(|| format!("PENDING#{}", shard_of(&pk))),
+            gsi4pk: pending.then(|| pending_pk(&d.workspace_id, &pk)),
             gsi4sk: pending.then(|| format!("{}#{pk}#{sk}", ts(&d.recorded_at))),
             pk,
             sk,
@@ -1499,21 +1507,45 @@ impl Store for DynamoStore {
     }
 
     async fn pending_decisions(&self, before: DateTime<Utc>, limit: usize) -> Result<Vec<DecisionRecord>, StoreError> {
-        let shards = join_all((0..PENDING_SHARDS).map(|shard| {
-            self.client
-                .query()
-                .table_name(&self.table)
-                .index_name(INDEX_PENDING_EFFECTS)
-                .key_condition_expression("gsi4pk = :p AND gsi4sk < :before")
-                .expression_attribute_values(":p", s(format!("PENDING#{shard}")))
-                .expression_attribute_values(":before", s(ts(&before)))
-                .limit(limit as i32)
-                .send()
+        // The index holds only decisions with an effect not yet sent (moments after each decision,
+        // or what an outage left), under keys of their workspaces: a parallel scan of it finds
+        // them all without a key every workspace writes to. Each segment reads at most
+        // `MAX_SCAN_PAGES` pages; what a bigger backlog leaves is read by the next sweeps (a
+        // handoff's later decision never leaves before an earlier one: see `dispatch`).
+        const MAX_SCAN_PAGES: usize = 16;
+        let before = ts(&before);
+        let segments = join_all((0..PENDING_SCAN_SEGMENTS).map(|segment| {
+            let before = before.clone();
+            async move {
+                let mut found: Vec<Item> = Vec::new();
+                let mut start: Option<Item> = None;
+                for _ in 0..MAX_SCAN_PAGES {
+                    let out = self
+                        .client
+                        .scan()
+                        .table_name(&self.table)
+                        .index_name(INDEX_PENDING_EFFECTS)
+                        .segment(segment)
+                        .total_segments(PENDING_SCAN_SEGMENTS)
+                        .filter_expression("gsi4sk < :before")
+                        .expression_attribute_values(":before", s(before.clone()))
+                        .set_exclusive_start_key(start.take())
+                        .send()
+                        .await
+                        .map_err(sdk_error)?;
+                    found.extend(out.items.unwrap_or_default());
+                    match out.last_evaluated_key {
+                        Some(k) if !k.is_empty() => start = Some(k),
+                        _ => break,
+                    }
+                }
+                Ok::<_, StoreError>(found)
+            }
         }))
         .await;
         let mut out: Vec<(String, DecisionRecord)> = Vec::new();
-        for resp in shards {
-            for it in resp.map_err(sdk_error)?.items.unwrap_or_default() {
+        for items in segments {
+            for it in items? {
                 let d: DecisionItem = from_attrs(it)?;
                 out.push((d.gsi4sk.clone().unwrap_or_default(), d.decision));
             }

@@ -8,5 +8,6 @@ pub mod aws;
 pub mod calls;
 pub mod contract;
 pub mod local;
+pub mod write_units;
 
 pub use local::*;

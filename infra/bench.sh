@@ -23,6 +23,12 @@ CALLS="| operation (warm container) | AWS calls | in sequence, before the respon
 $(cargo test -q -p handoff-tests --test aws_calls -- --nocapture --test-threads 1 2>/dev/null | grep -o 'CALLS |.*' | sed 's/^CALLS //')"
 echo "$CALLS"
 
+echo "==> DynamoDB write units of a chat life (moto server)" >&2
+UNITS="| step of a chat life | table | indexes | of the table's: failed conditions | write units |
+|---|---|---|---|---|
+$(cargo test -q -p handoff-tests --test write_units -- --nocapture --test-threads 1 2>/dev/null | grep -o 'UNITS |.*' | sed 's/^UNITS //')"
+echo "$UNITS"
+
 echo "==> local stack: timers and HTTP latency" >&2
 LOCAL=$(cargo bench -q -p handoff-tests --bench local_stack 2>/dev/null | grep '^|')
 echo "$LOCAL"
@@ -104,6 +110,21 @@ its lock and the handoff first (3). A transcript page is one \`Query\` whatever 
 alike on SQLite and on DynamoDB); the assignee's first read also clears the unread mark (one write).
 A reply is the write and the \`agent_message\` send, then its acknowledgement; a repeated
 \`client_message_id\` is one failed conditional write and sends nothing.
+
+## DynamoDB write units of a chat life
+
+\`cargo test -p handoff-tests --test write_units -- --nocapture\`: the typical chat life of spec §15
+(escalate with its confirmation, one stall notice, the agent opening the handoff and its
+transcript, accept, 6 customer messages and 6 replies, a note, the agent opening both again,
+resolve), each step through the real handlers in containers of their own (the AI runtime's, the
+agents', the timers'), against moto. Write units are counted from the requests themselves
+(\`tests/src/calls.rs\` keeps each write's input) and the table before and after each step, by
+DynamoDB's published sizing rules (\`tests/src/write_units.rs\`: attribute names and values, 1 KB
+units, transactional writes twice, condition checks included, failed conditional writes charged,
+each index entry a change reaches by its projection, a moved index key a delete and a put). The
+test holds the whole life at its measured cost so it cannot creep back; spec §15's goal is 200.
+
+$UNITS
 
 ## Local stack: timers and HTTP
 

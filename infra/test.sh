@@ -38,7 +38,7 @@ trap 'bash infra/moto.sh stop' EXIT
 echo "moto server at $AWS_ENDPOINT_URL"
 
 step "tests (domain, adapters, store contract on SQLite and DynamoDB, Lambda handlers on moto, HTTP end to end, command line, template and OpenAPI drift)"
-# Many tests wait for real timers (5-10 s), so they run many at once.
+# Tests of timers drive the stack's clock; the HTTP and emulator tests wait on I/O, so many run at once.
 RUST_TEST_THREADS="${RUST_TEST_THREADS:-16}" cargo test --workspace --locked
 
 step "schema-driven fuzz of the HTTP API (schemathesis, docs/openapi.yaml as its only guide)"

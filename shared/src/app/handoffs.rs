@@ -34,6 +34,11 @@ pub struct ChangesPage {
     pub more: bool,
 }
 
+/// How long a remembered copy of a handoff is trusted for a conversation turn (a customer message,
+/// a reply, a note) without reading it first. Turns alternate between the customer's side and the
+/// agent's, served by different functions, a few seconds apart at the fastest.
+pub const TURN_COPY_FRESH_FOR: chrono::Duration = chrono::Duration::seconds(1);
+
 /// How many decisions `GET /handoffs/{id}` shows per page of history.
 pub const HISTORY_PAGE: usize = 50;
 
@@ -110,9 +115,16 @@ impl App {
     ) -> Result<Applied, AppError> {
         // The handoff this process saw last, if the command would change it: the conditional
         // commit then proves it current (or fails, and the handoff is read). A refusal or "nothing
-        // to do" is never answered from it, since nothing would prove it.
-        let mut seen =
-            self.seen_handoff(ws, id).filter(|h| matches!(decide(h, cmd, self.clock.now()), Ok(Outcome::Changed(_))));
+        // to do" is never answered from it, since nothing would prove it. Nor is a conversation
+        // turn decided on a copy older than `TURN_COPY_FRESH_FOR`: the other side (the customer
+        // through the AI runtime's function; the agents, timers and the Inbox through others) has
+        // most likely acted since, and a write bound to fail costs more than a read.
+        let now = self.clock.now();
+        let mut seen = self
+            .seen_handoff_at(ws, id)
+            .filter(|(_, at)| !(cmd.is_conversation_turn() && now - *at > TURN_COPY_FRESH_FOR))
+            .map(|(h, _)| h)
+            .filter(|h| matches!(decide(h, cmd, now), Ok(Outcome::Changed(_))));
         for _ in 0..5 {
             let h = match seen.take() {
                 Some(h) => h,

@@ -16,7 +16,7 @@ mod tests;
 pub use conversation::{ConversationInput, MessageResult, TranscriptView};
 pub use dispatch::{Dispatched, SweepReport, STUCK_AFTER_SECONDS};
 pub use escalation::EscalationResult;
-pub use handoffs::{ChangesPage, CHANGES_LAG, HISTORY_PAGE};
+pub use handoffs::{ChangesPage, CHANGES_LAG, HISTORY_PAGE, TURN_COPY_FRESH_FOR};
 pub use teams::TeamFilter;
 pub use timers::{parse_timer_message, TimerMessageError, TimerResult};
 
@@ -46,12 +46,19 @@ pub struct App {
     /// The handoffs this process last read or wrote. A command is decided on the one seen and
     /// committed conditionally on its version, so a stale entry costs a failed write and a read,
     /// never a wrong decision.
-    handoffs_seen: Arc<Mutex<HashMap<(WorkspaceId, HandoffId), Handoff>>>,
+    handoffs_seen: Arc<Mutex<HashMap<(WorkspaceId, HandoffId), Seen>>>,
     /// The active handoff this process last saw per conversation. Only a hint: the handoff's own
     /// state decides, and a conversation whose hinted handoff is over is looked up again.
     conversations_seen: Arc<Mutex<HashMap<(WorkspaceId, ConversationId), HandoffId>>>,
     /// The acknowledgements this process holds until its response has gone, if it does.
     held_acks: Arc<Mutex<dispatch::HeldAcks>>,
+}
+
+/// A handoff as this process last read or wrote it, and when (on its clock).
+#[derive(Clone)]
+struct Seen {
+    handoff: Handoff,
+    at: chrono::DateTime<chrono::Utc>,
 }
 
 /// At most this many handoffs are remembered per process.
@@ -162,12 +169,14 @@ impl App {
         if seen.len() >= HANDOFFS_SEEN_MAX && !seen.contains_key(&key) {
             seen.clear();
         }
-        match seen.get(&key) {
-            Some(known) if known.version > h.version => {}
-            // The same version with less known to have gone out: keep what this process knows.
-            Some(known) if known.version == h.version && known.sent_seq > h.sent_seq => {}
+        let at = self.clock.now();
+        match seen.get_mut(&key) {
+            Some(known) if known.handoff.version > h.version => {}
+            // The same version with less known to have gone out: keep what this process knows,
+            // now confirmed again.
+            Some(known) if known.handoff.version == h.version && known.handoff.sent_seq > h.sent_seq => known.at = at,
             _ => {
-                seen.insert(key, h.clone());
+                seen.insert(key, Seen { handoff: h.clone(), at });
             }
         }
         drop(seen);
@@ -187,8 +196,13 @@ impl App {
     /// an event is in fact still pending, the commit's check of `sent_seq` fails and the handoff is
     /// read: a read more, never a wrong decision or an event out of order.
     pub(crate) fn remember_listed(&self, h: &Handoff) {
-        let known = self.seen_handoff(&h.workspace_id, &h.handoff_id);
-        if known.is_some_and(|k| k.version >= h.version) {
+        let known = self
+            .handoffs_seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&(h.workspace_id.clone(), h.handoff_id.clone()))
+            .map(|k| k.handoff.version);
+        if known.is_some_and(|v| v >= h.version) {
             return;
         }
         let mut copy = h.clone();
@@ -200,15 +214,29 @@ impl App {
     /// (it must match the stored one for the next conditional write to succeed).
     pub(crate) fn note_sent_seq(&self, ws: &WorkspaceId, id: &HandoffId, sent_seq: u64) {
         let mut seen = self.handoffs_seen.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(h) = seen.get_mut(&(ws.clone(), id.clone())) {
+        if let Some(Seen { handoff: h, .. }) = seen.get_mut(&(ws.clone(), id.clone())) {
             if h.seq >= sent_seq && h.sent_seq < sent_seq {
                 h.sent_seq = sent_seq;
             }
         }
     }
 
+    #[cfg(test)]
     pub(crate) fn seen_handoff(&self, ws: &WorkspaceId, id: &HandoffId) -> Option<Handoff> {
-        self.handoffs_seen.lock().unwrap_or_else(|p| p.into_inner()).get(&(ws.clone(), id.clone())).cloned()
+        self.seen_handoff_at(ws, id).map(|(h, _)| h)
+    }
+
+    /// The handoff this process last saw, and when it last read or wrote it.
+    pub(crate) fn seen_handoff_at(
+        &self,
+        ws: &WorkspaceId,
+        id: &HandoffId,
+    ) -> Option<(Handoff, chrono::DateTime<chrono::Utc>)> {
+        self.handoffs_seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&(ws.clone(), id.clone()))
+            .map(|s| (s.handoff.clone(), s.at))
     }
 
     pub(crate) fn forget_handoff(&self, ws: &WorkspaceId, id: &HandoffId) {
@@ -221,8 +249,7 @@ impl App {
 
     /// Keeps the teams without their member lists: routing is what they are remembered for.
     fn remember_teams(&self, doc: &TeamsDoc) {
-        let routing = TeamsDoc { teams: doc.teams.without_members(), ..doc.clone() };
-        remember_newest(&self.teams_seen, &doc.workspace_id, routing);
+        remember_newest(&self.teams_seen, &doc.workspace_id, doc.without_members());
     }
 
     /// The settings and teams to decide an escalation on: the ones this process last saw, or

@@ -418,6 +418,11 @@ impl Command {
         }
     }
 
+    /// A turn of the conversation (what the customer or the agent says, or a note beside it).
+    pub fn is_conversation_turn(&self) -> bool {
+        matches!(self, Command::CustomerMessage { .. } | Command::Reply { .. } | Command::AddNote { .. })
+    }
+
     /// The key that makes a repeat of this command do nothing: a customer message's
     /// `message_id`, a reply's author and `client_message_id`.
     pub fn idempotency_key(&self) -> Option<String> {

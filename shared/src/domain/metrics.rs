@@ -158,6 +158,35 @@ pub struct MetricsRow {
     pub counts: BTreeMap<String, i64>,
 }
 
+impl MetricsRow {
+    /// The rows of figures as a store reads them back: each entry is what one stored item or row
+    /// holds, the day as stored (`YYYY-MM-DD`), the grouping value and some counters (name,
+    /// amount). Out come one row per day and value, in that order, each counter the sum of its
+    /// amounts (a store may keep a counter in several places, such as shards). A day that does not
+    /// read as a date is an error (the store's `Corrupt`): stored figures are never skipped.
+    pub fn from_stored<D, C>(stored: impl IntoIterator<Item = (D, String, C)>) -> Result<Vec<MetricsRow>, String>
+    where
+        D: AsRef<str>,
+        C: IntoIterator<Item = (String, i64)>,
+    {
+        let mut rows: BTreeMap<(NaiveDate, String), MetricsRow> = BTreeMap::new();
+        for (day, key, counts) in stored {
+            let day = day.as_ref();
+            let date = NaiveDate::parse_from_str(day, "%Y-%m-%d")
+                .map_err(|e| format!("figures stored under the day {day:?}: {e}"))?;
+            let row = rows.entry((date, key)).or_insert_with_key(|(date, key)| MetricsRow {
+                day: Some(*date),
+                key: key.clone(),
+                counts: BTreeMap::new(),
+            });
+            for (name, amount) in counts {
+                *row.counts.entry(name).or_default() += amount;
+            }
+        }
+        Ok(rows.into_values().collect())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DurationFigures {
     pub count: u64,
@@ -364,6 +393,34 @@ mod tests {
         assert_eq!((all.len(), all[0].key.clone(), all[0].escalations["ringing"]), (1, None, 2));
         // Nothing stored: one group of zeros.
         assert_eq!(report(&[], false)[0].escalations["queued"], 0);
+    }
+
+    #[test]
+    fn stored_figures_fold_into_rows_by_day_and_value() {
+        let day = |d: &str| Some(NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap());
+        let counts = |pairs: &[(&str, i64)]| pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect::<Vec<_>>();
+        let rows = MetricsRow::from_stored([
+            ("2026-11-02", "chat".to_string(), counts(&[("escalations.queued", 1)])),
+            ("2026-11-01", "voice".to_string(), counts(&[(RING_TIMEOUTS, 1)])),
+            ("2026-11-02", "chat".to_string(), counts(&[("escalations.queued", 2), ("accept.5", 1)])),
+            ("2026-11-01", "chat".to_string(), counts(&[])),
+        ])
+        .unwrap();
+        let got: Vec<_> = rows.iter().map(|r| (r.day, r.key.as_str(), r.counts.clone())).collect();
+        assert_eq!(
+            got,
+            [
+                (day("2026-11-01"), "chat", BTreeMap::new()),
+                (day("2026-11-01"), "voice", [(RING_TIMEOUTS.to_string(), 1)].into()),
+                (
+                    day("2026-11-02"),
+                    "chat",
+                    [("accept.5".to_string(), 1), ("escalations.queued".to_string(), 3)].into()
+                ),
+            ]
+        );
+        let bad = MetricsRow::from_stored([("2026-13-01", "chat".to_string(), counts(&[("x", 1)]))]);
+        assert!(bad.unwrap_err().contains("2026-13-01"), "a bad stored day is an error, never skipped");
     }
 
     #[test]

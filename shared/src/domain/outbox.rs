@@ -84,6 +84,19 @@ impl DecisionRecord {
         all_out.then(|| self.last_seq().map(|last| (handoff_id, last))).flatten()
     }
 
+    /// What an acknowledgement that the effects `sent` were handed over does to this decision:
+    /// which of the ids to mark (those of its own effects, in the order given; an id already
+    /// marked stays in, and marking it keeps its first time), whether every effect is then
+    /// handed over (the decision leaves the pending set), and where its handoff's `sent_seq`
+    /// moves ([`DecisionRecord::sent_seq_after`]).
+    pub fn settle<'a>(&self, sent: &'a [String]) -> Settlement<'a> {
+        let to_mark: Vec<&'a str> =
+            sent.iter().map(String::as_str).filter(|id| self.effects.iter().any(|e| e.id() == *id)).collect();
+        let settled = self.effects.iter().all(|e| self.sent.contains_key(e.id()) || to_mark.contains(&e.id()));
+        let sent_seq = self.sent_seq_after(sent).map(|(handoff_id, last)| (handoff_id.clone(), last));
+        Settlement { to_mark, settled, sent_seq }
+    }
+
     /// May this decision's pending outbound events leave now, given that every event of its
     /// handoff up to `sent_seq` has? Only when none before them is still pending: events of one
     /// handoff leave in `seq` order. (An escalation's own record has no earlier events.)
@@ -132,6 +145,18 @@ impl DecisionRecord {
         lines.sort_by_key(|l| l.at);
         lines
     }
+}
+
+/// What marking effects of a decision as handed over comes to ([`DecisionRecord::settle`]): every
+/// store's `mark_sent` writes this.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settlement<'a> {
+    /// The ids to mark: those among the acknowledged that are effects of the decision.
+    pub to_mark: Vec<&'a str>,
+    /// Every effect of the decision is handed over once these are marked.
+    pub settled: bool,
+    /// The handoff's `sent_seq` moves to this (never backwards) once these are marked.
+    pub sent_seq: Option<(HandoffId, u64)>,
 }
 
 impl super::handoff::Decision {

@@ -114,6 +114,11 @@ impl TeamsDoc {
             updated_by: Some(by),
         }
     }
+    /// The same document without the member lists (what routing needs; what the stores keep
+    /// beside the settings).
+    pub fn without_members(&self) -> TeamsDoc {
+        TeamsDoc { teams: self.teams.without_members(), ..self.clone() }
+    }
 }
 
 /// A parsed teams replacement and the version it names (if any).

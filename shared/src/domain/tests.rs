@@ -133,6 +133,31 @@ fn chat_escalation_queues_with_confirmation_and_stall_timer() {
 }
 
 #[test]
+fn settling_marks_the_decisions_own_effects_and_moves_sent_seq_once_its_events_are_out() {
+    let d = escalate(&settings(true, Routing::Human, VoiceTimeoutAction::ReturnToAi), Channel::Chat);
+    let mut rec = d.decision_record().unwrap();
+    let ids = |f: fn(&Effect) -> bool| rec.effects.iter().filter(|e| f(e)).map(|e| e.id().to_string()).collect();
+    let events: Vec<String> = ids(|e| matches!(e, Effect::Outbound(_)));
+    let timers: Vec<String> = ids(|e| matches!(e, Effect::SetTimer(_)));
+    assert!(!events.is_empty() && !timers.is_empty());
+    // An id of no effect of this decision is left out.
+    assert_eq!(rec.settle(&["elsewhere".to_string()]), Settlement { to_mark: vec![], settled: false, sent_seq: None });
+    // Every outbound event out: `sent_seq` moves to the last one's; the timer is still pending.
+    let last = (HandoffId::parse("hnd_1").unwrap(), rec.last_seq().unwrap());
+    let acked = [events.clone(), vec!["elsewhere".to_string()]].concat();
+    let s = rec.settle(&acked);
+    assert_eq!(s.to_mark, events.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!((s.settled, s.sent_seq), (false, Some(last.clone())));
+    // With those marked, the timer settles the decision; an id marked already stays in.
+    for id in &events {
+        rec.sent.insert(id.clone(), t0());
+    }
+    let acked = [timers.clone(), events.clone()].concat();
+    let s = rec.settle(&acked);
+    assert_eq!((s.to_mark.len(), s.settled, s.sent_seq), (timers.len() + events.len(), true, Some(last)));
+}
+
+#[test]
 fn voice_escalation_rings_with_ring_timer() {
     let d = escalate(&settings(true, Routing::Human, VoiceTimeoutAction::EndCall), Channel::Voice);
     assert_eq!(d.record.outcome, EscalationOutcome::Ringing);

@@ -56,6 +56,12 @@ impl LinePosition {
     }
 }
 
+/// What a change's idempotency key keeps: the message id of the first transcript line the change
+/// added (empty when it added none). A repeat of the change is answered with it.
+pub fn change_key_message_id(lines: &[TranscriptLine]) -> String {
+    lines.first().map(|l| l.message_id.clone()).unwrap_or_default()
+}
+
 /// Checks the text of a message or note: 1–4000 characters, not only whitespace, no control
 /// characters other than a newline.
 pub fn check_text(s: &str) -> Result<String, String> {

@@ -1,29 +1,20 @@
-use super::{corrupt, ts, unavailable, EmbeddedDb};
+//! Handoffs and what is written with them: an escalation (its record, the handoff, its decision
+//! and transcript), each transition, the change keys, the timeline (decisions) and the
+//! transcript.
+
+use super::figures::add_metrics;
+use super::EmbeddedStore;
+use crate::adapters::embedded::{corrupt, ts, unavailable};
 use crate::domain::{
-    ConversationId, DecisionOwner, DecisionRecord, Dimension, EscalationRecord, EventId, Handoff, HandoffId,
-    LinePosition, MetricsDelta, MetricsRow, SettingsDoc, TeamsDoc, TranscriptLine, WorkspaceId,
+    change_key_message_id, ConversationId, DecisionOwner, DecisionRecord, EscalationRecord, EventId, Handoff,
+    HandoffId, LinePosition, TranscriptLine, WorkspaceId,
 };
 use crate::ports::{
-    CommitError, EscalationWrite, EscalationWriteError, HandoffView, InboxCursor, InboxPage, InboxQuery, StatusFilter,
-    Store, StoreError, TranscriptPage, Transition,
+    CommitError, EscalationWrite, EscalationWriteError, HandoffView, StoreError, TranscriptPage, Transition,
 };
-use async_trait::async_trait;
-use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{params, OptionalExtension};
 
-/// The embedded [`Store`]: SQLite, every conditional write in one transaction.
-#[derive(Clone)]
-pub struct EmbeddedStore {
-    db: EmbeddedDb,
-}
-
-impl EmbeddedStore {
-    pub fn new(db: EmbeddedDb) -> Self {
-        Self { db }
-    }
-}
-
-fn owner_key(o: &DecisionOwner) -> String {
+pub(super) fn owner_key(o: &DecisionOwner) -> String {
     match o {
         DecisionOwner::Handoff { handoff_id } => format!("h:{handoff_id}"),
         DecisionOwner::Event { event_id } => format!("e:{event_id}"),
@@ -32,15 +23,14 @@ fn owner_key(o: &DecisionOwner) -> String {
 
 /// Records a decision. One already recorded under the same owner and version is never replaced
 /// (its effects may have been sent since): the write fails as a conflict.
-pub(super) fn insert_decision(tx: &rusqlite::Connection, d: &DecisionRecord) -> Result<(), StoreError> {
+pub(in crate::adapters::embedded) fn insert_decision(
+    tx: &rusqlite::Connection,
+    d: &DecisionRecord,
+) -> Result<(), StoreError> {
     insert_decision_at(tx, d, d.version as i64)
 }
 
-pub(super) fn insert_decision_at(
-    tx: &rusqlite::Connection,
-    d: &DecisionRecord,
-    version: i64,
-) -> Result<(), StoreError> {
+fn insert_decision_at(tx: &rusqlite::Connection, d: &DecisionRecord, version: i64) -> Result<(), StoreError> {
     let doc = serde_json::to_string(d).map_err(corrupt)?;
     tx.execute(
         "INSERT INTO decisions (workspace_id, owner, version, recorded_at, pending, doc)
@@ -88,65 +78,7 @@ fn insert_lines(tx: &rusqlite::Connection, h: &Handoff, lines: &[TranscriptLine]
     Ok(())
 }
 
-/// Adds a decision's figures to the sums of its day, in each grouping.
-fn add_metrics(tx: &rusqlite::Connection, ws: &WorkspaceId, m: &MetricsDelta) -> Result<(), StoreError> {
-    let day = m.day.to_string();
-    for dim in Dimension::all() {
-        let key = m.key(dim);
-        for (name, n) in &m.counts {
-            tx.execute(
-                "INSERT INTO metrics (workspace_id, dim, day, key, name, value) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT (workspace_id, dim, day, key, name) DO UPDATE SET value = value + excluded.value",
-                params![ws.as_str(), dim.as_str(), day, key, name, n],
-            )
-            .map_err(unavailable)?;
-        }
-    }
-    Ok(())
-}
-
-/// Reads a versioned document (settings, teams) of a workspace.
-fn read_doc<T: serde::de::DeserializeOwned>(
-    c: &rusqlite::Connection,
-    table: &str,
-    ws: &str,
-) -> Result<Option<T>, StoreError> {
-    let doc: Option<String> = c
-        .query_row(&format!("SELECT doc FROM {table} WHERE workspace_id = ?1"), [ws], |r| r.get(0))
-        .optional()
-        .map_err(unavailable)?;
-    doc.map(|d| serde_json::from_str(&d).map_err(corrupt)).transpose()
-}
-
-/// Saves a versioned document if the stored version is still `expected_version` (0: none).
-fn put_doc(
-    c: &mut rusqlite::Connection,
-    table: &str,
-    ws: &str,
-    version: u64,
-    json: &str,
-    expected_version: u64,
-) -> Result<(), StoreError> {
-    let tx = c.savepoint().map_err(unavailable)?;
-    let current: Option<i64> = tx
-        .query_row(&format!("SELECT version FROM {table} WHERE workspace_id = ?1"), [ws], |r| r.get(0))
-        .optional()
-        .map_err(unavailable)?;
-    if current.unwrap_or(0) as u64 != expected_version {
-        return Err(StoreError::VersionConflict);
-    }
-    tx.execute(
-        &format!(
-            "INSERT INTO {table} (workspace_id, version, doc) VALUES (?1, ?2, ?3)
-             ON CONFLICT (workspace_id) DO UPDATE SET version = excluded.version, doc = excluded.doc"
-        ),
-        params![ws, version as i64, json],
-    )
-    .map_err(unavailable)?;
-    tx.commit().map_err(unavailable)
-}
-
-fn parse_handoff(doc: String) -> Result<Handoff, StoreError> {
+pub(super) fn parse_handoff(doc: String) -> Result<Handoff, StoreError> {
     serde_json::from_str(&doc).map_err(corrupt)
 }
 
@@ -179,88 +111,8 @@ fn read_decisions(
     Ok(out)
 }
 
-#[async_trait]
-impl Store for EmbeddedStore {
-    async fn get_settings(&self, ws: &WorkspaceId) -> Result<Option<SettingsDoc>, StoreError> {
-        let ws = ws.as_str().to_owned();
-        self.db.with(move |c| read_doc(c, "settings", &ws)).await
-    }
-
-    async fn put_settings(&self, doc: &SettingsDoc, expected_version: u64) -> Result<(), StoreError> {
-        let json = serde_json::to_string(doc).map_err(corrupt)?;
-        let (ws, version) = (doc.workspace_id.as_str().to_owned(), doc.version);
-        self.db.with(move |c| put_doc(c, "settings", &ws, version, &json, expected_version)).await
-    }
-
-    async fn get_teams(&self, ws: &WorkspaceId) -> Result<Option<TeamsDoc>, StoreError> {
-        let ws = ws.as_str().to_owned();
-        self.db.with(move |c| read_doc(c, "teams", &ws)).await
-    }
-
-    async fn put_teams(&self, doc: &TeamsDoc, expected_version: u64) -> Result<(), StoreError> {
-        let json = serde_json::to_string(doc).map_err(corrupt)?;
-        let (ws, version) = (doc.workspace_id.as_str().to_owned(), doc.version);
-        self.db.with(move |c| put_doc(c, "teams", &ws, version, &json, expected_version)).await
-    }
-
-    async fn get_decision_config(
-        &self,
-        ws: &WorkspaceId,
-    ) -> Result<(Option<SettingsDoc>, Option<TeamsDoc>), StoreError> {
-        let ws = ws.as_str().to_owned();
-        self.db
-            .with(move |c| {
-                let teams: Option<TeamsDoc> = read_doc(c, "teams", &ws)?;
-                let teams = teams.map(|t| TeamsDoc { teams: t.teams.without_members(), ..t });
-                Ok((read_doc(c, "settings", &ws)?, teams))
-            })
-            .await
-    }
-
-    async fn read_metrics(
-        &self,
-        ws: &WorkspaceId,
-        dim: Dimension,
-        from: NaiveDate,
-        to: NaiveDate,
-    ) -> Result<Vec<MetricsRow>, StoreError> {
-        let (ws, from, to) = (ws.as_str().to_owned(), from.to_string(), to.to_string());
-        self.db
-            .with(move |c| {
-                let mut stmt = c
-                    .prepare(
-                        "SELECT day, key, name, value FROM metrics
-                         WHERE workspace_id = ?1 AND dim = ?2 AND day >= ?3 AND day < ?4 ORDER BY day, key",
-                    )
-                    .map_err(unavailable)?;
-                let rows = stmt
-                    .query_map(params![ws, dim.as_str(), from, to], |r| {
-                        Ok((
-                            r.get::<_, String>(0)?,
-                            r.get::<_, String>(1)?,
-                            r.get::<_, String>(2)?,
-                            r.get::<_, i64>(3)?,
-                        ))
-                    })
-                    .map_err(unavailable)?;
-                let mut out: Vec<MetricsRow> = Vec::new();
-                for row in rows {
-                    let (day, key, name, value) = row.map_err(unavailable)?;
-                    let day =
-                        NaiveDate::parse_from_str(&day, "%Y-%m-%d").map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                    match out.last_mut() {
-                        Some(r) if r.day == Some(day) && r.key == key => {
-                            r.counts.insert(name, value);
-                        }
-                        _ => out.push(MetricsRow { day: Some(day), key, counts: [(name, value)].into() }),
-                    }
-                }
-                Ok(out)
-            })
-            .await
-    }
-
-    async fn create_escalation(&self, w: EscalationWrite<'_>) -> Result<(), EscalationWriteError> {
+impl EmbeddedStore {
+    pub(super) async fn create_escalation(&self, w: EscalationWrite<'_>) -> Result<(), EscalationWriteError> {
         let record = w.record.clone();
         let handoff = w.handoff.cloned();
         let decision = w.decision.cloned();
@@ -342,12 +194,12 @@ impl Store for EmbeddedStore {
         out
     }
 
-    async fn get_handoff(&self, ws: &WorkspaceId, id: &HandoffId) -> Result<Option<Handoff>, StoreError> {
+    pub(super) async fn get_handoff(&self, ws: &WorkspaceId, id: &HandoffId) -> Result<Option<Handoff>, StoreError> {
         let (ws, id) = (ws.as_str().to_owned(), id.as_str().to_owned());
         self.db.with(move |c| read_handoff(c, &ws, &id)).await
     }
 
-    async fn get_handoff_view(
+    pub(super) async fn get_handoff_view(
         &self,
         ws: &WorkspaceId,
         id: &HandoffId,
@@ -371,7 +223,7 @@ impl Store for EmbeddedStore {
             .await
     }
 
-    async fn get_event_decision(
+    pub(super) async fn get_event_decision(
         &self,
         ws: &WorkspaceId,
         event_id: &EventId,
@@ -380,7 +232,7 @@ impl Store for EmbeddedStore {
         self.db.with(move |c| Ok(read_decisions(c, &ws, &owner, 0, 1)?.into_iter().next())).await
     }
 
-    async fn commit_transition(&self, t: Transition<'_>) -> Result<(), CommitError> {
+    pub(super) async fn commit_transition(&self, t: Transition<'_>) -> Result<(), CommitError> {
         let (h, expected_version) = (t.handoff.clone(), t.expected_version);
         let decision = t.decision.clone();
         let lines = t.transcript.to_vec();
@@ -439,7 +291,7 @@ impl Store for EmbeddedStore {
                     add_metrics(&tx, &h.workspace_id, m)?;
                 }
                 if let Some(key) = &key {
-                    let message_id = lines.first().map(|l| l.message_id.clone()).unwrap_or_default();
+                    let message_id = change_key_message_id(&lines);
                     tx.execute(
                         "INSERT INTO change_keys (workspace_id, handoff_id, key, message_id) VALUES (?1, ?2, ?3, ?4)",
                         params![ws, id, key, message_id],
@@ -452,7 +304,12 @@ impl Store for EmbeddedStore {
             .await?
     }
 
-    async fn change_key(&self, ws: &WorkspaceId, id: &HandoffId, key: &str) -> Result<Option<String>, StoreError> {
+    pub(super) async fn change_key(
+        &self,
+        ws: &WorkspaceId,
+        id: &HandoffId,
+        key: &str,
+    ) -> Result<Option<String>, StoreError> {
         let (ws, id, key) = (ws.as_str().to_owned(), id.as_str().to_owned(), key.to_owned());
         self.db
             .with(move |c| {
@@ -467,7 +324,7 @@ impl Store for EmbeddedStore {
             .await
     }
 
-    async fn active_handoff_of(
+    pub(super) async fn active_handoff_of(
         &self,
         ws: &WorkspaceId,
         conversation: &ConversationId,
@@ -488,7 +345,7 @@ impl Store for EmbeddedStore {
             .await
     }
 
-    async fn get_transcript(
+    pub(super) async fn get_transcript(
         &self,
         ws: &WorkspaceId,
         id: &HandoffId,
@@ -527,166 +384,6 @@ impl Store for EmbeddedStore {
                 let more = lines.len() > limit;
                 lines.truncate(limit);
                 Ok(Some(TranscriptPage { handoff, lines, more }))
-            })
-            .await
-    }
-
-    async fn list_inbox(&self, ws: &WorkspaceId, q: &InboxQuery) -> Result<InboxPage, StoreError> {
-        let ws = ws.as_str().to_owned();
-        let q = q.clone();
-        self.db
-            .with(move |c| {
-                let mut sql = String::from("SELECT doc FROM handoffs WHERE workspace_id = ?");
-                let mut args: Vec<String> = vec![ws];
-                match q.status {
-                    StatusFilter::Active => sql.push_str(" AND active = 1"),
-                    StatusFilter::One(s) => {
-                        sql.push_str(" AND state = ?");
-                        args.push(s.as_str().into());
-                    }
-                }
-                if let Some(a) = &q.assignee {
-                    sql.push_str(" AND assignee = ?");
-                    args.push(a.as_str().into());
-                }
-                if let Some(ch) = q.channel {
-                    sql.push_str(" AND channel = ?");
-                    args.push(ch.as_str().into());
-                }
-                if let Some(r) = q.reason {
-                    sql.push_str(" AND reason = ?");
-                    args.push(r.as_str().into());
-                }
-                if let Some(teams) = &q.teams {
-                    if teams.is_empty() {
-                        return Ok(InboxPage { items: vec![], next: None });
-                    }
-                    sql.push_str(&format!(" AND team_id IN ({})", vec!["?"; teams.len()].join(", ")));
-                    args.extend(teams.iter().map(|t| t.as_str().to_string()));
-                }
-                if let Some(cur) = &q.after {
-                    sql.push_str(" AND (created_at > ? OR (created_at = ? AND handoff_id > ?))");
-                    args.push(ts(&cur.created_at));
-                    args.push(ts(&cur.created_at));
-                    args.push(cur.handoff_id.as_str().into());
-                }
-                sql.push_str(&format!(" ORDER BY created_at, handoff_id LIMIT {}", q.limit + 1));
-                let mut stmt = c.prepare(&sql).map_err(unavailable)?;
-                let rows = stmt
-                    .query_map(rusqlite::params_from_iter(args.iter()), |r| r.get::<_, String>(0))
-                    .map_err(unavailable)?;
-                let mut items = Vec::new();
-                for row in rows {
-                    items.push(parse_handoff(row.map_err(unavailable)?)?);
-                }
-                Ok(InboxPage::from_overfetch(items, q.limit))
-            })
-            .await
-    }
-
-    async fn changed_handoffs(
-        &self,
-        ws: &WorkspaceId,
-        after: &InboxCursor,
-        limit: usize,
-    ) -> Result<InboxPage, StoreError> {
-        let (ws, at, id) = (ws.as_str().to_owned(), ts(&after.created_at), after.handoff_id.as_str().to_owned());
-        self.db
-            .with(move |c| {
-                let mut stmt = c
-                    .prepare(
-                        "SELECT doc FROM handoffs WHERE workspace_id = ?1 AND (updated_at > ?2 OR (updated_at = ?2 AND handoff_id > ?3))
-                         ORDER BY updated_at, handoff_id LIMIT ?4",
-                    )
-                    .map_err(unavailable)?;
-                let rows = stmt
-                    .query_map(params![ws, at, id, (limit + 1) as i64], |r| r.get::<_, String>(0))
-                    .map_err(unavailable)?;
-                let mut items = Vec::new();
-                for row in rows {
-                    items.push(parse_handoff(row.map_err(unavailable)?)?);
-                }
-                let mut page = InboxPage::from_overfetch(items, limit);
-                // The feed's cursor is the last change's position, not the queue position.
-                page.next = page.next.and(page.items.last().map(|h| InboxCursor {
-                    created_at: h.updated_at,
-                    handoff_id: h.handoff_id.clone(),
-                }));
-                Ok(page)
-            })
-            .await
-    }
-
-    async fn pending_decisions(&self, before: DateTime<Utc>, limit: usize) -> Result<Vec<DecisionRecord>, StoreError> {
-        self.db
-            .with(move |c| {
-                let mut stmt = c
-                    .prepare_cached(
-                        "SELECT doc FROM decisions WHERE pending = 1 AND recorded_at < ?1 ORDER BY recorded_at LIMIT ?2",
-                    )
-                    .map_err(unavailable)?;
-                let rows =
-                    stmt.query_map(params![ts(&before), limit as i64], |r| r.get::<_, String>(0)).map_err(unavailable)?;
-                let mut out = Vec::new();
-                for row in rows {
-                    out.push(serde_json::from_str(&row.map_err(unavailable)?).map_err(corrupt)?);
-                }
-                Ok(out)
-            })
-            .await
-    }
-
-    async fn mark_sent(&self, decision: &DecisionRecord, sent: &[String], at: DateTime<Utc>) -> Result<(), StoreError> {
-        let (ws, owner, version) =
-            (decision.workspace_id.as_str().to_owned(), owner_key(&decision.owner), decision.version);
-        let sent = sent.to_vec();
-        self.db
-            .with(move |c| {
-                let tx = c.savepoint().map_err(unavailable)?;
-                let doc: Option<String> = tx
-                    .query_row(
-                        "SELECT doc FROM decisions WHERE workspace_id = ?1 AND owner = ?2 AND version = ?3",
-                        params![ws, owner, version as i64],
-                        |r| r.get(0),
-                    )
-                    .optional()
-                    .map_err(unavailable)?;
-                // Nothing recorded under this decision: nothing to mark.
-                let Some(doc) = doc else { return Ok(()) };
-                let mut d: DecisionRecord = serde_json::from_str(&doc).map_err(corrupt)?;
-                for id in sent {
-                    if d.effects.iter().any(|e| e.id() == id) {
-                        d.sent.entry(id).or_insert(at);
-                    }
-                }
-                tx.execute(
-                    "UPDATE decisions SET doc = ?1, pending = ?2 WHERE workspace_id = ?3 AND owner = ?4 AND version = ?5",
-                    params![serde_json::to_string(&d).map_err(corrupt)?, !d.is_settled() as i64, ws, owner, version as i64],
-                )
-                .map_err(unavailable)?;
-                // Every outbound event of a handoff's decision out: its `sent_seq` moves on.
-                if let Some((handoff_id, last)) = d.sent_seq_after(&[]) {
-                    let stored: Option<String> = tx
-                        .query_row(
-                            "SELECT doc FROM handoffs WHERE workspace_id = ?1 AND handoff_id = ?2",
-                            params![ws, handoff_id.as_str()],
-                            |r| r.get(0),
-                        )
-                        .optional()
-                        .map_err(unavailable)?;
-                    if let Some(stored) = stored {
-                        let mut h: Handoff = serde_json::from_str(&stored).map_err(corrupt)?;
-                        if h.sent_seq < last {
-                            h.sent_seq = last;
-                            tx.execute(
-                                "UPDATE handoffs SET doc = ?1 WHERE workspace_id = ?2 AND handoff_id = ?3",
-                                params![serde_json::to_string(&h).map_err(corrupt)?, ws, handoff_id.as_str()],
-                            )
-                            .map_err(unavailable)?;
-                        }
-                    }
-                }
-                tx.commit().map_err(unavailable)
             })
             .await
     }

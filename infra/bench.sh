@@ -24,10 +24,15 @@ $(cargo test -q -p handoff-tests --test aws_calls -- --nocapture --test-threads 
 echo "$CALLS"
 
 echo "==> DynamoDB write units of a chat life (moto server)" >&2
+LIFE_OUT=$(cargo test -q -p handoff-tests --test write_units -- --nocapture --test-threads 1 2>/dev/null)
 UNITS="| step of a chat life | table | indexes | of the table's: failed conditions | write units |
 |---|---|---|---|---|
-$(cargo test -q -p handoff-tests --test write_units -- --nocapture --test-threads 1 2>/dev/null | grep -o 'UNITS |.*' | sed 's/^UNITS //')"
+$(echo "$LIFE_OUT" | grep -o 'UNITS |.*' | sed 's/^UNITS //')"
 echo "$UNITS"
+SPREAD="| key family (index key, or table key) | shards | units per life | busiest shard at 10,000 lives/s (units/s) | lives/s before it reaches 1,000 units/s |
+|---|---|---|---|---|
+$(echo "$LIFE_OUT" | grep -o 'SCALE |.*' | sed 's/^SCALE //')"
+echo "$SPREAD"
 
 echo "==> local stack: timers and HTTP latency" >&2
 LOCAL=$(cargo bench -q -p handoff-tests --bench local_stack 2>/dev/null | grep '^|')
@@ -125,6 +130,14 @@ each index entry a change reaches by its projection, a moved index key a delete 
 test holds the whole life at its measured cost so it cannot creep back; spec §15's goal is 200.
 
 $UNITS
+
+The same life's units by key family, and a simulation of one workspace's whole lives spread over
+those keys by the store's own shard function (\`shard_for\`) on new ids: each family's busiest
+shard at 10,000 lives a second, and the rate at which it reaches one partition's 1,000 write
+units a second (docs/SCALE.md, "Whole lives", reads this table; the test holds the workspace's
+rate from falling).
+
+$SPREAD
 
 ## Local stack: timers and HTTP
 

@@ -13,7 +13,8 @@
 //!   one write, a moved key a delete and a put, an entry whose projected attributes changed an
 //!   update; an index of keys only is not written when only other attributes change.
 //!
-//! An item updated twice within one measured operation is sized by its final image.
+//! An item updated twice within one measured operation is sized by its final image. With
+//! `WRITE_UNITS_DETAIL` set, each write is printed with its size and units.
 
 use crate::calls::{Calls, Item, WriteKind};
 use aws_sdk_dynamodb::types::{AttributeValue, ProjectionType};
@@ -62,6 +63,9 @@ pub struct WriteMeter {
     table: String,
     indexes: Vec<IndexSpec>,
     seen: HashMap<Key, Item>,
+    /// Every unit measured so far, by the partition key it went to: a table item's `pk`, or an
+    /// index entry's index key (`<index key attribute>=<value>`).
+    by_partition: HashMap<String, u64>,
 }
 
 /// The size of one value, by DynamoDB's sizing rules.
@@ -131,7 +135,13 @@ impl WriteMeter {
                 IndexSpec { pk: key("HASH"), sk: key("RANGE"), projected }
             })
             .collect();
-        let mut m = WriteMeter { client, table: table.to_string(), indexes, seen: HashMap::new() };
+        let mut m = WriteMeter {
+            client,
+            table: table.to_string(),
+            indexes,
+            seen: HashMap::new(),
+            by_partition: HashMap::new(),
+        };
         m.seen = m.snapshot().await;
         m
     }
@@ -179,15 +189,19 @@ impl WriteMeter {
         Some(size + 100)
     }
 
-    /// The index writes an item change from `old` to `new` causes.
-    fn index_units(&self, old: Option<&Item>, new: Option<&Item>) -> u64 {
-        let mut total = 0;
+    /// The index writes an item change from `old` to `new` causes, by index partition key.
+    fn index_units(&self, old: Option<&Item>, new: Option<&Item>) -> Vec<(String, u64)> {
+        let mut out = Vec::new();
         for index in &self.indexes {
+            let partition = |item: &Item| {
+                format!("{}={}", index.pk, item.get(&index.pk).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default())
+            };
             let before = old.and_then(|o| self.entry_size(index, o).map(|s| (o, s)));
             let after = new.and_then(|n| self.entry_size(index, n).map(|s| (n, s)));
-            total += match (before, after) {
-                (None, None) => 0,
-                (Some((_, s)), None) | (None, Some((_, s))) => units(s),
+            match (before, after) {
+                (None, None) => {}
+                (Some((o, s)), None) => out.push((partition(o), units(s))),
+                (None, Some((n, s))) => out.push((partition(n), units(s))),
                 (Some((o, so)), Some((n, sn))) => {
                     let moved = o.get(&index.pk) != n.get(&index.pk) || o.get(&index.sk) != n.get(&index.sk);
                     let projected_changed = match &index.projected {
@@ -195,16 +209,21 @@ impl WriteMeter {
                         Some(extra) => extra.iter().any(|a| o.get(a) != n.get(a)),
                     };
                     if moved {
-                        units(so) + units(sn)
+                        out.push((partition(o), units(so)));
+                        out.push((partition(n), units(sn)));
                     } else if projected_changed {
-                        units(sn)
-                    } else {
-                        0
+                        out.push((partition(n), units(sn)));
                     }
                 }
-            };
+            }
         }
-        total
+        out
+    }
+
+    /// Every unit measured so far, by the partition key it went to (a table item's `pk`, or
+    /// `<index key attribute>=<value>` for an index entry).
+    pub fn by_partition(&self) -> &HashMap<String, u64> {
+        &self.by_partition
     }
 
     /// The units of the writes among `calls`, made since the last look at the table; then looks
@@ -227,6 +246,7 @@ impl WriteMeter {
                     };
                     u.table += units(size) * times;
                     u.failed += units(size) * times;
+                    *self.by_partition.entry(a.key.0.clone()).or_default() += units(size) * times;
                     continue;
                 }
                 let new = match &a.kind {
@@ -237,10 +257,35 @@ impl WriteMeter {
                 };
                 let new_size = new.as_ref().map(item_size).unwrap_or(0);
                 u.table += units(old_size.max(new_size)) * times;
+                *self.by_partition.entry(a.key.0.clone()).or_default() += units(old_size.max(new_size)) * times;
+                let entries = if matches!(a.kind, WriteKind::Check) {
+                    vec![]
+                } else {
+                    self.index_units(old.as_ref(), new.as_ref())
+                };
+                let index: u64 = entries.iter().map(|(_, u)| u).sum();
+                for (partition, n) in entries {
+                    *self.by_partition.entry(partition).or_default() += n;
+                }
+                if std::env::var_os("WRITE_UNITS_DETAIL").is_some() {
+                    let kind = match &a.kind {
+                        WriteKind::Put(_) => "put",
+                        WriteKind::Update => "update",
+                        WriteKind::Delete => "delete",
+                        WriteKind::Check => "check",
+                    };
+                    println!(
+                        "  {kind} {} {} | {} bytes | table {} | indexes {index}",
+                        a.key.0,
+                        a.key.1,
+                        old_size.max(new_size),
+                        units(old_size.max(new_size)) * times
+                    );
+                }
                 if matches!(a.kind, WriteKind::Check) {
                     continue;
                 }
-                u.index += self.index_units(old.as_ref(), new.as_ref());
+                u.index += index;
                 match new {
                     Some(n) => current.insert(a.key.clone(), n),
                     None => current.remove(&a.key),

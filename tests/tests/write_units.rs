@@ -140,6 +140,118 @@ async fn a_typical_chat_life_stays_within_its_write_units() {
     // Spec §15: no function commits from a copy it knows may be stale, so no write of this life
     // fails its condition.
     assert_eq!(t.failed, 0, "writes that failed their condition: {:?}", life.steps);
+
+    // The keys' spread (docs/SCALE.md, "Whole lives"): the rate this layout takes before one
+    // partition is full, which the document states, must not fall.
+    let ceiling = simulate_spread(life.meter.by_partition(), &id);
+    assert!(ceiling >= 1_500.0, "one workspace takes {ceiling:.0} whole lives a second (docs/SCALE.md: about 1,800)");
+}
+
+/// One partition's limit: write units a second.
+const PARTITION_WCU: f64 = 1_000.0;
+
+/// Where a life's units for one key family go, and how the family spreads over its shards.
+struct Family {
+    /// The key with the shard number left out.
+    name: String,
+    shards: u32,
+    /// Units one life writes to the family.
+    units: u64,
+    /// What picks the shard (a handoff's id, its partition key, or the conversation's id).
+    spread_by: Spread,
+}
+
+#[derive(Clone, Copy)]
+enum Spread {
+    HandoffId,
+    HandoffPk,
+    Conversation,
+}
+
+/// The shard count of a sharded key family, by its name (the store's constants).
+fn shards_of(name: &str) -> Option<(u32, Spread)> {
+    use handoff::adapters::aws::dynamodb::*;
+    let key = name.split_once('=').map(|(_, k)| k).unwrap_or(name);
+    if key.starts_with("PENDING#") {
+        Some((PENDING_SHARDS, Spread::HandoffPk))
+    } else if key.starts_with("SETTINGS#") {
+        Some((SETTINGS_COPIES, Spread::Conversation))
+    } else if key.starts_with("METRICS#") {
+        Some((METRICS_SHARDS, Spread::HandoffId))
+    } else if key.contains("#TEAM#") {
+        Some((TEAM_SHARDS, Spread::HandoffId))
+    } else if key.contains("#CHANGES#") {
+        Some((CHANGES_SHARDS, Spread::HandoffId))
+    } else if key.contains("#ACTIVE#") || key.contains("#STATE#") && !key.contains("#ASSIGNEE#") {
+        Some((INBOX_SHARDS, Spread::HandoffId))
+    } else {
+        None
+    }
+}
+
+/// The load of `lives` whole lives a second on every key family's busiest shard, spread as the
+/// store spreads it (`shard_for` of new ids): (family, busiest shard's units a second).
+fn busiest(families: &[Family], lives: usize) -> Vec<(String, f64)> {
+    use handoff::adapters::aws::dynamodb::shard_for;
+    let ids: Vec<(String, String)> = (0..lives)
+        .map(|i| (format!("hnd_{}", uuid::Uuid::now_v7().simple()), format!("conv-{i}-{}", uuid::Uuid::new_v4())))
+        .collect();
+    families
+        .iter()
+        .map(|f| {
+            let mut load = vec![0u64; f.shards as usize];
+            for (handoff, conversation) in &ids {
+                let key = match f.spread_by {
+                    Spread::HandoffId => handoff.clone(),
+                    Spread::HandoffPk => format!("HANDOFF#ws_fixture#{handoff}"),
+                    Spread::Conversation => conversation.clone(),
+                };
+                load[shard_for(&key, f.shards) as usize] += f.units;
+            }
+            (f.name.clone(), *load.iter().max().unwrap_or(&0) as f64)
+        })
+        .collect()
+}
+
+/// Spec §15 and docs/SCALE.md: one workspace's whole lives a second, spread over the keys as the
+/// store spreads them, against what one partition takes. The units of each key family come from
+/// the measured life; the spread from the store's own shard function on new ids. Prints each
+/// family's busiest shard at 10,000 lives a second and the rate where it reaches 1,000 units a
+/// second (`SCALE | …`, into docs/SCALE.md by infra/bench.sh).
+fn simulate_spread(by_partition: &std::collections::HashMap<String, u64>, handoff_id: &str) -> f64 {
+    let mut families: std::collections::BTreeMap<String, Family> = Default::default();
+    let mut own = 0u64;
+    for (partition, units) in by_partition {
+        if partition.contains(handoff_id) || partition.contains("conv_life") || partition.contains("evt_life") {
+            own += units;
+            continue;
+        }
+        let Some((shards, spread_by)) = shards_of(partition) else {
+            // An agent's own keys (`by_assignee`) and the like: one person's load, not the
+            // workspace's.
+            continue;
+        };
+        let name = match partition.rsplit_once('#') {
+            Some((head, tail)) if tail.bytes().all(|b| b.is_ascii_digit()) => format!("{head}#<shard>"),
+            _ => partition.clone(),
+        };
+        let f = families.entry(name.clone()).or_insert(Family { name, shards, units: 0, spread_by });
+        f.units += units;
+    }
+    let families: Vec<Family> = families.into_values().collect();
+    let at = 10_000;
+    let mut ceiling = f64::MAX;
+    for (name, load) in busiest(&families, at) {
+        let f = families.iter().find(|f| f.name == name).unwrap();
+        let lives = at as f64 * PARTITION_WCU / load;
+        ceiling = ceiling.min(lives);
+        println!("SCALE | {name} | {} | {} | {load:.0} | {lives:.0}", f.shards, f.units);
+    }
+    println!(
+        "SCALE | the handoff's own keys (its partition, conversation lock, event) | – | {own} | {own} per life | –"
+    );
+    println!("SCALE | the workspace, whole lives a second before a partition reaches 1,000 units | | | | {ceiling:.0}");
+    ceiling
 }
 
 /// The agent opens the handoff (with its timeline), then its transcript.

@@ -108,13 +108,18 @@ pub(super) fn changes_pk(ws: &WorkspaceId, shard: u32) -> String {
 pub(super) fn active_pk(ws: &WorkspaceId, shard: u32) -> String {
     format!("WS#{ws}#ACTIVE#{shard}")
 }
+/// The one spread every sharded key uses: `key`'s stable hash among `shards` (the same in every
+/// process and release). Public so a simulation can spread a load exactly as the store does.
+pub fn shard_for(key: &str, shards: u32) -> u32 {
+    (stable_hash(key) % shards as u64) as u32
+}
 /// The shard of a handoff among `shards` (an index's count: `INBOX_SHARDS`, `TEAM_SHARDS`,
 /// `CHANGES_SHARDS`).
 pub(super) fn handoff_shard(id: &HandoffId, shards: u32) -> u32 {
-    (stable_hash(id.as_str()) % shards as u64) as u32
+    shard_for(id.as_str(), shards)
 }
 pub(super) fn settings_copy(c: &ConversationId) -> u32 {
-    (stable_hash(c.as_str()) % SETTINGS_COPIES as u64) as u32
+    shard_for(c.as_str(), SETTINGS_COPIES)
 }
 /// An agent's handoffs: the active ones under one key, the closed ones under one key per state,
 /// so "mine, active" never reads an agent's history.
@@ -153,10 +158,10 @@ pub(super) fn metrics_pk(ws: &WorkspaceId, dim: Dimension, shard: u32) -> String
 /// The figures shard a decision adds to: the one its handoff's or event's id (`shard_key`)
 /// hashes to.
 pub(super) fn metrics_shard(shard_key: &str) -> u32 {
-    (stable_hash(shard_key) % METRICS_SHARDS as u64) as u32
+    shard_for(shard_key, METRICS_SHARDS)
 }
 pub(super) fn shard_of(key: &str) -> u32 {
-    (stable_hash(key) % PENDING_SHARDS as u64) as u32
+    shard_for(key, PENDING_SHARDS)
 }
 /// The pending-effects index key of a decision owned by `owner_pk`: the workspace's own shards.
 pub(super) fn pending_pk(ws: &WorkspaceId, owner_pk: &str) -> String {

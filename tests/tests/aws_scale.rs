@@ -32,6 +32,18 @@ async fn enable(app: &App, w: &str) {
     app.put_settings(&ws(w), &doc, None, &user("admin")).await.unwrap();
 }
 
+/// A workspace as it was saved before layouts existed: settings, no `LAYOUT` item. Its indexes
+/// and figures keep the fixed count they were written with (`LEGACY_SHARDS`).
+async fn legacy(env: &Env, w: &str) {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    enable(&env.app, w).await;
+    let key = [
+        ("pk".to_string(), AttributeValue::S(format!("SETTINGS#{w}#0"))),
+        ("sk".to_string(), AttributeValue::S("LAYOUT".into())),
+    ];
+    env.dynamo.delete_item().table_name(&env.res.table).set_key(Some(key.into())).send().await.unwrap();
+}
+
 fn query(status: StatusFilter, assignee: Option<&str>, limit: usize) -> InboxQuery {
     InboxQuery { teams: None, status, assignee: assignee.map(user), channel: None, reason: None, limit, after: None }
 }
@@ -106,13 +118,13 @@ async fn the_inbox_reads_a_page_however_long_the_history() {
     assert!(page.next.is_some());
     assert_eq!(calls.count(), 1, "{calls}");
 
-    // The whole team's active view: one request per index shard, side by side, however many
-    // closed handoffs the workspace has.
+    // The whole team's active view: one request per index shard of the workspace's layout (one,
+    // for a new workspace), however many closed handoffs the workspace has.
     let page = env.app.inbox(&ws(w), &query(StatusFilter::Active, None, 25)).await.unwrap();
     let calls = log.take();
     println!("active: {calls}");
     assert_eq!(page.items.len(), 3);
-    assert_eq!(calls.count(), ::handoff::adapters::aws::dynamodb::INBOX_SHARDS as usize, "{calls}");
+    assert_eq!(calls.count(), 1, "{calls}");
     assert_eq!(calls.in_sequence(), 1, "{calls}");
 
     // A filter that matches nothing among 300 resolved handoffs: a bounded number of reads and a
@@ -310,13 +322,17 @@ async fn the_sharded_inbox_pages_through_every_handoff_in_queue_order() {
     let log = CallLog::default();
     let env = Env::counted(&log).await;
     let w = "ws_pages";
+    legacy(&env, w).await;
     let mut expected = Vec::new();
     for i in 0..130 {
         expected.push(seeded(env.app.store.as_ref(), w, i, "bob", false).await.handoff_id);
     }
+    // (the layout, once, before the first page)
+    env.app.inbox(&ws(w), &query(StatusFilter::Active, None, 1)).await.unwrap();
     log.take();
-    // Pages of 25 over the 64 shards: each shard reads its share of a page, not a whole page,
-    // and the pages still come back full, in queue order, each handoff once.
+    // Pages of 25 over the 64 shards of a workspace saved before layouts: each shard reads its
+    // share of a page, not a whole page, and the pages still come back full, in queue order,
+    // each handoff once.
     let mut seen = Vec::new();
     let mut q = query(StatusFilter::Active, None, 25);
     let mut sizes = Vec::new();
@@ -486,4 +502,109 @@ async fn an_inbox_copy_with_an_event_still_pending_is_read_again() {
     let out = env.outbound().await;
     let seqs: Vec<u64> = out.iter().filter_map(|e| e["seq"].as_u64()).collect();
     assert_eq!(seqs, [1, 2], "{out:?}");
+}
+
+/// A workspace's shard count grows with its escalation rate (spec §15): readers cover the new
+/// count at once, writers use it once the lead has passed, and every handoff, written before or
+/// after, is still read, in queue order. A workspace saved before layouts keeps its 64.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_workspace_s_shards_grow_with_its_rate_and_nothing_is_lost() {
+    use ::handoff::adapters::aws::dynamodb::{DynamoStore, GROWTH_LEAD, LEGACY_SHARDS};
+    use ::handoff::ports::{Clock, DrivenClock};
+    use std::sync::Arc;
+    let log = CallLog::default();
+    let env = Env::counted(&log).await;
+    let clock = DrivenClock::starting_at(chrono::Utc::now());
+    let client = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&env.sdk).interceptor(log.interceptor()).build(),
+    );
+    let store = Arc::new(DynamoStore::new(client, env.res.table.clone()).with_clock(Arc::new(clock.clone())));
+    let app = App::new(
+        store.clone(),
+        env.app.publisher.clone(),
+        env.app.timers.clone(),
+        Arc::new(clock.clone()),
+        env.app.ids.clone(),
+    );
+    let w = "ws_grows";
+    enable(&app, w).await;
+    assert_eq!(store.stored_layout(&ws(w)).await.unwrap().for_read(), 1, "a new workspace starts on one shard");
+    let mut expected = Vec::new();
+    for i in 0..6 {
+        let r = app.escalate(&request(w, &format!("conv-g{i}"), &format!("evt-g{i}")), Actor::Ai).await.unwrap();
+        expected.push(r.handoff.unwrap().handoff_id);
+        clock.advance(chrono::Duration::milliseconds(10));
+    }
+    // 900 escalations a second, as busy processes report them once a second for half a minute:
+    // 75 shards needed at 12 a shard, so 128 (through 8, 16, 32 and 64 as the minute's count
+    // builds up; writers keep the one they use until a lead has passed).
+    let minute = clock.now().timestamp() / 60 * 60 + 60;
+    clock.advance_to(chrono::DateTime::from_timestamp(minute, 0).unwrap());
+    let mut grown = store.stored_layout(&ws(w)).await.unwrap();
+    for _ in 0..30 {
+        clock.advance(chrono::Duration::seconds(1));
+        grown = store.observe_rate(&ws(w), 900).await.unwrap();
+    }
+    assert_eq!((grown.shards, grown.previous), (128, 1), "{grown:?}");
+    assert_eq!(store.stored_layout(&ws(w)).await.unwrap(), grown, "recorded for every process");
+    assert_eq!(grown.for_write(clock.now()), 1, "writers keep one shard until the lead has passed");
+    clock.advance(GROWTH_LEAD + chrono::Duration::seconds(1));
+    for i in 6..40 {
+        let r = app.escalate(&request(w, &format!("conv-g{i}"), &format!("evt-g{i}")), Actor::Ai).await.unwrap();
+        expected.push(r.handoff.unwrap().handoff_id);
+        clock.advance(chrono::Duration::milliseconds(10));
+    }
+    // The new ones spread over the 128 shards of the `active` index; the old ones stay on shard 0.
+    let out = env
+        .dynamo
+        .scan()
+        .table_name(&env.res.table)
+        .filter_expression("begins_with(gsi2pk, :p)")
+        .expression_attribute_values(":p", aws_sdk_dynamodb::types::AttributeValue::S(format!("WS#{w}#ACTIVE#")))
+        .send()
+        .await
+        .unwrap();
+    let shards: std::collections::HashSet<String> =
+        out.items().iter().map(|i| i["gsi2pk"].as_s().unwrap().clone()).collect();
+    assert!(shards.len() > 20, "34 new handoffs over 128 shards: {} keys", shards.len());
+    // Every handoff, old and new, in queue order, a page at a time: 128 Queries a page now (the
+    // layout read again first, as every minute).
+    app.inbox(&ws(w), &query(StatusFilter::Active, None, 1)).await.unwrap();
+    log.take();
+    let mut seen = Vec::new();
+    let mut q = query(StatusFilter::Active, None, 15);
+    loop {
+        let page = app.inbox(&ws(w), &q).await.unwrap();
+        assert_eq!(log.take().count(), 128);
+        seen.extend(page.items.into_iter().map(|h| h.handoff_id));
+        match page.next {
+            Some(next) => q.after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen, expected);
+    // The figures: every escalation counted, whichever shard it was added to.
+    let rows = app
+        .store
+        .read_metrics(
+            &ws(w),
+            Dimension::Channel,
+            clock.now().date_naive() - chrono::Days::new(1),
+            clock.now().date_naive() + chrono::Days::new(1),
+        )
+        .await
+        .unwrap();
+    let queued: i64 = rows.iter().map(|r| r.counts.get("escalations.queued").copied().unwrap_or(0)).sum();
+    assert_eq!(queued, 40, "{rows:?}");
+
+    // A workspace saved before layouts keeps its fixed count, for reads and writes.
+    let old = "ws_before_layouts";
+    legacy(&env, old).await;
+    let l = store.stored_layout(&ws(old)).await.unwrap();
+    assert_eq!((l.for_read(), l.for_write(clock.now())), (LEGACY_SHARDS, LEGACY_SHARDS));
+    app.escalate(&request(old, "conv-l", "evt-l"), Actor::Ai).await.unwrap();
+    log.take();
+    let page = app.inbox(&ws(old), &query(StatusFilter::Active, None, 25)).await.unwrap();
+    assert_eq!(page.items.len(), 1);
+    assert_eq!(log.take().count(), LEGACY_SHARDS as usize);
 }

@@ -99,12 +99,13 @@ async fn an_accept_is_answered_before_its_acknowledgement_is_written() {
     let asked_again = rt.polls.lock().unwrap()[1];
     let calls = log.take().0;
     let ops: Vec<&str> = calls.iter().map(|c| c.operation.as_str()).collect();
-    assert_eq!(ops, ["Query", "TransactWriteItems", "SendMessage", "TransactWriteItems"], "{calls:?}");
-    // Read, conditional write and send before the answer; the acknowledgement after it, and
-    // finished before the next event was asked for.
-    assert!(calls[..3].iter().all(|c| c.end <= answered), "{calls:?}");
-    assert!(calls[3].start >= answered, "the acknowledgement started after the response");
-    assert!(calls[3].end <= asked_again, "the acknowledgement finished before the next poll");
+    // The handoff and, beside it, the workspace's layout (a new container), the conditional
+    // write and the send before the answer; the acknowledgement after it, and finished before the
+    // next event was asked for.
+    assert_eq!(ops, ["Query", "Query", "TransactWriteItems", "SendMessage", "TransactWriteItems"], "{calls:?}");
+    assert!(calls[..4].iter().all(|c| c.end <= answered), "{calls:?}");
+    assert!(calls[4].start >= answered, "the acknowledgement started after the response");
+    assert!(calls[4].end <= asked_again, "the acknowledgement finished before the next poll");
 
     // It was recorded: agent_joined is out and acknowledged, so the handoff's next event may
     // leave at once, from any container.

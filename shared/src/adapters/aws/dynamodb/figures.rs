@@ -1,7 +1,7 @@
 //! The figures: sums kept per grouping, day and value, spread over `METRICS_SHARDS` partitions,
 //! added to in the transaction of each change, and read back for a report.
 
-use super::keys::{metrics_pk, metrics_shard, METRICS_SHARDS};
+use super::keys::{metrics_pk, metrics_shard};
 use super::DynamoStore;
 use crate::domain::metrics::bucket_counter;
 use crate::domain::{Dimension, MetricsDelta, MetricsRow, WorkspaceId};
@@ -12,14 +12,15 @@ use futures::future::join_all;
 
 impl DynamoStore {
     /// The updates that add a decision's figures to the sums of its day, one per grouping (and
-    /// one per duration bucket), in the partition `shard_key` hashes to.
+    /// one per duration bucket), in the partition `shard_key` hashes to among `shards`.
     pub(super) fn metric_updates(
         &self,
         ws: &WorkspaceId,
         shard_key: &str,
         m: &MetricsDelta,
+        shards: u32,
     ) -> Result<Vec<TransactWriteItem>, StoreError> {
-        let shard = metrics_shard(shard_key);
+        let shard = metrics_shard(shard_key, shards);
         let counts = m.counts.iter().map(|(k, v)| (k.as_str(), *v));
         // Duration buckets are items of their own (a day's histogram has many).
         let (buckets, plain): (Vec<_>, Vec<_>) = counts.partition(|(name, _)| bucket_counter(name).is_some());
@@ -43,11 +44,12 @@ impl DynamoStore {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Vec<MetricsRow>, StoreError> {
-        // Every shard side by side; `to` is excluded (every key of a day is `<day>#…`).
-        let shards = join_all(
-            (0..METRICS_SHARDS).map(|k| self.query_all(metrics_pk(ws, dim, k), from.to_string(), to.to_string())),
-        )
-        .await;
+        // Every shard of the workspace's layout side by side; `to` is excluded (every key of a day
+        // is `<day>#…`).
+        let count = self.layout(ws, true).await?.for_read();
+        let shards =
+            join_all((0..count).map(|k| self.query_all(metrics_pk(ws, dim, k), from.to_string(), to.to_string())))
+                .await;
         let number = |v: &AttributeValue| v.as_n().ok().and_then(|n| n.parse::<i64>().ok());
         let mut stored = Vec::new();
         for items in shards {

@@ -85,9 +85,12 @@ impl DynamoStore {
             .value(":now", n(record.created_at.timestamp()))
             .returning_old();
         let mut items = vec![self.put(to_attrs(&rec_item)?, Some(rec_cond))?];
+        // Known to this process in the usual case (read with the settings the escalation was
+        // decided on); a stale count only spreads less (layout.rs).
+        let shards = self.layout(ws, false).await?.for_write(self.clock.now());
         let mut lock_at = None;
         if let Some(h) = w.handoff {
-            items.push(self.put(to_attrs(&HandoffItem::new(h))?, Some(Cond::new(NEW)))?);
+            items.push(self.put(to_attrs(&HandoffItem::new(h, shards))?, Some(Cond::new(NEW)))?);
             if h.state.is_active() {
                 lock_at = Some(items.len());
                 let lock = ConversationItem {
@@ -115,7 +118,7 @@ impl DynamoStore {
             items.push(self.version_check(teams_key(ws, settings_copy(&record.conversation_id)), v)?);
         }
         if let Some(m) = w.metrics {
-            items.extend(self.metric_updates(ws, record.event_id.as_str(), m)?);
+            items.extend(self.metric_updates(ws, record.event_id.as_str(), m, shards)?);
         }
         if let Some(d) = w.decision {
             items.push(self.put(to_attrs(&DecisionItem::new(d))?, Some(Cond::new(NEW)))?);
@@ -153,7 +156,12 @@ impl DynamoStore {
         } else {
             self.transact(items).await
         };
-        let Err(e) = result else { return Ok(()) };
+        let Err(e) = result else {
+            if w.handoff.is_some() {
+                self.count_escalation(ws).await;
+            }
+            return Ok(());
+        };
         let Some(reasons) = cancelled(&e) else { return Err(sdk_error(e).into()) };
         if is_condition_failed(reasons.first()) {
             return match reasons[0].item.clone() {
@@ -201,8 +209,12 @@ impl DynamoStore {
         Err(StoreError::Unavailable(format!("transaction cancelled: {codes:?}")).into())
     }
 
+    /// The handoff; the workspace's layout is read beside it when this process does not know it
+    /// yet (a command's commit follows, and needs it).
     pub(super) async fn get_handoff(&self, ws: &WorkspaceId, id: &HandoffId) -> Result<Option<Handoff>, StoreError> {
-        self.read_handoff(handoff_pk(ws, id)).await
+        let (handoff, layout) = tokio::join!(self.read_handoff(handoff_pk(ws, id)), self.layout(ws, false));
+        layout?;
+        handoff
     }
 
     pub(super) async fn get_handoff_view(
@@ -278,8 +290,9 @@ impl DynamoStore {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
             .map_err(unavailable)?;
+        let shards = self.layout(&handoff.workspace_id, false).await?.for_write(self.clock.now());
         let mut items = vec![
-            self.put(to_attrs(&HandoffItem::new(handoff))?, Some(cond))?,
+            self.put(to_attrs(&HandoffItem::new(handoff, shards))?, Some(cond))?,
             TransactWriteItem::builder().condition_check(sent_check).build(),
         ];
         // A change key first after the handoff, so its failure is told apart from the others'.
@@ -312,7 +325,7 @@ impl DynamoStore {
             items.push(TransactWriteItem::builder().delete(del).build());
         }
         if let Some(m) = t.metrics {
-            items.extend(self.metric_updates(&handoff.workspace_id, handoff.handoff_id.as_str(), m)?);
+            items.extend(self.metric_updates(&handoff.workspace_id, handoff.handoff_id.as_str(), m, shards)?);
         }
         let Err(e) = self.transact(items).await else { return Ok(()) };
         if let Some(i) = key_at {

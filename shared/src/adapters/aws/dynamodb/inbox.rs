@@ -3,8 +3,8 @@
 
 use super::items::{HandoffItem, Item};
 use super::keys::{
-    active_pk, assignee_pk, by_state_pk, changes_pk, order_key, team_keys, CHANGES_SHARDS, INBOX_SHARDS, INDEX_ACTIVE,
-    INDEX_BY_ASSIGNEE, INDEX_BY_STATE, INDEX_BY_TEAM, INDEX_CHANGES,
+    active_pk, assignee_pk, by_state_pk, changes_pk, order_key, team_keys, INDEX_ACTIVE, INDEX_BY_ASSIGNEE,
+    INDEX_BY_STATE, INDEX_BY_TEAM, INDEX_CHANGES,
 };
 use super::transact::{from_attrs, s, sdk_error};
 use super::DynamoStore;
@@ -49,13 +49,16 @@ impl DynamoStore {
             }
             filters.push(format!("#team IN ({})", alts.join(", ")));
         }
+        // The sharded views read every shard of the workspace's layout; an agent's own is one key.
+        let shards =
+            if by_team.is_some() || q.assignee.is_none() { self.layout(ws, true).await?.for_read() } else { 0 };
         let (index, pk_attr, sk_attr, keys): (&'static str, &'static str, &'static str, Vec<String>) =
             match (&q.assignee, q.status) {
                 _ if by_team.is_some() => {
                     let teams = by_team.into_iter().flatten();
                     match q.status {
                         StatusFilter::Active => {
-                            (INDEX_BY_TEAM, "gsi5pk", "gsi5sk", team_keys(ws, teams, State::Waiting))
+                            (INDEX_BY_TEAM, "gsi5pk", "gsi5sk", team_keys(ws, teams, State::Waiting, shards))
                         }
                         StatusFilter::One(st) => {
                             if st.is_active() {
@@ -63,7 +66,7 @@ impl DynamoStore {
                                 values.insert(":st".into(), s(st.as_str()));
                                 filters.push("#state = :st".into());
                             }
-                            (INDEX_BY_TEAM, "gsi5pk", "gsi5sk", team_keys(ws, teams, st))
+                            (INDEX_BY_TEAM, "gsi5pk", "gsi5sk", team_keys(ws, teams, st, shards))
                         }
                     }
                 }
@@ -79,10 +82,10 @@ impl DynamoStore {
                     (INDEX_BY_ASSIGNEE, "gsi3pk", "gsi3sk", vec![assignee_pk(ws, a, st)])
                 }
                 (None, StatusFilter::Active) => {
-                    (INDEX_ACTIVE, "gsi2pk", "gsi2sk", (0..INBOX_SHARDS).map(|k| active_pk(ws, k)).collect())
+                    (INDEX_ACTIVE, "gsi2pk", "gsi2sk", (0..shards).map(|k| active_pk(ws, k)).collect())
                 }
                 (None, StatusFilter::One(st)) => {
-                    (INDEX_BY_STATE, "gsi1pk", "gsi1sk", (0..INBOX_SHARDS).map(|k| by_state_pk(ws, st, k)).collect())
+                    (INDEX_BY_STATE, "gsi1pk", "gsi1sk", (0..shards).map(|k| by_state_pk(ws, st, k)).collect())
                 }
             };
         if let Some(c) = q.channel {
@@ -225,11 +228,12 @@ impl DynamoStore {
     ) -> Result<InboxPage, StoreError> {
         // The index holds keys only (so writes that leave a handoff's last change alone, such as
         // the outbox's acknowledgements, do not write to it); the handoffs are read by key.
+        let shards = self.layout(ws, true).await?.for_read();
         let read = IndexRead {
             index: INDEX_CHANGES,
             pk_attr: "gsi6pk",
             sk_attr: "gsi6sk",
-            keys: (0..CHANGES_SHARDS).map(|k| changes_pk(ws, k)).collect(),
+            keys: (0..shards).map(|k| changes_pk(ws, k)).collect(),
             after: Some(order_key(&after.created_at, &after.handoff_id)),
             names: HashMap::new(),
             values: HashMap::new(),
@@ -267,7 +271,7 @@ fn cursor_of_order(order: &str) -> Option<InboxCursor> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::keys::handoff_shard;
+    use super::super::keys::{handoff_shard, INBOX_SHARDS};
     use super::*;
     use crate::adapters::sortable_time as ts;
 

@@ -3,7 +3,7 @@
 
 use super::keys::{
     active_pk, assignee_pk, by_state_pk, changes_pk, decision_sk, handoff_pk, handoff_shard, order_key, owner_pk,
-    pending_pk, team_pk, CHANGES_SHARDS, HANDOFF_SK, INBOX_SHARDS, TEAM_SHARDS,
+    pending_pk, team_pk, HANDOFF_SK,
 };
 use super::transact::from_attrs;
 use crate::adapters::sortable_time as ts;
@@ -51,10 +51,11 @@ pub(super) struct HandoffItem {
 }
 
 impl HandoffItem {
-    pub(super) fn new(h: &Handoff) -> Self {
+    /// The item of `h`, its index entries spread over `shards` (the workspace's layout).
+    pub(super) fn new(h: &Handoff, shards: u32) -> Self {
         let order = order_key(&h.created_at, &h.handoff_id);
         let active = h.state.is_active();
-        let shard = handoff_shard(&h.handoff_id, INBOX_SHARDS);
+        let shard = handoff_shard(&h.handoff_id, shards);
         Self {
             pk: handoff_pk(&h.workspace_id, &h.handoff_id),
             sk: HANDOFF_SK.into(),
@@ -64,12 +65,9 @@ impl HandoffItem {
             gsi2sk: active.then(|| order.clone()),
             gsi3pk: h.assignee.as_ref().map(|a| assignee_pk(&h.workspace_id, a, h.state)),
             gsi3sk: h.assignee.as_ref().map(|_| order.clone()),
-            gsi5pk: h
-                .team_id
-                .as_ref()
-                .map(|t| team_pk(&h.workspace_id, t, h.state, handoff_shard(&h.handoff_id, TEAM_SHARDS))),
+            gsi5pk: h.team_id.as_ref().map(|t| team_pk(&h.workspace_id, t, h.state, shard)),
             gsi5sk: h.team_id.as_ref().map(|_| order),
-            gsi6pk: changes_pk(&h.workspace_id, handoff_shard(&h.handoff_id, CHANGES_SHARDS)),
+            gsi6pk: changes_pk(&h.workspace_id, shard),
             gsi6sk: order_key(&h.updated_at, &h.handoff_id),
             handoff: h.clone(),
         }

@@ -33,23 +33,19 @@ pub const TTL_ATTRIBUTE: &str = "expires_at_epoch";
 /// busy workspace's outbox never shares a key with another's. The sweep scans the index (it holds
 /// only what is not yet sent), so the count costs readers nothing.
 pub const PENDING_SHARDS: u32 = 128;
-/// A workspace's Inbox indexes (active, by state) are spread over this many partitions, so one
-/// busy workspace does not exceed what one index partition takes (docs/SCALE.md).
-pub const INBOX_SHARDS: u32 = 64;
 /// The settings are kept as this many identical copies, written together by one transaction;
 /// each escalation checks the copy of its conversation, so the checks spread out too. The teams
 /// copies share the copies' partitions, so each partition takes two checks per escalation
 /// (docs/SCALE.md).
 pub const SETTINGS_COPIES: u32 = 64;
-/// A team's queue (the `by_team` index) is spread over this many partitions per team and state:
-/// a team can take every escalation of a busy workspace, as the `active` index does.
-pub const TEAM_SHARDS: u32 = 64;
-/// The changes feed's index is spread over this many partitions: every change of every handoff
-/// of a workspace writes to it (docs/SCALE.md).
-pub const CHANGES_SHARDS: u32 = 64;
-/// Each grouping's figures are spread over this many partitions (a decision adds to the one its
-/// handoff or event hashes to), so one busy workspace's sums do not pile onto one key.
-pub const METRICS_SHARDS: u32 = 64;
+/// The Inbox indexes (`active`, `by_state`), a team's queue (`by_team`, per team and state), the
+/// changes feed and each grouping's figures are spread over the workspace's layout, one count for
+/// all of them (`layout.rs`): 1 for a new workspace, more as its rate grows. These are the counts
+/// of a workspace saved before layouts existed, which keeps them.
+pub const INBOX_SHARDS: u32 = super::layout::LEGACY_SHARDS;
+pub const TEAM_SHARDS: u32 = super::layout::LEGACY_SHARDS;
+pub const CHANGES_SHARDS: u32 = super::layout::LEGACY_SHARDS;
+pub const METRICS_SHARDS: u32 = super::layout::LEGACY_SHARDS;
 
 pub(super) const HANDOFF_SK: &str = "#HANDOFF";
 /// The item beside the handoff that says how far its outbound events are handed over. It sorts
@@ -140,8 +136,13 @@ pub(super) fn team_pk(ws: &WorkspaceId, t: &TeamId, state: State, shard: u32) ->
     }
 }
 /// Every shard key of these teams' queues in one state.
-pub(super) fn team_keys<'a>(ws: &WorkspaceId, teams: impl Iterator<Item = &'a TeamId>, state: State) -> Vec<String> {
-    teams.flat_map(|t| (0..TEAM_SHARDS).map(move |k| team_pk(ws, t, state, k))).collect()
+pub(super) fn team_keys<'a>(
+    ws: &WorkspaceId,
+    teams: impl Iterator<Item = &'a TeamId>,
+    state: State,
+    shards: u32,
+) -> Vec<String> {
+    teams.flat_map(|t| (0..shards).map(move |k| team_pk(ws, t, state, k))).collect()
 }
 /// The teams document (without member lists), kept in as many copies as the settings.
 /// In the partition of the settings copy of the same number: one Query reads both.
@@ -157,8 +158,8 @@ pub(super) fn metrics_pk(ws: &WorkspaceId, dim: Dimension, shard: u32) -> String
 }
 /// The figures shard a decision adds to: the one its handoff's or event's id (`shard_key`)
 /// hashes to.
-pub(super) fn metrics_shard(shard_key: &str) -> u32 {
-    shard_for(shard_key, METRICS_SHARDS)
+pub(super) fn metrics_shard(shard_key: &str, shards: u32) -> u32 {
+    shard_for(shard_key, shards)
 }
 pub(super) fn shard_of(key: &str) -> u32 {
     shard_for(key, PENDING_SHARDS)

@@ -23,6 +23,7 @@ mod handoffs;
 mod inbox;
 mod items;
 mod keys;
+mod layout;
 mod outbox;
 mod settings;
 mod teams;
@@ -34,6 +35,7 @@ pub use keys::{
     CHANGES_SHARDS, INBOX_SHARDS, INDEXES, INDEX_ACTIVE, INDEX_BY_ASSIGNEE, INDEX_BY_STATE, INDEX_BY_TEAM,
     INDEX_CHANGES, INDEX_PENDING_EFFECTS, METRICS_SHARDS, PENDING_SHARDS, SETTINGS_COPIES, TEAM_SHARDS, TTL_ATTRIBUTE,
 };
+pub use layout::{Layout, GROWTH_LEAD, LAYOUT_FRESH_FOR, LEGACY_SHARDS, LIVES_PER_SHARD, MAX_SHARDS, REPORT_FROM};
 pub use outbox::PENDING_SCAN_SEGMENTS;
 
 use crate::domain::{
@@ -53,11 +55,31 @@ use chrono::{DateTime, NaiveDate, Utc};
 pub struct DynamoStore {
     client: Client,
     table: String,
+    /// Reads the time for the workspaces' layouts and escalation rates.
+    clock: std::sync::Arc<dyn crate::ports::Clock>,
+    /// What this process knows of each workspace's shard count (`layout.rs`).
+    layouts: std::sync::Arc<layout::Layouts>,
 }
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self {
+            client,
+            table: table.into(),
+            clock: std::sync::Arc::new(crate::ports::SystemClock),
+            layouts: Default::default(),
+        }
+    }
+
+    /// The same store on `clock` (a test's driven clock).
+    pub fn with_clock(mut self, clock: std::sync::Arc<dyn crate::ports::Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The workspace's layout as it is stored now (a fresh read).
+    pub async fn stored_layout(&self, ws: &WorkspaceId) -> Result<Layout, StoreError> {
+        self.layout(ws, true).await
     }
 
     pub fn table(&self) -> &str {

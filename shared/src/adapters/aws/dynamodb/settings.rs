@@ -4,6 +4,7 @@
 
 use super::items::{Item, SettingsItem, TeamsItem};
 use super::keys::{settings_key, SETTINGS_COPIES};
+use super::layout::{layout_of, LAYOUT_SK};
 use super::transact::{from_attrs, n, s, sdk_error, to_attrs, Cond, NEW};
 use super::DynamoStore;
 use crate::domain::{SettingsDoc, TeamsDoc, WorkspaceId};
@@ -21,10 +22,14 @@ impl DynamoStore {
     }
 
     pub(super) async fn put_settings(&self, doc: &SettingsDoc, expected_version: u64) -> Result<(), StoreError> {
-        let items = self.copies(expected_version, |copy| {
+        let mut items = self.copies(expected_version, |copy| {
             let (pk, sk) = settings_key(&doc.workspace_id, copy);
             to_attrs(&SettingsItem { pk, sk, doc: doc.clone() })
         })?;
+        // A workspace's first save records its layout: one shard, grown with its rate (layout.rs).
+        if expected_version == 0 {
+            items.push(self.put(self.first_layout_item(&doc.workspace_id)?, Some(Cond::new(NEW)))?);
+        }
         self.transact_versioned(items).await
     }
 
@@ -32,16 +37,19 @@ impl DynamoStore {
         &self,
         ws: &WorkspaceId,
     ) -> Result<(Option<SettingsDoc>, Option<TeamsDoc>), StoreError> {
-        // The settings and the teams (without member lists) share a partition: one Query.
+        // The layout, the settings and the teams (without member lists) share a partition: one
+        // Query (`LAYOUT` < `SETTINGS` < `TEAMS`).
         let (pk, _) = settings_key(ws, 0);
-        let (mut settings, mut teams) = (None, None);
-        for item in self.query_all(pk, "SETTINGS".into(), "TEAMS".into()).await? {
+        let (mut layout, mut settings, mut teams) = (None, None, None);
+        for item in self.query_all(pk, LAYOUT_SK.into(), "TEAMS".into()).await? {
             match item.get("sk").and_then(|v| v.as_s().ok()).map(String::as_str) {
+                Some(LAYOUT_SK) => layout = Some(item),
                 Some("SETTINGS") => settings = Some(from_attrs::<SettingsItem>(item)?.doc),
                 Some("TEAMS") => teams = Some(from_attrs::<TeamsItem>(item)?.doc),
                 _ => {}
             }
         }
+        self.remember_layout(ws, layout_of(layout, settings.is_some())?);
         Ok((settings, teams))
     }
 

@@ -30,9 +30,10 @@ pub const INDEXES: [(&str, u32); 6] = [
 /// The TTL attribute (epoch seconds).
 pub const TTL_ATTRIBUTE: &str = "expires_at_epoch";
 /// A workspace's pending decisions are spread over this many index partitions of its own, so a
-/// busy workspace's outbox never shares a key with another's. The sweep scans the index (it holds
+/// busy workspace's outbox never shares a key with another's, and one at 10,000 whole lives a
+/// second stays under each partition's limit (docs/SCALE.md). The sweep scans the index (it holds
 /// only what is not yet sent), so the count costs readers nothing.
-pub const PENDING_SHARDS: u32 = 128;
+pub const PENDING_SHARDS: u32 = 1024;
 /// The settings are kept as this many identical copies, written together by one transaction;
 /// each escalation checks the copy of its conversation, so the checks spread out too. The teams
 /// copies share the copies' partitions, so each partition takes two checks per escalation

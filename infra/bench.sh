@@ -103,10 +103,18 @@ $CALLS
 "Warm" means the container has served this workspace before: it remembers the settings it last
 read, and each escalation's transaction checks their version (see docs/ARCHITECTURE.md). An accept
 in a container that has not read the handoff before reads it first (3 in sequence before the
-answer: the read, the conditional write, the send; then its acknowledgement); after the agent opened
-it (GET, or the Inbox page, served by the same function) the read is saved. The read cannot be
-replaced by a condition: what an accept writes (the customer's event, the figures, the timeline)
-depends on the handoff.
+answer: the read, with the workspace's layout beside it the first time, the conditional write, the
+send; then its acknowledgement); after the agent opened it (GET, or the Inbox page, served by the
+same function) the read is saved: an accept from the Inbox page commits against the page's copy,
+taken as caught up on the events sent (a wrong guess fails the write's check and reads). The read
+cannot be replaced by a condition: what an accept writes (the customer's event, the figures, the
+timeline) depends on the handoff.
+
+Reads of an index (the Inbox, a team's queue, the changes feed, the figures) read one \`Query\` per
+shard of the workspace's layout: 1 for this new, quiet workspace. A container reads the layout
+itself first (one \`Query\`), then again at most once a minute ("first in a container"); an
+escalation reads it with its settings, and a command's first write in a container beside the
+handoff (docs/ARCHITECTURE.md, "DynamoDB key design").
 
 The conversation (spec §10): a customer message is one conditional write in the container that
 escalated (it knows the conversation's handoff); a container that never saw the conversation reads

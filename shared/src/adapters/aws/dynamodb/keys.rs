@@ -177,11 +177,20 @@ mod tests {
 
     #[test]
     fn shards_are_stable_and_spread() {
-        // Pinned: a change of the hash (or of `PENDING_SHARDS`) would move every stored key.
-        assert_eq!(shard_of("HANDOFF#ws#hnd_1"), 101);
+        // Pinned: a change of the hash would move every stored key.
+        assert_eq!(shard_for("HANDOFF#ws#hnd_1", 128), 101);
+        assert_eq!(shard_of("HANDOFF#ws#hnd_1"), 229);
         assert_eq!(handoff_shard(&HandoffId::parse("hnd_1").unwrap(), 64), 5);
-        let used: HashSet<u32> = (0..5000).map(|i| shard_of(&format!("HANDOFF#ws#hnd_{i}"))).collect();
+        let used: HashSet<u32> = (0..20_000).map(|i| shard_of(&format!("HANDOFF#ws#hnd_{i}"))).collect();
         assert_eq!(used.len(), PENDING_SHARDS as usize);
+        // A layout grows by doubling: an entry's shard under a count is its shard under the
+        // smaller count, or that plus the smaller count, so reading up to the larger count finds it.
+        for i in 0..2_000 {
+            let key = format!("hnd_{i}");
+            for k in [1, 2, 4, 64, 512] {
+                assert_eq!(shard_for(&key, 2 * k) % k, shard_for(&key, k), "{key} at {k}");
+            }
+        }
         let inbox: HashSet<u32> =
             (0..5000).map(|i| handoff_shard(&HandoffId::parse(format!("hnd_{i}")).unwrap(), INBOX_SHARDS)).collect();
         assert_eq!(inbox.len(), INBOX_SHARDS as usize);

@@ -372,3 +372,42 @@ fn the_web_app_is_served_at_the_root_of_the_api() {
         assert_eq!(target(&vars[var]).as_deref(), Some(param), "{var}");
     }
 }
+
+/// Every function that commits a handoff change may do all a commit does on the table: its
+/// transaction puts, updates and deletes items and checks the handoff's sent item
+/// (`ConditionCheckItem`), and a conflict or the workspace's layout is read with a `Query`.
+/// (Neither moto nor the local stack enforces IAM, so this is where a missing action shows.)
+#[test]
+fn every_function_that_commits_may_do_what_a_commit_does() {
+    let t = template();
+    let roles = of_type(&t, "AWS::IAM::Role");
+    for function in ["escalation-trigger", "stall-notifier", "voice-timeout", "inbox-api"] {
+        let mut on_table: Vec<String> = Vec::new();
+        for role in roles.values() {
+            for policy in role["Properties"]["Policies"].as_sequence().unwrap() {
+                if policy["PolicyName"].as_str() != Some(function) {
+                    continue;
+                }
+                for st in policy["PolicyDocument"]["Statement"].as_sequence().unwrap() {
+                    let resources = match &st["Resource"] {
+                        Value::Sequence(s) => s.clone(),
+                        other => vec![other.clone()],
+                    };
+                    if resources.iter().any(|r| target(r).as_deref() == Some("HandoffTable")) {
+                        on_table.extend(strings(&st["Action"]));
+                    }
+                }
+            }
+        }
+        for needed in [
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:ConditionCheckItem",
+            "dynamodb:Query",
+        ] {
+            assert!(on_table.iter().any(|a| a == needed), "{function} may not {needed} on the table: {on_table:?}");
+        }
+    }
+}

@@ -14,10 +14,12 @@
 //! Workspaces whose settings were first saved before layouts existed have no `LAYOUT` item and
 //! keep the fixed count they were written with (`LEGACY_SHARDS`); the first growth records one.
 //!
-//! The rate: each process counts the escalations it records per workspace and second; a process
-//! that recorded at least `REPORT_FROM` in the last second adds them to the workspace's counter of
-//! the minute (`RATE#<ws>`, one `UpdateItem` a second per busy process, returning the minute's
-//! total), and grows the layout when the minute's rate passes `LIVES_PER_SHARD` per shard.
+//! The rate: each process counts the escalations it records per workspace in windows of
+//! `REPORT_EVERY`; a process that recorded at least `REPORT_FROM` in its last window adds them to
+//! the workspace's counter of the minute (`RATE#<ws>`, one `UpdateItem` per busy process every 10
+//! seconds at most, returning the minute's total), and grows the layout when the minute's rate, over
+//! at least `RATE_FLOOR` of it, passes `LIVES_PER_SHARD` per shard: a spike of a few seconds does
+//! not spread a workspace for good.
 
 use super::keys::settings_key;
 use super::transact::{from_attrs, n, s, sdk_error};
@@ -42,8 +44,15 @@ pub const LIVES_PER_SHARD: f64 = 12.0;
 pub const GROWTH_LEAD: Duration = Duration::seconds(120);
 /// A process reads a workspace's layout again before reading an index if its copy is older.
 pub const LAYOUT_FRESH_FOR: Duration = Duration::seconds(60);
-/// A process reports its last second's escalations of a workspace from this many on.
-pub const REPORT_FROM: u64 = 5;
+/// A process reads it again before a write if its copy is older (an older copy is safe, but a
+/// quiet writer would go on writing to the old shards after a growth).
+pub const LAYOUT_REFRESH_FOR_WRITES: Duration = Duration::seconds(300);
+/// A process counts a workspace's escalations in windows this long…
+pub const REPORT_EVERY: i64 = 10;
+/// …and reports a window's count from this many on.
+pub const REPORT_FROM: u64 = 10;
+/// The minute's rate is its count over at least this many seconds.
+const RATE_FLOOR: f64 = 30.0;
 
 pub(super) const LAYOUT_SK: &str = "LAYOUT";
 const RATE_TTL: Duration = Duration::hours(1);
@@ -129,18 +138,21 @@ impl Layouts {
         }
     }
 
-    /// Counts one escalation at `now`; returns the count of the second before, when this one
-    /// starts a new second.
+    /// Counts one escalation at `now`; returns the count of the window before, when this one
+    /// starts a new window.
     fn count(&self, ws: &WorkspaceId, now: DateTime<Utc>) -> Option<u64> {
-        let second = now.timestamp();
+        let window = now.timestamp().div_euclid(REPORT_EVERY);
         let mut counted = self.counted.lock().unwrap_or_else(|p| p.into_inner());
-        let entry = counted.entry(ws.clone()).or_insert((second, 0));
-        if entry.0 == second {
+        if counted.len() >= 10_000 && !counted.contains_key(ws) {
+            counted.clear();
+        }
+        let entry = counted.entry(ws.clone()).or_insert((window, 0));
+        if entry.0 == window {
             entry.1 += 1;
             return None;
         }
-        let last = if entry.0 == second - 1 { entry.1 } else { 0 };
-        *entry = (second, 1);
+        let last = if entry.0 == window - 1 { entry.1 } else { 0 };
+        *entry = (window, 1);
         Some(last)
     }
 }
@@ -168,11 +180,13 @@ impl DynamoStore {
     }
 
     /// The workspace's layout, as this process knows it (read from the table when it does not, or
-    /// when `fresh` and its copy is older than `LAYOUT_FRESH_FOR`).
+    /// when its copy is older than `LAYOUT_FRESH_FOR` for a read (`fresh`), or than
+    /// `LAYOUT_REFRESH_FOR_WRITES` for a write).
     pub(super) async fn layout(&self, ws: &WorkspaceId, fresh: bool) -> Result<Layout, StoreError> {
         let now = self.clock.now();
         if let Some((layout, at)) = self.layouts.get(ws) {
-            if !fresh || now - at < LAYOUT_FRESH_FOR {
+            let max_age = if fresh { LAYOUT_FRESH_FOR } else { LAYOUT_REFRESH_FOR_WRITES };
+            if now - at < max_age {
                 return Ok(layout);
             }
         }
@@ -192,8 +206,8 @@ impl DynamoStore {
         Ok(layout)
     }
 
-    /// Counts an escalation recorded for `ws`, and once a second, when this process recorded at
-    /// least `REPORT_FROM` in the second before, reports them (and grows the layout if the
+    /// Counts an escalation recorded for `ws`, and once a window, when this process recorded at
+    /// least `REPORT_FROM` in the window before, reports them (and grows the layout if the
     /// workspace's rate this minute needs it). A failure is logged, never the escalation's.
     pub(super) async fn count_escalation(&self, ws: &WorkspaceId) {
         let now = self.clock.now();
@@ -206,9 +220,9 @@ impl DynamoStore {
         }
     }
 
-    /// Adds `escalations` (recorded by this process in the last second) to the workspace's count of
-    /// this minute and grows its layout when the minute's rate so far needs more shards. Returns
-    /// the layout, grown or not.
+    /// Adds `escalations` (recorded by this process since its last report) to the workspace's count
+    /// of this minute and grows its layout when the minute's rate so far needs more shards.
+    /// Returns the layout, grown or not.
     pub async fn observe_rate(&self, ws: &WorkspaceId, escalations: u64) -> Result<Layout, StoreError> {
         let now = self.clock.now();
         let minute = now.with_second(0).and_then(|t| t.with_nanosecond(0)).unwrap_or(now);
@@ -232,8 +246,9 @@ impl DynamoStore {
             .and_then(|v| v.as_n().ok())
             .and_then(|v| v.parse::<f64>().ok())
             .unwrap_or(escalations as f64);
-        // At least 15 s: the start of a minute says little of its rate.
-        let elapsed = ((now - minute).num_milliseconds() as f64 / 1000.0).max(15.0);
+        // At least `RATE_FLOOR`: the start of a minute says little of its rate, and a short spike
+        // should not spread the workspace for good.
+        let elapsed = ((now - minute).num_milliseconds() as f64 / 1000.0).max(RATE_FLOOR);
         let layout = self.layout(ws, true).await?;
         let Some(grown) = layout.grown(total / elapsed, now) else { return Ok(layout) };
         self.grow(ws, layout, grown).await
@@ -302,14 +317,14 @@ mod tests {
     }
 
     #[test]
-    fn a_process_reports_the_second_before_once_a_new_one_starts() {
+    fn a_process_reports_the_window_before_once_a_new_one_starts() {
         let l = Layouts::default();
         let ws = WorkspaceId::parse("ws").unwrap();
         let t = at("2026-11-24T10:00:00.100Z");
-        for _ in 0..7 {
-            assert_eq!(l.count(&ws, t), None);
+        for i in 0..27 {
+            assert_eq!(l.count(&ws, t + Duration::milliseconds(300 * i)), None, "within the window");
         }
-        assert_eq!(l.count(&ws, t + Duration::milliseconds(950)), Some(7));
-        assert_eq!(l.count(&ws, t + Duration::seconds(5)), Some(0), "a quiet gap reports nothing worth sending");
+        assert_eq!(l.count(&ws, t + Duration::seconds(10)), Some(27));
+        assert_eq!(l.count(&ws, t + Duration::seconds(45)), Some(0), "a quiet gap reports nothing worth sending");
     }
 }

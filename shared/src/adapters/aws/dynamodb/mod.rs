@@ -59,6 +59,8 @@ pub struct DynamoStore {
     clock: std::sync::Arc<dyn crate::ports::Clock>,
     /// What this process knows of each workspace's shard count (`layout.rs`).
     layouts: std::sync::Arc<layout::Layouts>,
+    /// Where the sweep's scan of each segment of the pending index goes on from.
+    scan_at: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<i32, items::Item>>>,
 }
 
 impl DynamoStore {
@@ -68,6 +70,7 @@ impl DynamoStore {
             table: table.into(),
             clock: std::sync::Arc::new(crate::ports::SystemClock),
             layouts: Default::default(),
+            scan_at: Default::default(),
         }
     }
 

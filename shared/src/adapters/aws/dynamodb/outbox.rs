@@ -25,16 +25,17 @@ impl DynamoStore {
         // The index holds only decisions with an effect not yet sent (moments after each decision,
         // or what an outage left), under keys of their workspaces: a parallel scan of it finds
         // them all without a key every workspace writes to. Each segment reads at most
-        // `MAX_SCAN_PAGES` pages; what a bigger backlog leaves is read by the next sweeps (a
-        // handoff's later decision never leaves before an earlier one: see `dispatch`).
+        // `MAX_SCAN_PAGES` pages; a bigger backlog is read on by the next sweeps from where this
+        // one stopped (then from the start again), so nothing at the back waits for the front to
+        // drain (a handoff's later decision never leaves before an earlier one: see `dispatch`).
         const MAX_SCAN_PAGES: usize = 16;
         let before = ts(&before);
         let segments = join_all((0..PENDING_SCAN_SEGMENTS).map(|segment| {
             let before = before.clone();
             async move {
                 let mut found: Vec<Item> = Vec::new();
-                let mut start: Option<Item> = None;
-                for _ in 0..MAX_SCAN_PAGES {
+                let mut start: Option<Item> = self.scan_resume(segment, None);
+                for page in 0..MAX_SCAN_PAGES {
                     let out = self
                         .client
                         .scan()
@@ -50,8 +51,17 @@ impl DynamoStore {
                         .map_err(sdk_error)?;
                     found.extend(out.items.unwrap_or_default());
                     match out.last_evaluated_key {
-                        Some(k) if !k.is_empty() => start = Some(k),
-                        _ => break,
+                        Some(k) if !k.is_empty() => {
+                            if page + 1 == MAX_SCAN_PAGES {
+                                self.scan_resume(segment, Some(Some(k)));
+                                break;
+                            }
+                            start = Some(k);
+                        }
+                        _ => {
+                            self.scan_resume(segment, Some(None));
+                            break;
+                        }
                     }
                 }
                 Ok::<_, StoreError>(found)
@@ -67,6 +77,21 @@ impl DynamoStore {
         }
         out.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(out.into_iter().take(limit).map(|(_, d)| d).collect())
+    }
+
+    /// Where the sweep's scan of `segment` goes on from (none: the start); with `set`, records it.
+    fn scan_resume(&self, segment: i32, set: Option<Option<Item>>) -> Option<Item> {
+        let mut at = self.scan_at.lock().unwrap_or_else(|p| p.into_inner());
+        match set {
+            Some(next) => {
+                match next {
+                    Some(k) => at.insert(segment, k),
+                    None => at.remove(&segment),
+                };
+                None
+            }
+            None => at.get(&segment).cloned(),
+        }
     }
 
     pub(super) async fn mark_sent(

@@ -58,6 +58,8 @@ async fn measure(data_dir: Option<std::path::PathBuf>, fill: usize) -> [f64; 3] 
         demo_workspace: None,
         web: Default::default(),
         clock: Default::default(),
+        allowed_hosts: vec![],
+        local_sign_in: false,
     })
     .await
     .expect("local stack starts");

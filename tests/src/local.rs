@@ -63,6 +63,8 @@ impl Stack {
             demo_workspace: None,
             web: Default::default(),
             clock,
+            allowed_hosts: vec![],
+            local_sign_in: false,
         })
         .await
         .expect("local stack starts");

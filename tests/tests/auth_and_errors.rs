@@ -152,3 +152,48 @@ async fn no_input_makes_a_route_fail_with_500() {
         }
     }
 }
+
+/// DNS rebinding: a page of another site that points a name of its own at the stack's address is
+/// refused on every route (421, before anything runs), and the sign-in refuses a request a
+/// browser marks as coming from another site (403), even one that names the stack correctly.
+#[tokio::test(flavor = "multi_thread")]
+async fn only_the_stack_s_own_host_is_answered_and_no_other_site_signs_in() {
+    let s = Stack::start().await;
+    let port = s.running.as_ref().unwrap().addr.port();
+    let ws = unique("ws");
+    let sign_in = json!({"workspace_id": ws, "user_id": "mallory", "role": "admin"});
+    let send = |path: &str, host: String, origin: Option<String>| {
+        let mut req = s
+            .http
+            .post(format!("{}{path}", s.url))
+            .header("host", host)
+            .header("content-type", "application/json")
+            .body(sign_in.to_string());
+        if let Some(o) = origin {
+            req = req.header("origin", o);
+        }
+        async move {
+            let r = req.send().await.unwrap();
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let evil = format!("evil.example:{port}");
+    let (st, body) = send("/local/sign-in", evil.clone(), Some(format!("http://{evil}"))).await;
+    assert_eq!((st, body["error"]["code"].as_str()), (421, Some("host_not_allowed")), "{body}");
+    assert!(body.get("token").is_none());
+    let (st, _) = send(&format!("/v1/workspaces/{ws}/conversations/c/escalations"), evil.clone(), None).await;
+    assert_eq!(st, 421, "every route, not only the sign-in");
+    let get = s.http.get(format!("{}/", s.url)).header("host", evil.clone()).send().await.unwrap();
+    assert_eq!(get.status().as_u16(), 421, "the web app too");
+    // The right Host, but a page of another site: no token.
+    let (st, body) = send("/local/sign-in", format!("127.0.0.1:{port}"), Some(format!("http://{evil}"))).await;
+    assert_eq!((st, body["error"]["code"].as_str()), (403, Some("forbidden")), "{body}");
+    // The stack's own page, and a script (no Origin): a token.
+    let (st, body) =
+        send("/local/sign-in", format!("localhost:{port}"), Some(format!("http://localhost:{port}"))).await;
+    assert_eq!(st, 200, "{body}");
+    assert!(body["token"].is_string());
+    let (st, _) = send("/local/sign-in", format!("127.0.0.1:{port}"), None).await;
+    assert_eq!(st, 200);
+}

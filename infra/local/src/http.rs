@@ -25,6 +25,8 @@ pub struct HttpState {
     pub web: crate::web::WebFiles,
     /// The local sign-in is offered only on a loopback address: it trusts whoever reaches it.
     pub sign_in: bool,
+    /// The `Host` names and port requests must give.
+    pub hosts: Arc<crate::hosts::AllowedHosts>,
 }
 
 /// Which function serves a route.
@@ -178,5 +180,6 @@ pub fn router(state: HttpState) -> Router {
         .route("/healthz", get(|| async { Json(serde_json::json!({"status": "ok"})) }))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state.hosts.clone(), crate::hosts::require_host))
         .with_state(state)
 }

@@ -3,6 +3,7 @@
 //! functions.
 
 pub mod auth;
+pub mod hosts;
 pub mod http;
 pub mod lock;
 pub mod try_flow;
@@ -40,6 +41,11 @@ pub struct LocalConfig {
     /// The clock every timer, waiting policy and sweep reads (the real one unless a test drives
     /// its own).
     pub clock: LocalClock,
+    /// Names besides 127.0.0.1, localhost, [::1] and the listening address that requests may
+    /// give as their `Host` (`--allowed-host`); any other is refused (DNS rebinding).
+    pub allowed_hosts: Vec<String>,
+    /// Offer the local sign-in even when tokens come from an identity provider (`--jwks`).
+    pub local_sign_in: bool,
 }
 
 /// The clock of a local stack.
@@ -196,7 +202,10 @@ pub async fn start(config: LocalConfig) -> Result<RunningStack, StartError> {
             secret: config.jwt_secret.as_str().into(),
             tokens: config.tokens.clone(),
             web: config.web.clone(),
-            sign_in: config.listen.ip().is_loopback(),
+            // Only on a loopback address (it trusts whoever reaches it), and with an identity
+            // provider only when asked for.
+            sign_in: config.listen.ip().is_loopback() && (config.tokens.jwks.is_none() || config.local_sign_in),
+            hosts: Arc::new(hosts::AllowedHosts::new(config.listen, &config.allowed_hosts).on_port(addr.port())),
         };
         let router = http::router(state);
         let mut rx = rx.clone();

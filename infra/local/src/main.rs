@@ -47,6 +47,13 @@ struct ServeArgs {
     /// working on the pages: a reload shows an edit).
     #[arg(long, env = "HANDOFF_WEB_DIR")]
     web_dir: Option<PathBuf>,
+    /// A name requests may give as their Host besides 127.0.0.1, localhost, [::1] and the
+    /// listening address (repeat for more); requests naming any other host are refused.
+    #[arg(long = "allowed-host", value_name = "NAME")]
+    allowed_hosts: Vec<String>,
+    /// Offer the local sign-in (POST /local/sign-in) even with --jwks, where it is off by default.
+    #[arg(long)]
+    local_sign_in: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -211,6 +218,8 @@ async fn serve(args: ServeArgs) -> ExitCode {
             None => handoff_local::web::WebFiles::Embedded,
         },
         clock: Default::default(),
+        allowed_hosts: args.allowed_hosts.clone(),
+        local_sign_in: args.local_sign_in,
     })
     .await
     {

@@ -74,12 +74,22 @@ pub struct SignIn {
 
 /// Local only: a token for the chosen workspace, user id and role, as an identity provider would
 /// issue after sign-in. The local stack trusts whoever can reach it; never expose it.
-pub async fn sign_in(State(state): State<HttpState>, body: axum::body::Bytes) -> Response {
+pub async fn sign_in(
+    State(state): State<HttpState>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
     if !state.sign_in {
         return crate::http::error(ApiError::Forbidden(
-            "the local sign-in is offered on a loopback address only (it trusts whoever reaches it); \
-             listen on 127.0.0.1, or sign in with your identity provider (--jwks)"
+            "the local sign-in is offered on a loopback address only (it trusts whoever reaches it), and \
+             not with an identity provider (--jwks) unless asked for (--local-sign-in); listen on \
+             127.0.0.1, or sign in with your identity provider"
                 .into(),
+        ));
+    }
+    if state.hosts.cross_site(&headers) {
+        return crate::http::error(ApiError::Forbidden(
+            "the local sign-in answers the stack's own pages and scripts, not a page of another site".into(),
         ));
     }
     // Read as JSON whatever the content type says (a script's bare POST included).

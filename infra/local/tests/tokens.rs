@@ -24,6 +24,8 @@ async fn stack(tokens: TokenPolicy) -> RunningStack {
         demo_workspace: Some("ws_demo".into()),
         web: Default::default(),
         clock: Default::default(),
+        allowed_hosts: vec![],
+        local_sign_in: false,
     })
     .await
     .expect("the stack starts")
@@ -175,6 +177,8 @@ async fn a_jwks_is_read_from_a_url() {
         demo_workspace: None,
         web: Default::default(),
         clock: Default::default(),
+        allowed_hosts: vec![],
+        local_sign_in: false,
     })
     .await;
     let err = bad.err().expect("no start without its JWKS").to_string();
@@ -234,4 +238,36 @@ async fn the_local_sign_in_mints_a_token_for_the_chosen_user_and_role() {
     assert_eq!(page.status(), 200);
     assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
     assert!(page.text().await.unwrap().contains("app.js"));
+}
+
+/// With an identity provider (`--jwks`) the local sign-in is off unless asked for
+/// (`--local-sign-in`): tokens come from the provider.
+#[tokio::test]
+async fn with_an_identity_provider_the_local_sign_in_is_off_unless_asked_for() {
+    let with_jwks =
+        || TokenPolicy { issuer: None, audiences: vec![], jwks: Some(JwksSource::File(keys().join("jwks.json"))) };
+    let body = r#"{"workspace_id": "ws_demo", "user_id": "alice", "role": "admin"}"#;
+    let client = reqwest::Client::new();
+    let off = stack(with_jwks()).await;
+    let r = client.post(format!("{}/local/sign-in", off.url())).body(body).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    let err: serde_json::Value = r.json().await.unwrap();
+    assert!(err["error"]["message"].as_str().unwrap().contains("--local-sign-in"), "{err}");
+    off.stop().await;
+    let on = start(LocalConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: None,
+        jwt_secret: SECRET.into(),
+        tokens: with_jwks(),
+        demo_workspace: Some("ws_demo".into()),
+        web: Default::default(),
+        clock: Default::default(),
+        allowed_hosts: vec![],
+        local_sign_in: true,
+    })
+    .await
+    .expect("the stack starts");
+    let r = client.post(format!("{}/local/sign-in", on.url())).body(body).send().await.unwrap();
+    assert_eq!(r.status(), 200, "asked for");
+    on.stop().await;
 }

@@ -36,19 +36,68 @@ pub enum SecretSource {
     Generated(Option<std::path::PathBuf>),
 }
 
-/// The secret from `HANDOFF_JWT_SECRET`, else the one kept in the data directory, else a new
-/// random one (kept in the data directory when there is one, so tokens survive restarts).
-pub fn load_or_create_secret(data_dir: Option<&Path>) -> std::io::Result<(String, SecretSource)> {
+/// The shortest `HANDOFF_JWT_SECRET` accepted: an HS256 secret shorter than its hash is guessable.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// Why the signing secret cannot be used; each says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error(
+        "HANDOFF_JWT_SECRET is {0} bytes; it must be at least {MIN_SECRET_BYTES} (for example the output of \
+         `openssl rand -hex 32`), or unset it to use the one in the data directory"
+    )]
+    TooShort(usize),
+    #[error(
+        "{0} can be read by other users of this machine, who could sign tokens for every workspace with it; \
+         run `chmod 600 {0}` (or delete it to have a new one generated)"
+    )]
+    ReadableByOthers(std::path::PathBuf),
+    #[error("cannot read or create the token secret in {0}: {1}")]
+    Io(std::path::PathBuf, std::io::Error),
+}
+
+/// Creates `dir` (and its parents) readable by its owner only, if it does not exist.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(dir)
+}
+
+/// The secret from `HANDOFF_JWT_SECRET` (at least `MIN_SECRET_BYTES`), else the one kept in the
+/// data directory (which only its owner may read), else a new random one (kept in the data
+/// directory when there is one, so tokens survive restarts).
+pub fn load_or_create_secret(data_dir: Option<&Path>) -> Result<(String, SecretSource), SecretError> {
     if let Ok(s) = std::env::var(SECRET_ENV) {
         if !s.is_empty() {
+            if s.len() < MIN_SECRET_BYTES {
+                return Err(SecretError::TooShort(s.len()));
+            }
             return Ok((s, SecretSource::Environment));
         }
     }
+    let io = |dir: &Path| {
+        let dir = dir.to_path_buf();
+        move |e: std::io::Error| SecretError::Io(dir, e)
+    };
     if let Some(dir) = data_dir {
-        if let Ok(s) = std::fs::read_to_string(dir.join(SECRET_FILE)) {
+        let path = dir.join(SECRET_FILE);
+        if let Ok(s) = std::fs::read_to_string(&path) {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = std::fs::metadata(&path).map_err(io(dir))?.permissions().mode();
+                if mode & 0o077 != 0 {
+                    return Err(SecretError::ReadableByOthers(path));
+                }
+            }
             let s = s.trim().to_string();
             if !s.is_empty() {
-                return Ok((s, SecretSource::DataDir(dir.join(SECRET_FILE))));
+                return Ok((s, SecretSource::DataDir(path)));
             }
         }
     }
@@ -56,7 +105,7 @@ pub fn load_or_create_secret(data_dir: Option<&Path>) -> std::io::Result<(String
     rand::thread_rng().fill_bytes(&mut bytes);
     let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     if let Some(dir) = data_dir {
-        std::fs::create_dir_all(dir)?;
+        create_private_dir(dir).map_err(io(dir))?;
         let path = dir.join(SECRET_FILE);
         // Readable by its owner only from the moment it exists.
         let mut options = std::fs::OpenOptions::new();
@@ -66,7 +115,8 @@ pub fn load_or_create_secret(data_dir: Option<&Path>) -> std::io::Result<(String
             use std::os::unix::fs::OpenOptionsExt;
             options.mode(0o600);
         }
-        std::io::Write::write_all(&mut options.open(&path)?, secret.as_bytes())?;
+        let mut file = options.open(&path).map_err(io(dir))?;
+        std::io::Write::write_all(&mut file, secret.as_bytes()).map_err(io(dir))?;
         return Ok((secret, SecretSource::Generated(Some(path))));
     }
     Ok((secret, SecretSource::Generated(None)))

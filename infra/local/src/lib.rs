@@ -143,9 +143,18 @@ pub async fn start(config: LocalConfig) -> Result<RunningStack, StartError> {
     let verifier = auth::Verifier::new(&config.jwt_secret, &config.tokens).await.map_err(StartError::Tokens)?;
     let (db, dir_lock) = match &config.data_dir {
         Some(dir) => {
-            std::fs::create_dir_all(dir).map_err(|e| StartError::DataDir(dir.clone(), e))?;
+            auth::create_private_dir(dir).map_err(|e| StartError::DataDir(dir.clone(), e))?;
             let held = lock::DataDirLock::acquire(dir)?;
-            (EmbeddedDb::open(&dir.join("handoff.sqlite3"))?, Some(held))
+            let path = dir.join("handoff.sqlite3");
+            let db = EmbeddedDb::open(&path)?;
+            // The database holds every conversation: its owner's only.
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                    .map_err(|e| StartError::DataDir(dir.clone(), e))?;
+            }
+            (db, Some(held))
         }
         None => (EmbeddedDb::in_memory()?, None),
     };

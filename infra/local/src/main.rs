@@ -133,7 +133,7 @@ async fn main() -> ExitCode {
             let secret = match auth::load_or_create_secret(Some(&data_dir)) {
                 Ok((s, _)) => s,
                 Err(e) => {
-                    eprintln!("error: cannot read or create the token secret in {}: {e}", data_dir.display());
+                    eprintln!("error: {e}");
                     return ExitCode::from(2);
                 }
             };
@@ -184,7 +184,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
     // Nothing in a data directory another process serves is touched, not even its secret.
     let probe = match &data_dir {
         Some(dir) => {
-            if let Err(e) = std::fs::create_dir_all(dir) {
+            if let Err(e) = auth::create_private_dir(dir) {
                 eprintln!("error: cannot create the data directory {}: {e}", dir.display());
                 return ExitCode::from(2);
             }
@@ -201,7 +201,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
     let (secret, source) = match auth::load_or_create_secret(data_dir.as_deref()) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("error: cannot create the token secret in {}: {e}", args.data_dir.display());
+            eprintln!("error: {e}");
             return ExitCode::from(2);
         }
     };
@@ -229,8 +229,12 @@ async fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let example =
-        auth::mint_for(&secret, DEMO_WORKSPACE, "admin", "local-admin", 12 * 3600, &policy).unwrap_or_default();
+    // A ready admin token only where nobody else can use it: the demo workspace on a loopback
+    // address. The secret itself is never printed (whatever captures this output could sign
+    // tokens for every workspace with it).
+    let example = (!args.no_demo && args.listen.ip().is_loopback())
+        .then(|| auth::mint_for(&secret, DEMO_WORKSPACE, "admin", "local-admin", 12 * 3600, &policy).ok())
+        .flatten();
     println!("Human Handoff is running.");
     println!("  Web app: {}/ (sign in with a user id and a role)", stack.url());
     println!("  API:     {}/v1/workspaces/{{workspace_id}}/...", stack.url());
@@ -238,20 +242,18 @@ async fn serve(args: ServeArgs) -> ExitCode {
         Some(d) => println!("  Data:    {} (SQLite; survives restarts)", d.display()),
         None => println!("  Data:    in memory (lost when this process stops)"),
     }
-    let mut env_prefix = String::new();
     match &source {
         SecretSource::Environment => println!("  Tokens:  signed with HANDOFF_JWT_SECRET (HS256)"),
         SecretSource::DataDir(path) => {
             println!("  Tokens:  signed with the secret in {} (set HANDOFF_JWT_SECRET to choose one)", path.display())
         }
-        SecretSource::Generated(Some(path)) => println!(
-            "  Tokens:  signed with a generated secret, HANDOFF_JWT_SECRET={secret} (kept in {})",
-            path.display()
-        ),
-        SecretSource::Generated(None) => {
-            println!("  Tokens:  signed with a generated secret, HANDOFF_JWT_SECRET={secret}");
-            env_prefix = format!("HANDOFF_JWT_SECRET={secret} ");
+        SecretSource::Generated(Some(path)) => {
+            println!("  Tokens:  signed with a generated secret, kept in {} (owner only)", path.display())
         }
+        SecretSource::Generated(None) => println!(
+            "  Tokens:  signed with a secret generated for this run and kept nowhere (sign in on the web app, \
+             or set HANDOFF_JWT_SECRET to mint tokens with the token command)"
+        ),
     }
     let data_flag = if args.data_dir.as_path() == std::path::Path::new(".handoff") {
         String::new()
@@ -259,12 +261,14 @@ async fn serve(args: ServeArgs) -> ExitCode {
         format!(" --data-dir {}", args.data_dir.display())
     };
     println!(
-        "  Get a token:  {env_prefix}cargo run --release -p handoff-local -- token --workspace {DEMO_WORKSPACE} --role admin --sub alice{data_flag}"
+        "  Get a token:  cargo run --release -p handoff-local -- token --workspace {DEMO_WORKSPACE} --role admin --sub alice{data_flag}"
     );
     if !args.no_demo {
         println!("  Demo workspace: {DEMO_WORKSPACE} (Human Handoff on, routing to humans)");
     }
-    println!("  Admin token for {DEMO_WORKSPACE} (12 h): {example}");
+    if let Some(example) = &example {
+        println!("  Admin token for {DEMO_WORKSPACE} (12 h): {example}");
+    }
     println!("  Try it:       cargo run --release -p handoff-local -- try --url {} --token <admin token>", stack.url());
     println!("Press Ctrl-C to stop.");
     wait_for_stop_signal().await;

@@ -137,3 +137,77 @@ fn a_second_process_on_the_same_data_directory_exits_at_start() {
     assert!(stderr.contains(&dir.path().display().to_string()), "names the directory: {stderr}");
     assert!(stderr.contains(&format!("pid {}", first.0.id())), "names the other process: {stderr}");
 }
+
+/// Whatever captures the stack's output (a terminal log, journald, CI) learns no secret: the
+/// signing secret is never printed, the ready admin token only for the demo workspace on a
+/// loopback address; the data directory, the secret and the database are their owner's only.
+#[cfg(unix)]
+#[test]
+fn the_output_holds_no_secret_and_the_data_is_the_owner_s_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("data");
+    let (serve_guard, banner) = serve(&dir, free_port());
+    let secret = std::fs::read_to_string(dir.join("jwt-secret")).unwrap();
+    let banner = banner.join("\n");
+    assert!(!banner.contains(secret.trim()), "the secret is printed: {banner}");
+    assert!(banner.contains("Admin token for ws_demo"), "on loopback, the demo's admin token: {banner}");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&dir), 0o700, "the data directory");
+    assert_eq!(mode(&dir.join("jwt-secret")), 0o600, "the secret");
+    assert_eq!(mode(&dir.join("handoff.sqlite3")), 0o600, "the database");
+    drop(serve_guard);
+
+    // A secret file others can read is refused, naming it and the fix.
+    std::fs::set_permissions(dir.join("jwt-secret"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = Command::new(BIN)
+        .args(["--listen", &format!("127.0.0.1:{}", free_port()), "--data-dir"])
+        .arg(&dir)
+        .env_remove("HANDOFF_JWT_SECRET")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("jwt-secret") && stderr.contains("chmod 600"), "{stderr}");
+
+    // A short HANDOFF_JWT_SECRET is refused with its length and the rule.
+    let out = Command::new(BIN)
+        .args(["--in-memory", "--listen", &format!("127.0.0.1:{}", free_port())])
+        .env("HANDOFF_JWT_SECRET", "short-secret")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("12 bytes") && stderr.contains("at least 32"), "{stderr}");
+}
+
+/// With `--no-demo` no ready admin token is printed.
+#[test]
+fn no_admin_token_without_the_demo_workspace() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .args(["--no-demo", "--listen", &format!("127.0.0.1:{}", free_port()), "--data-dir"])
+        .arg(dir.path())
+        .env_remove("HANDOFF_JWT_SECRET")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let guard = Serve(child);
+    let mut lines = Vec::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        let done = line.starts_with("Press Ctrl-C");
+        lines.push(line);
+        if done {
+            break;
+        }
+    }
+    drop(guard);
+    assert!(lines.iter().any(|l| l.starts_with("Press Ctrl-C")), "{lines:?}");
+    assert!(!lines.iter().any(|l| l.contains("Admin token")), "{lines:?}");
+}

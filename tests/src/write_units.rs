@@ -86,17 +86,13 @@ pub fn value_size(v: &AttributeValue) -> usize {
 
 /// One byte per two significant digits, plus one.
 fn number_size(n: &str) -> usize {
-    let digits: String = n.chars().filter(|c| c.is_ascii_digit()).collect();
-    let (int, frac) = match n.split_once('.') {
-        Some(_) => {
-            let t = n.trim_start_matches('-');
-            let (i, f) = t.split_once('.').unwrap_or((t, ""));
-            (i.trim_start_matches('0').to_string(), f.trim_end_matches('0').to_string())
-        }
-        None => (digits.trim_start_matches('0').trim_end_matches('0').to_string(), String::new()),
-    };
-    let significant = (int.len() + frac.len()).max(1);
-    significant.div_ceil(2) + 1
+    let n = n.trim_start_matches('-');
+    let (int, frac) = n.split_once('.').unwrap_or((n, ""));
+    let int = int.trim_start_matches('0');
+    // Trailing zeros are trimmed: of the fraction if there is one, else of the integer.
+    let significant =
+        if frac.is_empty() { int.trim_end_matches('0').len() } else { int.len() + frac.trim_end_matches('0').len() };
+    significant.max(1).div_ceil(2) + 1
 }
 
 /// An item's size: its attribute names and values.

@@ -44,6 +44,44 @@ async fn legacy(env: &Env, w: &str) {
     env.dynamo.delete_item().table_name(&env.res.table).set_key(Some(key.into())).send().await.unwrap();
 }
 
+/// An escalation of `w` recorded as a first attempt that crashed before sending: the handoff
+/// `id` and its decision committed, its effects pending. Returns the request (for a replay).
+async fn committed_not_sent(
+    app: &App,
+    w: &str,
+    conv: &str,
+    event: &str,
+    id: &HandoffId,
+    at: chrono::DateTime<chrono::Utc>,
+) -> EscalationRequest {
+    let settings = app.get_settings(&ws(w)).await.unwrap();
+    let req = request(w, conv, event);
+    let d = decide_escalation(
+        &settings.settings,
+        &::handoff::domain::Teams::default(),
+        &req,
+        Actor::Ai,
+        None,
+        id.clone(),
+        at,
+    );
+    let rec = d.decision_record();
+    app.store
+        .create_escalation(EscalationWrite {
+            teams_version: None,
+            metrics: None,
+            record: &d.record,
+            handoff: d.created.as_ref(),
+            decision: rec.as_ref(),
+            settings_version: None,
+            stale_lock: None,
+            transcript: &[],
+        })
+        .await
+        .unwrap();
+    req
+}
+
 fn query(status: StatusFilter, assignee: Option<&str>, limit: usize) -> InboxQuery {
     InboxQuery { teams: None, status, assignee: assignee.map(user), channel: None, reason: None, limit, after: None }
 }
@@ -227,32 +265,8 @@ async fn a_replay_sends_what_the_first_attempt_left_pending() {
     let w = "ws_replay";
     enable(&env.app, w).await;
     // The first attempt committed and crashed before sending: its effects are pending.
-    let settings = env.app.get_settings(&ws(w)).await.unwrap();
-    let req = request(w, "conv-replay", "evt-replay");
-    let d = decide_escalation(
-        &settings.settings,
-        &::handoff::domain::Teams::default(),
-        &req,
-        Actor::Ai,
-        None,
-        HandoffId::parse("hnd_replay").unwrap(),
-        chrono::Utc::now(),
-    );
-    let rec = d.decision_record();
-    env.app
-        .store
-        .create_escalation(EscalationWrite {
-            teams_version: None,
-            metrics: None,
-            record: &d.record,
-            handoff: d.created.as_ref(),
-            decision: rec.as_ref(),
-            settings_version: None,
-            stale_lock: None,
-            transcript: &[],
-        })
-        .await
-        .unwrap();
+    let id = HandoffId::parse("hnd_replay").unwrap();
+    let req = committed_not_sent(&env.app, w, "conv-replay", "evt-replay", &id, chrono::Utc::now()).await;
     assert!(env.outbound().await.is_empty());
     // SQS delivers the escalation again: the first answer, and the confirmation goes out now,
     // not when the sweep comes round.
@@ -398,32 +412,9 @@ async fn the_sweep_finds_pending_effects_of_every_workspace_and_of_the_previous_
     let mut crashed = Vec::new();
     for w in ["ws_sweep_a", "ws_sweep_b"] {
         enable(&env.app, w).await;
-        let settings = env.app.get_settings(&ws(w)).await.unwrap();
         let id = HandoffId::parse(format!("hnd_{w}")).unwrap();
-        let d = decide_escalation(
-            &settings.settings,
-            &::handoff::domain::Teams::default(),
-            &request(w, "conv-sweep", &format!("evt-{w}")),
-            Actor::Ai,
-            None,
-            id.clone(),
-            chrono::Utc::now() - chrono::Duration::minutes(2),
-        );
-        let rec = d.decision_record();
-        env.app
-            .store
-            .create_escalation(EscalationWrite {
-                teams_version: None,
-                metrics: None,
-                record: &d.record,
-                handoff: d.created.as_ref(),
-                decision: rec.as_ref(),
-                settings_version: None,
-                stale_lock: None,
-                transcript: &[],
-            })
-            .await
-            .unwrap();
+        let two_minutes_ago = chrono::Utc::now() - chrono::Duration::minutes(2);
+        committed_not_sent(&env.app, w, "conv-sweep", &format!("evt-{w}"), &id, two_minutes_ago).await;
         crashed.push((w, id));
     }
     let key = |w: &str, id: &HandoffId| {

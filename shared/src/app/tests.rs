@@ -3,9 +3,9 @@
 use super::*;
 use crate::adapters::embedded::{EmbeddedDb, EmbeddedStore, EmbeddedTimers};
 use crate::domain::*;
-use crate::ports::{PublishError, Publisher};
+use crate::ports::{Clock, DrivenClock, PublishError, Publisher};
 use async_trait::async_trait;
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{Duration, TimeZone, Utc};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
@@ -27,17 +27,10 @@ impl Publisher for FlakyPublisher {
     }
 }
 
-struct FixedClock(Mutex<DateTime<Utc>>);
-impl crate::ports::Clock for FixedClock {
-    fn now(&self) -> DateTime<Utc> {
-        *self.0.lock().unwrap()
-    }
-}
-
-fn setup() -> (App, Arc<FlakyPublisher>, Arc<FixedClock>, EmbeddedTimers) {
+fn setup() -> (App, Arc<FlakyPublisher>, Arc<DrivenClock>, EmbeddedTimers) {
     let db = EmbeddedDb::in_memory().unwrap();
     let publisher = Arc::new(FlakyPublisher::default());
-    let clock = Arc::new(FixedClock(Mutex::new(Utc.with_ymd_and_hms(2026, 11, 24, 10, 0, 0).unwrap())));
+    let clock = Arc::new(DrivenClock::starting_at(Utc.with_ymd_and_hms(2026, 11, 24, 10, 0, 0).unwrap()));
     let timers = EmbeddedTimers::new(db.clone(), clock.clone());
     let app = App::new(
         Arc::new(EmbeddedStore::new(db)),
@@ -86,7 +79,7 @@ async fn an_effect_that_could_not_be_sent_is_sent_later_with_the_same_id() {
     let id = pending[0].pending()[0].id().to_string();
 
     publisher.down.store(false, Ordering::SeqCst);
-    *clock.0.lock().unwrap() += Duration::seconds(400);
+    clock.advance(Duration::seconds(400));
     let report = app.redispatch_pending(clock.now(), 10).await.unwrap();
     assert_eq!(report, SweepReport { pending: 1, dispatched: 1, stuck: 1 }, "pending for 400 s: stuck, and sent");
     let sent = publisher.sent.lock().unwrap().clone();
@@ -172,7 +165,7 @@ async fn an_event_waits_for_the_earlier_events_of_its_handoff_and_no_other() {
     assert_eq!(seqs_of(&publisher, "conv-a"), vec![], "A's events wait for its first");
     assert_eq!(seqs_of(&publisher, "conv-b"), vec![(1, OutboundType::CustomerMessage), (2, OutboundType::AgentJoined)]);
     // The sweep sends A's events oldest first.
-    *clock.0.lock().unwrap() += Duration::seconds(30);
+    clock.advance(Duration::seconds(30));
     let report = app.redispatch_pending(clock.now(), 10).await.unwrap();
     assert_eq!(report.dispatched, 2);
     assert_eq!(seqs_of(&publisher, "conv-a"), vec![(1, OutboundType::CustomerMessage), (2, OutboundType::AgentJoined)]);
@@ -192,7 +185,7 @@ async fn a_stall_timer_still_acts_when_the_confirmation_left_late() {
     publisher.down.store(false, Ordering::SeqCst);
     // The timer carries the handoff as it would be with its confirmation out; it is not out. The
     // write fails, returns the stored handoff, and the timer acts on that.
-    *clock.0.lock().unwrap() += Duration::seconds(600);
+    clock.advance(Duration::seconds(600));
     let stall = timers.next().await.unwrap().expect("the stall timer was set");
     assert_eq!(app.on_timer(&stall).await.unwrap(), TimerResult::Acted);
     let now = app.get_handoff(&h.workspace_id, &h.handoff_id).await.unwrap();
@@ -216,7 +209,7 @@ async fn a_held_back_event_leaves_as_soon_as_the_earlier_one_is_out() {
     let h = app.escalate(&request_in("e1", "conv-w"), Actor::Ai).await.unwrap().handoff.unwrap();
     publisher.down.store(false, Ordering::SeqCst);
     let escalated_at = clock.now();
-    *clock.0.lock().unwrap() += Duration::seconds(10);
+    clock.advance(Duration::seconds(10));
     // The accept's agent_joined waits for the confirmation, which another process sends (here:
     // the sweep, for decisions before the accept) while it waits.
     let sweeper = {
@@ -238,7 +231,7 @@ async fn a_held_back_event_leaves_as_soon_as_the_earlier_one_is_out() {
 
 /// An app that holds its acknowledgements (as in Lambda), with one handoff of `conversation`
 /// escalated and accepted by `agent`, nothing recorded yet.
-async fn held_and_accepted(conversation: &str) -> (App, Arc<FlakyPublisher>, Arc<FixedClock>, Handoff) {
+async fn held_and_accepted(conversation: &str) -> (App, Arc<FlakyPublisher>, Arc<DrivenClock>, Handoff) {
     let (app, publisher, clock, _) = setup();
     let app = app.holding_acknowledgements();
     enable(&app).await;
